@@ -1,0 +1,81 @@
+"""The `globalmon` command. Exit codes: 0 ok, 1 runtime failure, 2 usage or spec error."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from globalmon import __version__
+from globalmon.describe import describe
+from globalmon.spec import SpecError, load_spec
+from globalmon.spec.schema import json_schema_text, markdown
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def _validate(args: argparse.Namespace) -> int:
+    status = EXIT_OK
+    for path in args.spec:
+        try:
+            spec = load_spec(path)
+        except SpecError as exc:
+            print(exc, file=sys.stderr)
+            status = EXIT_USAGE
+        else:
+            print(f"{path}: ok: {spec.summary()}")
+    return status
+
+
+def _describe(args: argparse.Namespace) -> int:
+    try:
+        spec = load_spec(args.spec)
+    except SpecError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    sys.stdout.write(describe(spec))
+    return EXIT_OK
+
+
+def _schema(args: argparse.Namespace) -> int:
+    sys.stdout.write(markdown() if args.format == "markdown" else json_schema_text())
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="globalmon",
+        description="Multi-region monitoring on Prometheus and Alertmanager, driven by one spec.",
+    )
+    parser.add_argument("--version", action="version", version=f"globalmon {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("validate", help="check region specs; print a summary or every problem")
+    p.add_argument("spec", nargs="+", metavar="SPEC", help="region spec YAML file(s)")
+    p.set_defaults(func=_validate)
+
+    p = sub.add_parser("describe", help="print what a region spec holds")
+    p.add_argument("spec", metavar="SPEC", help="region spec YAML file")
+    p.set_defaults(func=_describe)
+
+    p = sub.add_parser("schema", help="print the region spec's JSON Schema (or its reference)")
+    p.add_argument(
+        "--format",
+        choices=["json", "markdown"],
+        default="json",
+        help="json: JSON Schema for editors (default); markdown: the docs/spec.md reference",
+    )
+    p.set_defaults(func=_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `globalmon schema | head`
+        return EXIT_OK
+    return code

@@ -1,0 +1,210 @@
+"""Every metric, label, recording-rule, rule-group and alert name globalmon uses.
+
+Exporters, generated rules, dashboards, the sidecar and the webhook all import their names from
+here, so a rename happens in one place and a test can check every name against Prometheus'
+naming rules (prefix, base units, ``_total`` on counters, ``level:metric:operations``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+PREFIX = "globalmon_"
+
+# --- label names -------------------------------------------------------------------------------
+LABEL_REGION = "region"
+LABEL_AGENT = "agent"
+LABEL_AGENT_TYPE = "agent_type"
+LABEL_HOSTNAME = "hostname"
+LABEL_SERVICE = "service"
+LABEL_PLUGIN = "plugin"
+LABEL_SEVERITY = "severity"
+LABEL_VERSION = "version"
+LABEL_GROUP = "group"
+LABEL_PROBE = "probe"
+LABEL_MOUNTPOINT = "mountpoint"
+LABEL_INTERFACE = "interface"
+LABEL_DIRECTION = "direction"
+LABEL_TARGET = "target"
+LABEL_HORIZON = "horizon"
+LABEL_BOUND = "bound"
+LABEL_SLO = "slo"
+
+# Labels the generator and the stack set themselves; a spec may not set them as external labels.
+RESERVED_EXTERNAL_LABELS = frozenset({LABEL_REGION, "replica", "prometheus"})
+
+MetricType = Literal["counter", "gauge", "histogram", "info"]
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    """One metric family: its full name, type, help text and label names."""
+
+    name: str
+    type: MetricType
+    help: str
+    labels: tuple[str, ...] = ()
+
+
+def _m(name: str, type_: MetricType, help_: str, *labels: str) -> MetricDef:
+    return MetricDef(PREFIX + name, type_, help_, labels)
+
+
+# --- agent exporter: identity and liveness -----------------------------------------------------
+AGENT_INFO = _m(
+    "agent_info",
+    "info",
+    "Identity of a globalmon agent; value is always 1.",
+    LABEL_REGION,
+    LABEL_AGENT,
+    LABEL_AGENT_TYPE,
+    LABEL_HOSTNAME,
+    LABEL_VERSION,
+)
+AGENT_HEARTBEAT = _m(
+    "agent_heartbeat_timestamp_seconds",
+    "gauge",
+    "Unix time of the agent's last heartbeat.",
+    LABEL_REGION,
+    LABEL_AGENT,
+)
+AGENT_UPTIME = _m(
+    "agent_uptime_seconds", "gauge", "Seconds since the agent started.", LABEL_REGION, LABEL_AGENT
+)
+BUILD_INFO = _m("build_info", "info", "globalmon build; value is always 1.", LABEL_VERSION)
+
+# --- agent exporter: host ----------------------------------------------------------------------
+HOST_CPU_USAGE = _m("host_cpu_usage_ratio", "gauge", "CPU busy time over the last interval, 0-1.")
+HOST_MEMORY_USED = _m("host_memory_used_bytes", "gauge", "Memory in use.")
+HOST_MEMORY_AVAILABLE = _m("host_memory_available_bytes", "gauge", "Memory available.")
+HOST_MEMORY_TOTAL = _m("host_memory_total_bytes", "gauge", "Physical memory.")
+HOST_DISK_USED = _m("host_disk_used_bytes", "gauge", "Bytes used per mount.", LABEL_MOUNTPOINT)
+HOST_DISK_SIZE = _m("host_disk_size_bytes", "gauge", "Size per mount.", LABEL_MOUNTPOINT)
+HOST_NETWORK = _m(
+    "host_network_bytes_total",
+    "counter",
+    "Bytes per interface and direction.",
+    LABEL_INTERFACE,
+    LABEL_DIRECTION,
+)
+HOST_LOAD1 = _m("host_load1", "gauge", "One-minute load average.")
+
+# --- agent exporter: process groups and probes -------------------------------------------------
+PROCESS_UP = _m("process_up", "gauge", "1 when the process group has a process.", LABEL_GROUP)
+PROCESS_COUNT = _m("process_count", "gauge", "Processes in the group.", LABEL_GROUP)
+PROCESS_CPU = _m("process_cpu_seconds_total", "counter", "CPU seconds of the group.", LABEL_GROUP)
+PROCESS_RESIDENT = _m(
+    "process_resident_memory_bytes", "gauge", "Resident memory of the group.", LABEL_GROUP
+)
+PROCESS_OPEN_FDS = _m("process_open_fds", "gauge", "Open file descriptors.", LABEL_GROUP)
+PROBE_SUCCESS = _m("probe_success", "gauge", "1 when the last probe succeeded.", LABEL_PROBE)
+PROBE_DURATION = _m("probe_duration_seconds", "histogram", "Probe duration.", LABEL_PROBE)
+
+# --- services (instrumented by the services themselves, or by the demo load generator) ---------
+SERVICE_REQUESTS = _m("service_requests_total", "counter", "Requests served.", LABEL_SERVICE)
+SERVICE_ERRORS = _m("service_errors_total", "counter", "Requests failed.", LABEL_SERVICE)
+SERVICE_DURATION = _m(
+    "service_request_duration_seconds", "histogram", "Request duration.", LABEL_SERVICE
+)
+
+METRICS: tuple[MetricDef, ...] = tuple(
+    v for v in dict(globals()).values() if isinstance(v, MetricDef)
+)
+
+# --- recording rules (level:metric:operations) -------------------------------------------------
+RECORD_AGENTS_UP_RATIO = "region:globalmon_agent_up:ratio"
+RECORD_REGION_HEALTH = "region:globalmon_health:ratio"
+RECORD_SERVICE_REQUEST_RATE = "region_service:globalmon_service_requests:rate5m"
+RECORD_SERVICE_ERROR_RATIO = "region_service:globalmon_service_errors:ratio_rate5m"
+RECORD_SLO_ERROR_RATIO = "slo:sli_error:ratio_rate{window}"  # window e.g. 5m, 1h, 3d
+
+# --- rule groups -------------------------------------------------------------------------------
+GROUP_RECORDING = "globalmon.recording"
+GROUP_AGENTS = "globalmon.agents"
+GROUP_REGIONS = "globalmon.regions"
+GROUP_RESOURCES = "globalmon.resources"
+GROUP_SERVICES = "globalmon.services"
+GROUP_SLOS = "globalmon.slos"
+GROUP_CAPACITY = "globalmon.capacity"
+GROUP_ANOMALY = "globalmon.anomaly"
+GROUP_PLUGINS = "globalmon.plugins"
+GROUP_SECURITY = "globalmon.security"
+GROUP_META = "globalmon.meta"
+
+
+# --- alerts ------------------------------------------------------------------------------------
+class Severity(StrEnum):
+    """Alert severities, from most to least urgent."""
+
+    CRITICAL = "critical"
+    WARNING = "warning"
+    INFO = "info"
+    NONE = "none"  # the Watchdog: routed to the dead man's switch, never to people
+
+
+class Scope(StrEnum):
+    """Where in the spec an alert can be overridden besides the global defaults and regions."""
+
+    HOST = "host"
+    REGION = "region"
+    SERVICE = "service"
+    PLUGIN = "plugin"
+    META = "meta"
+
+
+@dataclass(frozen=True)
+class AlertDef:
+    """One alert of the built-in catalogue: its name, default severity and scope."""
+
+    name: str
+    severity: Severity
+    scope: Scope
+    summary: str
+
+
+_S = Severity
+ALERTS: tuple[AlertDef, ...] = (
+    AlertDef("AgentHeartbeatStale", _S.WARNING, Scope.HOST, "Agent heartbeat is stale"),
+    AlertDef("AgentDown", _S.CRITICAL, Scope.HOST, "Agent exporter is down"),
+    AlertDef("HostCpuHigh", _S.WARNING, Scope.HOST, "CPU usage above threshold"),
+    AlertDef("HostMemoryHigh", _S.WARNING, Scope.HOST, "Memory usage above threshold"),
+    AlertDef("HostDiskHigh", _S.WARNING, Scope.HOST, "Disk usage above threshold"),
+    AlertDef("ProcessGroupDown", _S.CRITICAL, Scope.HOST, "A watched process group is gone"),
+    AlertDef("ProbeFailed", _S.CRITICAL, Scope.HOST, "An HTTP or TCP probe is failing"),
+    AlertDef("RegionDegraded", _S.WARNING, Scope.REGION, "Agents-up ratio below degraded level"),
+    AlertDef("RegionFailed", _S.CRITICAL, Scope.REGION, "Agents-up ratio below failed level"),
+    AlertDef("RegionNoData", _S.CRITICAL, Scope.REGION, "A region sends no data"),
+    AlertDef("ServiceResponseTimeHigh", _S.WARNING, Scope.SERVICE, "Response time above threshold"),
+    AlertDef("ServiceErrorRateHigh", _S.CRITICAL, Scope.SERVICE, "Error rate above threshold"),
+    AlertDef("SLOErrorBudgetBurnFast", _S.CRITICAL, Scope.SERVICE, "SLO budget burning fast"),
+    AlertDef("SLOErrorBudgetBurnSlow", _S.WARNING, Scope.SERVICE, "SLO budget burning"),
+    AlertDef("CapacityExhaustionSoon", _S.WARNING, Scope.HOST, "Capacity runs out within 7 days"),
+    AlertDef("CapacityExhaustionImminent", _S.CRITICAL, Scope.HOST, "Capacity runs out within 1d"),
+    AlertDef("MetricAnomalous", _S.WARNING, Scope.HOST, "Anomaly score above threshold"),
+    AlertDef("PluginErrorRateHigh", _S.WARNING, Scope.PLUGIN, "Plugin error rate above threshold"),
+    AlertDef("PluginResponseTimeHigh", _S.WARNING, Scope.PLUGIN, "Plugin response time high"),
+    AlertDef("PluginMemoryLeak", _S.WARNING, Scope.PLUGIN, "Plugin memory grows steadily"),
+    AlertDef(
+        "PluginCriticalEvent", _S.CRITICAL, Scope.PLUGIN, "A plugin reported a critical event"
+    ),
+    AlertDef("SecurityAuthFailures", _S.WARNING, Scope.META, "Authentication failures"),
+    AlertDef("SecurityRateLimited", _S.WARNING, Scope.META, "Clients are being rate-limited"),
+    AlertDef("SecurityIngestRejected", _S.WARNING, Scope.META, "Ingest rejections"),
+    AlertDef("Watchdog", _S.NONE, Scope.META, "Always firing: proves the alert pipeline works"),
+    AlertDef("ExporterDown", _S.CRITICAL, Scope.META, "A globalmon exporter is down"),
+    AlertDef("ForecasterDown", _S.WARNING, Scope.META, "The forecaster sidecar is down"),
+    AlertDef("ForecastsStale", _S.WARNING, Scope.META, "Forecasts are not being refreshed"),
+    AlertDef("WebhookDown", _S.CRITICAL, Scope.META, "The alert webhook is down"),
+    AlertDef("RuleEvaluationFailures", _S.CRITICAL, Scope.META, "Rule evaluations are failing"),
+    AlertDef(
+        "AlertmanagerNotificationsFailing", _S.CRITICAL, Scope.META, "Notifications are failing"
+    ),
+)
+ALERTS_BY_NAME: dict[str, AlertDef] = {a.name: a for a in ALERTS}
+
+
+def alerts_in_scope(*scopes: Scope) -> tuple[str, ...]:
+    """Names of the catalogue's alerts whose scope is one of ``scopes``, in catalogue order."""
+    return tuple(a.name for a in ALERTS if a.scope in scopes)

@@ -1,0 +1,49 @@
+"""Forecast targets for the forecaster sidecar."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from globalmon.spec.types import Duration, Id, PromQL, StrictModel
+
+
+class Forecast(StrictModel):
+    """A PromQL expression whose series are forecast, scored for anomalies and checked for
+    capacity."""
+
+    name: Id = Field(description="Target name, the `target` label.", examples=["disk-usage"])
+    expr: PromQL = Field(
+        description="PromQL; may return many series, each forecast on its own.",
+        examples=["1 - node_filesystem_avail_bytes / node_filesystem_size_bytes"],
+    )
+    horizons: list[Duration] = Field(
+        default_factory=lambda: ["1h", "6h", "24h"],
+        min_length=1,
+        max_length=6,
+        description="How far ahead to forecast (a small fixed set: each is a label value).",
+        examples=[["1h", "24h", "7d"]],
+    )
+    history: Duration = Field(
+        "7d", description="How much history each fit reads.", examples=["14d"]
+    )
+    seasonality: Literal["auto", "none", "daily", "weekly"] = Field(
+        "auto", description="Season to model; auto detects daily or weekly.", examples=["daily"]
+    )
+    limit: float | None = Field(
+        None,
+        description="Capacity limit in the series' unit; enables time-to-exhaustion.",
+        examples=[0.95],
+    )
+    polarity: Literal["higher_is_worse", "lower_is_worse"] = Field(
+        "higher_is_worse",
+        description="Which direction of the trend counts as degrading.",
+        examples=["lower_is_worse"],
+    )
+    anomaly_min_rate: float = Field(
+        0,
+        ge=0,
+        description="Minimum traffic guard: no anomaly alert while the series is below this.",
+        examples=[1.0],
+    )

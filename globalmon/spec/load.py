@@ -1,0 +1,118 @@
+"""`load_spec`: the only place globalmon reads YAML. A spec loads whole or raises SpecError."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path as FsPath
+
+import yaml
+from pydantic import ValidationError
+
+from globalmon.spec import semantic
+from globalmon.spec.errors import Problem, SpecError
+from globalmon.spec.locate import Positions, index_positions
+from globalmon.spec.model import Spec
+from globalmon.spec.paths import ROOT_NAME, format_path
+from globalmon.spec.pydantic_errors import Located, convert
+
+MAX_SPEC_BYTES = 10 * 1024 * 1024
+TOP_EXPECTED = "a mapping with version, regions and the other spec sections"
+
+
+def load_spec(path: str | os.PathLike[str]) -> Spec:
+    """Read, validate and check the spec at ``path``; raise SpecError listing every problem."""
+    name = os.fspath(path)
+    try:
+        size = os.path.getsize(name)
+        if size > MAX_SPEC_BYTES:
+            raise _one(name, f"{size} bytes", f"a spec of at most {MAX_SPEC_BYTES} bytes")
+        text = FsPath(name).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise _one(name, "no such file", "a readable spec file") from None
+    except IsADirectoryError:
+        raise _one(name, "a directory", "a spec file") from None
+    except UnicodeDecodeError as exc:
+        raise _one(name, f"bytes that are not UTF-8 ({exc.reason})", "a UTF-8 text file") from None
+    except OSError as exc:
+        raise _one(name, exc.strerror or str(exc), "a readable spec file") from None
+    return load_spec_text(text, name)
+
+
+def load_spec_text(text: str, filename: str = "<spec>") -> Spec:
+    """Validate and check spec text; ``filename`` only labels the errors."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = exc.problem or "invalid YAML"
+        raise SpecError(
+            [Problem(filename, line, col, ROOT_NAME, f"invalid YAML ({what})", "well-formed YAML")]
+        ) from None
+    except yaml.YAMLError as exc:
+        raise _one(filename, f"invalid YAML ({exc})", "well-formed YAML") from None
+    except RecursionError:
+        raise _one(filename, "nesting too deep to read", "a spec of ordinary depth") from None
+    if root is None:
+        raise _one(filename, "an empty document", TOP_EXPECTED)
+    try:
+        positions = index_positions(root)
+    except RecursionError:
+        raise _one(filename, "nesting too deep to read", "a spec of ordinary depth") from None
+    if positions.too_large:
+        raise _one(filename, "aliases that expand to a huge document", "a spec of ordinary size")
+    if positions.duplicates:
+        raise SpecError(
+            [
+                Problem(
+                    filename,
+                    again.line,
+                    again.col,
+                    format_path(path),
+                    f'the key "{path[-1]}" a second time',
+                    f"each key once (first at line {first.line})",
+                )
+                for path, first, again in positions.duplicates
+            ]
+        )
+    try:
+        data = yaml.SafeLoader("").construct_document(root)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise SpecError(
+            [
+                Problem(
+                    filename,
+                    line,
+                    col,
+                    ROOT_NAME,
+                    f"invalid YAML ({exc.problem})",
+                    "well-formed YAML",
+                )
+            ]
+        ) from None
+    if not isinstance(data, dict):
+        raise _one(filename, _kind(data), TOP_EXPECTED)
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as exc:
+        located = [convert(Spec, err) for err in exc.errors()]
+        raise SpecError([_place(filename, positions, p) for p in located]) from None
+    problems = semantic.check(spec)
+    if problems:
+        raise SpecError([_place(filename, positions, p) for p in problems])
+    return spec
+
+
+def _kind(value: object) -> str:
+    return "a list" if isinstance(value, list) else f"a single value ({value!r})"
+
+
+def _one(filename: str, found: str, expected: str) -> SpecError:
+    return SpecError([Problem(filename, 1, 1, ROOT_NAME, found, expected)])
+
+
+def _place(filename: str, positions: Positions, p: Located) -> Problem:
+    pos = positions.find(p.path, key=p.at_key)
+    return Problem(filename, pos.line, pos.col, format_path(p.path), p.found, p.expected)

@@ -1,0 +1,202 @@
+"""The region spec, version 1: the root model every part of globalmon reads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Literal
+
+from pydantic import Field
+
+from globalmon.conventions import ALERTS
+from globalmon.spec.alerting import AlertOverrides, Thresholds
+from globalmon.spec.forecast import Forecast
+from globalmon.spec.notify import EscalationPolicy, Receiver
+from globalmon.spec.recovery import RecoveryAction
+from globalmon.spec.services import Plugin, Service
+from globalmon.spec.topology import Agent, Region
+from globalmon.spec.types import Duration, Labels, SecretRef, StrictModel, Url
+
+
+class Credentials(StrictModel):
+    """Where globalmon's own tokens come from; generated configs reference, never inline them."""
+
+    webhook_token: SecretRef | None = Field(
+        None,
+        description="Bearer token Alertmanager sends to the alert webhook.",
+        examples=[{"file": "/etc/globalmon/webhook.token"}],
+    )
+    ingest_token: SecretRef | None = Field(
+        None,
+        description="Bearer token plugins send to the plugin exporter.",
+        examples=[{"env": "GLOBALMON_INGEST_TOKEN"}],
+    )
+    registry_token: SecretRef | None = Field(
+        None,
+        description="Bearer token agents send to the agent registry.",
+        examples=[{"env": "GLOBALMON_REGISTRY_TOKEN"}],
+    )
+
+
+class GlobalView(StrictModel):
+    """How the regions' series reach the global Prometheus."""
+
+    mode: Literal["federation", "remote_write"] = Field(
+        "federation",
+        description="The global Prometheus federates the regions, or receives their remote write.",
+        examples=["remote_write"],
+    )
+    url: Url = Field(
+        description="The global Prometheus (or Thanos Receive / Mimir) base URL.",
+        examples=["http://prometheus-global:9090"],
+    )
+
+
+class GlobalSettings(StrictModel):
+    """Settings shared by every region."""
+
+    scrape_interval: Duration = Field("15s", description="Scrape interval.", examples=["15s"])
+    evaluation_interval: Duration = Field(
+        "15s", description="Rule evaluation interval.", examples=["15s"]
+    )
+    external_labels: Labels = Field(
+        default_factory=dict,
+        description="External labels added in every region.",
+        examples=[{"env": "prod"}],
+    )
+    alertmanager_urls: list[Url] = Field(
+        default_factory=lambda: ["http://localhost:9093"],
+        min_length=1,
+        description="Alertmanager(s) every region sends to; more than one is an HA cluster.",
+        examples=[["http://alertmanager-0:9093", "http://alertmanager-1:9093"]],
+    )
+    grafana_url: Url = Field(
+        "http://localhost:3000",
+        description="Base URL of Grafana, for dashboard links in alerts.",
+        examples=["https://grafana.example.com"],
+    )
+    runbook_base_url: Url = Field(
+        "https://runbooks.example.com/globalmon",
+        description="Base URL of runbooks; an alert links to BASE/ALERTNAME.",
+        examples=["https://github.com/acme/runbooks/blob/main/globalmon"],
+    )
+    webhook_url: Url = Field(
+        "http://localhost:9466",
+        description="Base URL of the globalmon alert webhook.",
+        examples=["http://globalmon-webhook:9466"],
+    )
+    global_view: GlobalView | None = Field(
+        None,
+        description="A global Prometheus over all regions.",
+        examples=[{"mode": "federation", "url": "http://prometheus-global:9090"}],
+    )
+    credentials: Credentials = Field(
+        default_factory=Credentials,
+        description="Where globalmon's own tokens come from.",
+        examples=[{"webhook_token": {"file": "/etc/globalmon/webhook.token"}}],
+    )
+    escalation_policy: str | None = Field(
+        None,
+        description="Default escalation policy for alerts that name none.",
+        examples=["standard"],
+    )
+
+
+class Defaults(StrictModel):
+    """Alert defaults for the whole spec."""
+
+    thresholds: Thresholds = Field(
+        default_factory=Thresholds,
+        description="Global thresholds (the seed design's values when omitted).",
+        examples=[{"cpu_percent": 80, "memory_percent": 85}],
+    )
+    alerts: AlertOverrides = Field(
+        default_factory=dict,
+        description="Per-alert overrides everywhere.",
+        examples=[{"Watchdog": {"enabled": False}}],
+    )
+
+
+class Spec(StrictModel):
+    """A globalmon region spec: regions, agents, services, plugins and how to alert on them."""
+
+    version: Literal["v1"] = Field(description="Spec format version.", examples=["v1"])
+    global_: GlobalSettings = Field(
+        default_factory=GlobalSettings,
+        alias="global",
+        description="Intervals, URLs and credentials shared by every region.",
+        examples=[{"scrape_interval": "15s"}],
+    )
+    defaults: Defaults = Field(
+        default_factory=Defaults,
+        description="Alert thresholds and overrides for everything.",
+        examples=[{"thresholds": {"cpu_percent": 80}}],
+    )
+    regions: list[Region] = Field(
+        min_length=1,
+        description="The regions; at least one.",
+        examples=[[{"id": "us-east-1", "name": "US East", "prometheus_urls": ["http://p:9090"]}]],
+    )
+    services: list[Service] = Field(
+        default_factory=list,
+        description="Services and their dependencies.",
+        examples=[[{"name": "api", "depends_on": ["db"]}, {"name": "db"}]],
+    )
+    plugins: list[Plugin] = Field(
+        default_factory=list,
+        description="Plugins reporting to the plugin exporter.",
+        examples=[[{"id": "payment-gateway", "owner": "team-payments"}]],
+    )
+    forecasts: list[Forecast] = Field(
+        default_factory=list,
+        description="Forecast targets for the sidecar.",
+        examples=[[{"name": "disk", "expr": "globalmon_host_disk_used_bytes", "limit": 1e12}]],
+    )
+    receivers: list[Receiver] = Field(
+        default_factory=list,
+        description="Where notifications go.",
+        examples=[[{"type": "webhook", "name": "ops", "url": "http://ops:8080/hook"}]],
+    )
+    escalation_policies: list[EscalationPolicy] = Field(
+        default_factory=list,
+        description="Escalation policies.",
+        examples=[[{"name": "standard", "steps": [{"notify": ["ops"]}]}]],
+    )
+    recovery_actions: list[RecoveryAction] = Field(
+        default_factory=list,
+        description="Automatic recovery actions.",
+        examples=[
+            [
+                {
+                    "name": "restart-api",
+                    "type": "docker_restart",
+                    "matchers": ['alertname="ServiceErrorRateHigh"', 'service="api"'],
+                    "container": "api",
+                }
+            ]
+        ],
+    )
+
+    def agents(self) -> Iterator[tuple[Region, Agent]]:
+        """Every agent with its region, in spec order."""
+        for region in self.regions:
+            for agent in region.agents:
+                yield region, agent
+
+    def enabled_alerts(self) -> list[str]:
+        """Catalogue alerts not disabled in `defaults.alerts`, in catalogue order."""
+        return [
+            a.name for a in ALERTS if (o := self.defaults.alerts.get(a.name)) is None or o.enabled
+        ]
+
+    def summary(self) -> str:
+        """One line: how many regions, agents, services, plugins, SLOs and alerts the spec holds."""
+        slos = sum(len(s.slos) for s in self.services)
+        counts = [
+            (len(self.regions), "region"),
+            (sum(1 for _ in self.agents()), "agent"),
+            (len(self.services), "service"),
+            (len(self.plugins), "plugin"),
+            (slos, "SLO"),
+            (len(self.enabled_alerts()), "alert"),
+        ]
+        return ", ".join(f"{n} {word}{'' if n == 1 else 's'}" for n, word in counts)

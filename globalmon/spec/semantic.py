@@ -1,0 +1,292 @@
+"""Checks across the whole spec: unique ids, references that resolve, no dependency cycles.
+
+They run once the spec is structurally valid, and report every problem they find.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from globalmon.conventions import (
+    ALERTS_BY_NAME,
+    RESERVED_EXTERNAL_LABELS,
+    Scope,
+    alerts_in_scope,
+)
+from globalmon.spec.alerting import AlertOverrides
+from globalmon.spec.model import Spec
+from globalmon.spec.paths import Path, format_path
+from globalmon.spec.pydantic_errors import Located, one_of, suggest
+from globalmon.spec.types import Labels, duration_seconds
+
+
+def _unique(items: Iterable[tuple[Path, str]], what: str) -> list[Located]:
+    first: dict[str, Path] = {}
+    out = []
+    for path, value in items:
+        if value in first:
+            out.append(
+                Located(
+                    path,
+                    f'"{value}" again',
+                    f"a unique {what} (first at {format_path(first[value])})",
+                )
+            )
+        else:
+            first[value] = path
+    return out
+
+
+def _reference(path: Path, value: str, known: Sequence[str], what: str) -> Located | None:
+    if value in known:
+        return None
+    hint = suggest(value, known)
+    if hint:
+        expected = f'a defined {what} such as "{hint}" (did you mean it?)'
+    elif known:
+        expected = f"a defined {what}: {one_of(sorted(known))}"
+    else:
+        expected = f"a defined {what}, but the spec defines none"
+    return Located(path, f'unknown {what} "{value}"', expected)
+
+
+def _unique_ids(spec: Spec) -> list[Located]:
+    out = _unique(((("regions", i, "id"), r.id) for i, r in enumerate(spec.regions)), "region id")
+    out += _unique(
+        (
+            (("regions", i, "agents", j, "id"), a.id)
+            for i, r in enumerate(spec.regions)
+            for j, a in enumerate(r.agents)
+        ),
+        "agent id across all regions",
+    )
+    for i, r in enumerate(spec.regions):
+        for j, a in enumerate(r.agents):
+            base: Path = ("regions", i, "agents", j)
+            out += _unique(
+                (((*base, "probes", k, "name"), p.name) for k, p in enumerate(a.probes)),
+                "probe name within the agent",
+            )
+            out += _unique(
+                (((*base, "processes", k, "name"), p.name) for k, p in enumerate(a.processes)),
+                "process group name within the agent",
+            )
+    out += _unique(
+        ((("services", i, "name"), s.name) for i, s in enumerate(spec.services)), "service name"
+    )
+    for i, s in enumerate(spec.services):
+        out += _unique(
+            ((("services", i, "slos", k, "name"), o.name) for k, o in enumerate(s.slos)),
+            "SLO name within the service",
+        )
+    for key, what, items in (
+        ("plugins", "plugin id", [p.id for p in spec.plugins]),
+        ("forecasts", "forecast name", [f.name for f in spec.forecasts]),
+        ("receivers", "receiver name", [r.name for r in spec.receivers]),
+        ("escalation_policies", "policy name", [p.name for p in spec.escalation_policies]),
+        ("recovery_actions", "action name", [a.name for a in spec.recovery_actions]),
+    ):
+        field = "id" if key == "plugins" else "name"
+        out += _unique((((key, i, field), v) for i, v in enumerate(items)), what)
+    for i, f in enumerate(spec.forecasts):
+        out += _unique(
+            ((("forecasts", i, "horizons", k), h) for k, h in enumerate(f.horizons)),
+            "horizon within the forecast",
+        )
+    return out
+
+
+def _references(spec: Spec) -> list[Located]:
+    regions = [r.id for r in spec.regions]
+    services = [s.name for s in spec.services]
+    receivers = [r.name for r in spec.receivers]
+    policies = [p.name for p in spec.escalation_policies]
+    found: list[Located | None] = []
+    for i, s in enumerate(spec.services):
+        for k, rid in enumerate(s.regions or []):
+            found.append(_reference(("services", i, "regions", k), rid, regions, "region"))
+        for k, dep in enumerate(s.depends_on):
+            found.append(_reference(("services", i, "depends_on", k), dep, services, "service"))
+    for i, p in enumerate(spec.plugins):
+        for k, rid in enumerate(p.regions or []):
+            found.append(_reference(("plugins", i, "regions", k), rid, regions, "region"))
+    for i, pol in enumerate(spec.escalation_policies):
+        for j, step in enumerate(pol.steps):
+            for k, name in enumerate(step.notify):
+                path: Path = ("escalation_policies", i, "steps", j, "notify", k)
+                found.append(_reference(path, name, receivers, "receiver"))
+    policy_refs: list[tuple[Path, str | None]] = [
+        (("global", "escalation_policy"), spec.global_.escalation_policy)
+    ]
+    policy_refs += [
+        (("regions", i, "escalation_policy"), r.escalation_policy)
+        for i, r in enumerate(spec.regions)
+    ]
+    policy_refs += [
+        (("services", i, "escalation_policy"), s.escalation_policy)
+        for i, s in enumerate(spec.services)
+    ]
+    policy_refs += [
+        (("plugins", i, "escalation_policy"), p.escalation_policy)
+        for i, p in enumerate(spec.plugins)
+    ]
+    for path, policy in policy_refs:
+        if policy is not None:
+            found.append(_reference(path, policy, policies, "escalation policy"))
+    return [f for f in found if f is not None]
+
+
+def _cycles(spec: Spec) -> list[Located]:
+    """Each dependency cycle once, reported at the edge that closes it."""
+    index = {s.name: i for i, s in enumerate(spec.services)}
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    stack: list[str] = []
+    out: list[Located] = []
+
+    def visit(name: str) -> None:
+        state[name] = 1
+        stack.append(name)
+        for k, dep in enumerate(spec.services[index[name]].depends_on):
+            if dep not in index:
+                continue
+            if state.get(dep) == 1:
+                cycle = [*stack[stack.index(dep) :], dep]
+                out.append(
+                    Located(
+                        ("services", index[name], "depends_on", k),
+                        "the dependency cycle " + " -> ".join(cycle),
+                        "depends_on to form no cycle",
+                    )
+                )
+            elif dep not in state:
+                visit(dep)
+        stack.pop()
+        state[name] = 2
+
+    for s in spec.services:
+        if s.name not in state:
+            visit(s.name)
+    return out
+
+
+def _alert_names(
+    path: Path, overrides: AlertOverrides, allowed: Sequence[str], where: str
+) -> list[Located]:
+    out = []
+    for name in overrides:
+        if name in allowed:
+            continue
+        hint = suggest(name, allowed)
+        if hint:
+            expected = f'an alert of {where} such as "{hint}" (did you mean it?)'
+        elif name in ALERTS_BY_NAME:
+            expected = f"an alert of {where}: {', '.join(allowed)}"
+        else:
+            expected = f"a built-in alert of {where} (see docs/spec.md#alerts)"
+        out.append(Located((*path, name), f'the alert "{name}"', expected, at_key=True))
+    return out
+
+
+def _alerts(spec: Spec) -> list[Located]:
+    every = tuple(ALERTS_BY_NAME)
+    service = alerts_in_scope(Scope.SERVICE)
+    plugin = alerts_in_scope(Scope.PLUGIN)
+    out = _alert_names(("defaults", "alerts"), spec.defaults.alerts, every, "the catalogue")
+    for i, r in enumerate(spec.regions):
+        out += _alert_names(("regions", i, "alerts"), r.alerts, every, "the catalogue")
+    for i, s in enumerate(spec.services):
+        out += _alert_names(("services", i, "alerts"), s.alerts, service, "services")
+    for i, p in enumerate(spec.plugins):
+        out += _alert_names(("plugins", i, "alerts"), p.alerts, plugin, "plugins")
+    return out
+
+
+def _region_levels(spec: Spec) -> list[Located]:
+    base = spec.defaults.thresholds
+    expected = "region_failed_below < region_degraded_below"
+    if base.region_failed_below >= base.region_degraded_below:
+        path: Path = ("defaults", "thresholds", "region_failed_below")
+        found = (
+            f"{base.region_failed_below} with region_degraded_below {base.region_degraded_below}"
+        )
+        return [Located(path, found, expected)]
+    out = []
+    for i, r in enumerate(spec.regions):
+        own = r.thresholds
+        degraded = (
+            base.region_degraded_below
+            if own.region_degraded_below is None
+            else own.region_degraded_below
+        )
+        failed = (
+            base.region_failed_below if own.region_failed_below is None else own.region_failed_below
+        )
+        if failed >= degraded:
+            key = (
+                "region_failed_below"
+                if own.region_failed_below is not None
+                else "region_degraded_below"
+            )
+            found = f"{failed} with region_degraded_below {degraded}"
+            out.append(Located(("regions", i, "thresholds", key), found, expected))
+    return out
+
+
+def _labels(spec: Spec) -> list[Located]:
+    out = []
+    places: list[tuple[Path, Labels]] = [
+        (("global", "external_labels"), spec.global_.external_labels)
+    ]
+    places += [
+        (("regions", i, "external_labels"), r.external_labels) for i, r in enumerate(spec.regions)
+    ]
+    for path, labels in places:
+        for name in labels:
+            if name in RESERVED_EXTERNAL_LABELS:
+                out.append(
+                    Located(
+                        (*path, name),
+                        f'the reserved label "{name}"',
+                        "another name: globalmon sets "
+                        + ", ".join(sorted(RESERVED_EXTERNAL_LABELS)),
+                        at_key=True,
+                    )
+                )
+    return out
+
+
+def _escalations(spec: Spec) -> list[Located]:
+    out = []
+    for i, pol in enumerate(spec.escalation_policies):
+        last = -1.0
+        for j, step in enumerate(pol.steps):
+            path: Path = ("escalation_policies", i, "steps", j)
+            if step.after is not None:
+                after = duration_seconds(step.after)
+                if after < last:
+                    out.append(
+                        Located(
+                            (*path, "after"),
+                            f'"{step.after}" after a later step',
+                            "steps in order of their delay",
+                        )
+                    )
+                last = after
+            if step.when != "always" and pol.business_hours is None:
+                out.append(
+                    Located((*path, "when"), f'"{step.when}"', "business_hours set on the policy")
+                )
+    return out
+
+
+def check(spec: Spec) -> list[Located]:
+    """Every cross-reference problem in a structurally valid spec."""
+    return [
+        *_unique_ids(spec),
+        *_references(spec),
+        *_cycles(spec),
+        *_alerts(spec),
+        *_region_levels(spec),
+        *_labels(spec),
+        *_escalations(spec),
+    ]
