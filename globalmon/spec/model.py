@@ -14,23 +14,23 @@ from globalmon.spec.notify import EscalationPolicy, Receiver
 from globalmon.spec.recovery import RecoveryAction
 from globalmon.spec.services import Plugin, Service
 from globalmon.spec.topology import Agent, Region
-from globalmon.spec.types import Duration, Labels, SecretRef, StrictModel, Url
+from globalmon.spec.types import Duration, Labels, Secret, StrictModel, Url
 
 
 class Credentials(StrictModel):
     """Where globalmon's own tokens come from; generated configs reference, never inline them."""
 
-    webhook_token: SecretRef | None = Field(
+    webhook_token: Secret | None = Field(
         None,
         description="Bearer token Alertmanager sends to the alert webhook.",
         examples=[{"file": "/etc/globalmon/webhook.token"}],
     )
-    ingest_token: SecretRef | None = Field(
+    ingest_token: Secret | None = Field(
         None,
         description="Bearer token plugins send to the plugin exporter.",
         examples=[{"env": "GLOBALMON_INGEST_TOKEN"}],
     )
-    registry_token: SecretRef | None = Field(
+    registry_token: Secret | None = Field(
         None,
         description="Bearer token agents send to the agent registry.",
         examples=[{"env": "GLOBALMON_REGISTRY_TOKEN"}],

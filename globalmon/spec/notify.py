@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, model_validator
 
-from globalmon.spec.types import Duration, Id, SecretRef, StrictModel, Url
+from globalmon.spec.types import Duration, Id, Secret, StrictModel, Url
 
 
 class WebhookReceiver(StrictModel):
@@ -17,7 +17,7 @@ class WebhookReceiver(StrictModel):
     type: Literal["webhook"] = Field(description="Receiver kind.", examples=["webhook"])
     name: Id = Field(description="Receiver name.", examples=["ops-webhook"])
     url: Url = Field(description="Where the JSON is POSTed.", examples=["http://ops-bot:8080/hook"])
-    bearer_token: SecretRef | None = Field(
+    bearer_token: Secret | None = Field(
         None,
         description="Token sent as `Authorization: Bearer`.",
         examples=[{"env": "OPS_BOT_TOKEN"}],
@@ -29,7 +29,7 @@ class SlackReceiver(StrictModel):
 
     type: Literal["slack"] = Field(description="Receiver kind.", examples=["slack"])
     name: Id = Field(description="Receiver name.", examples=["ops-slack"])
-    webhook_url: SecretRef = Field(
+    webhook_url: Secret = Field(
         description="The incoming-webhook URL, which is itself a secret.",
         examples=[{"env": "SLACK_OPS_WEBHOOK_URL"}],
     )
@@ -55,7 +55,7 @@ class EmailReceiver(StrictModel):
         pattern=r"^\[?[A-Za-z0-9_.:-]+\]?:[0-9]{1,5}$",
     )
     username: str | None = Field(None, description="SMTP user.", examples=["globalmon"])
-    password: SecretRef | None = Field(
+    password: Secret | None = Field(
         None, description="SMTP password.", examples=[{"file": "/etc/globalmon/smtp.pass"}]
     )
     starttls: bool = Field(True, description="Require STARTTLS.", examples=[True])
@@ -66,7 +66,7 @@ class PagerDutyReceiver(StrictModel):
 
     type: Literal["pagerduty"] = Field(description="Receiver kind.", examples=["pagerduty"])
     name: Id = Field(description="Receiver name.", examples=["pagerduty-primary"])
-    routing_key: SecretRef = Field(
+    routing_key: Secret = Field(
         description="Integration (routing) key.", examples=[{"env": "PAGERDUTY_ROUTING_KEY"}]
     )
     url: Url = Field(

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
 from globalmon.spec.paths import Path, PathPart
+from globalmon.spec.types import Expect
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,10 @@ def describe(value: Any) -> str:
         text = value if len(value) <= 60 else value[:57] + "..."
         return json.dumps(text, ensure_ascii=False)
     if isinstance(value, dict):
-        return "a mapping"
+        if not value:
+            return "an empty mapping"
+        keys = [str(k) for k in list(value)[:6]]
+        return "a mapping of " + ", ".join(keys) + (", ..." if len(value) > 6 else "")
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dt.datetime | dt.date):
@@ -68,6 +72,10 @@ def one_of(choices: typing.Sequence[str]) -> str:
 
 
 # --- walking the model's types along pydantic's loc ---------------------------------------------
+
+
+def _expect_in(metadata: typing.Iterable[Any]) -> str | None:
+    return next((m.text for m in metadata if isinstance(m, Expect)), None)
 
 
 def _unwrap(tp: Any) -> Any:
@@ -111,10 +119,20 @@ def field_keys(model: type[BaseModel]) -> list[str]:
     return [f.alias or name for name, f in model.model_fields.items()]
 
 
-def _field_type(model: type[BaseModel], key: PathPart) -> Any:
+def _field(model: type[BaseModel], key: PathPart) -> tuple[Any, str | None]:
     for name, f in model.model_fields.items():
         if key in (f.alias, name):
-            return f.annotation
+            return f.annotation, _expect_in(f.metadata)
+    return None, None
+
+
+def _annotated_expect(tp: Any) -> str | None:
+    """An Expect hint in Annotated metadata, also inside Optional."""
+    if typing.get_origin(tp) is typing.Annotated:
+        return _expect_in(typing.get_args(tp)[1:]) or _annotated_expect(typing.get_args(tp)[0])
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _annotated_expect(args[0]) if len(args) == 1 else None
     return None
 
 
@@ -122,12 +140,14 @@ def _field_type(model: type[BaseModel], key: PathPart) -> Any:
 class Walk:
     path: Path
     tp: Any  # the type at the end of the path
+    expect: str | None = None  # what a value there must be, when its type is wrong
 
 
 def walk_loc(root: type[BaseModel], loc: tuple[int | str, ...]) -> Walk:
     """Follow ``loc`` through the types from ``root``, dropping union tags from the path."""
     path: list[PathPart] = []
     tp: Any = root
+    expect: str | None = None
     for part in loc:
         members = union_members(tp)
         if members:
@@ -141,15 +161,17 @@ def walk_loc(root: type[BaseModel], loc: tuple[int | str, ...]) -> Walk:
             tp = None
             continue
         path.append(part)
+        expect = None
         if _is_model(u):
-            tp = _field_type(u, part)
+            tp, expect = _field(u, part)
         elif origin is list:
             tp = typing.get_args(u)[0]
         elif origin is dict:
             tp = typing.get_args(u)[1]
         else:
             tp = None
-    return Walk(tuple(path), tp)
+        expect = expect or _annotated_expect(tp)
+    return Walk(tuple(path), tp, expect)
 
 
 # --- one pydantic error -> one located problem ---------------------------------------------------
@@ -175,8 +197,10 @@ def _tags(tp: Any) -> list[str]:
 
 
 def _bound(err: ErrorDetails, op: str, key: str) -> str:
-    ctx = err.get("ctx") or {}
-    return f"a number {op} {ctx.get(key)}"
+    limit = (err.get("ctx") or {}).get(key)
+    return (
+        f"a number {op} {limit:g}" if isinstance(limit, int | float) else f"a number {op} {limit}"
+    )
 
 
 def convert(root: type[BaseModel], err: ErrorDetails) -> Located:
@@ -238,5 +262,7 @@ def convert(root: type[BaseModel], err: ErrorDetails) -> Located:
         )
     if kind == "string_pattern_mismatch":
         return Located(walk.path, found, f"a string matching {ctx.get('pattern')}", at_key)
+    if kind in _EXPECTED and walk.expect:  # the YAML type is wrong: say what the value must be
+        return Located(walk.path, found, walk.expect, at_key)
     expected = _EXPECTED.get(kind, err["msg"][:1].lower() + err["msg"][1:])
     return Located(walk.path, found, expected, at_key)

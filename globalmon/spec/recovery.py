@@ -13,7 +13,7 @@ from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import AfterValidator, Field
 
-from globalmon.spec.types import Duration, Id, PromQL, StrictModel, Url
+from globalmon.spec.types import Duration, Expect, Id, PromQL, StrictModel, Url
 
 # Alertmanager's matcher form: name, operator, double-quoted value (quotes optional when plain).
 _MATCHER_RE = re.compile(
@@ -46,7 +46,8 @@ def _check_template(value: str) -> str:
     try:
         _JINJA.parse(value)
     except TemplateSyntaxError as exc:
-        raise ValueError(f"a valid Jinja template ({exc.message})") from None
+        reason = (exc.message or "syntax error").rstrip(".")
+        raise ValueError(f"a valid Jinja template ({reason})") from None
     return value
 
 
@@ -150,7 +151,9 @@ class CommandAction(_ActionBase):
     """Run a program; alert labels and annotations arrive as GLOBALMON_* environment variables."""
 
     type: Literal["command"] = Field(description="Action kind.", examples=["command"])
-    argv: list[Template] = Field(
+    argv: Annotated[
+        list[Template], Expect("a list: the program, then its arguments (no shell)")
+    ] = Field(
         min_length=1,
         description="Program and arguments, run without a shell.",
         examples=[["/usr/local/bin/flush-cache", "--region", "{{ labels.region }}"]],

@@ -201,34 +201,26 @@ def _alerts(spec: Spec) -> list[Located]:
     return out
 
 
+def _levels(failed: float, degraded: float) -> str:
+    return f"region_failed_below {failed:g} and region_degraded_below {degraded:g}"
+
+
 def _region_levels(spec: Spec) -> list[Located]:
     base = spec.defaults.thresholds
-    expected = "region_failed_below < region_degraded_below"
+    expected = "region_failed_below lower than region_degraded_below"
     if base.region_failed_below >= base.region_degraded_below:
         path: Path = ("defaults", "thresholds", "region_failed_below")
-        found = (
-            f"{base.region_failed_below} with region_degraded_below {base.region_degraded_below}"
-        )
+        found = _levels(base.region_failed_below, base.region_degraded_below)
         return [Located(path, found, expected)]
     out = []
     for i, r in enumerate(spec.regions):
         own = r.thresholds
-        degraded = (
-            base.region_degraded_below
-            if own.region_degraded_below is None
-            else own.region_degraded_below
-        )
-        failed = (
-            base.region_failed_below if own.region_failed_below is None else own.region_failed_below
-        )
-        if failed >= degraded:
-            key = (
-                "region_failed_below"
-                if own.region_failed_below is not None
-                else "region_degraded_below"
-            )
-            found = f"{failed} with region_degraded_below {degraded}"
-            out.append(Located(("regions", i, "thresholds", key), found, expected))
+        failed, degraded = own.region_failed_below, own.region_degraded_below
+        f = base.region_failed_below if failed is None else failed
+        d = base.region_degraded_below if degraded is None else degraded
+        if f >= d:
+            key = "region_failed_below" if failed is not None else "region_degraded_below"
+            out.append(Located(("regions", i, "thresholds", key), _levels(f, d), expected))
     return out
 
 

@@ -32,7 +32,9 @@ class HttpProbe(StrictModel):
     type: Literal["http"] = Field(description="Probe kind.", examples=["http"])
     name: Id = Field(description="Probe name, the `probe` label.", examples=["web-health"])
     url: Url = Field(description="URL to request.", examples=["http://127.0.0.1:8080/healthz"])
-    method: Literal["GET", "HEAD", "POST"] = Field("GET", description="HTTP method.")
+    method: Literal["GET", "HEAD", "POST"] = Field(
+        "GET", description="HTTP method.", examples=["HEAD"]
+    )
     expect_status: list[Annotated[int, Field(ge=100, le=599)]] = Field(
         default_factory=lambda: [200],
         min_length=1,

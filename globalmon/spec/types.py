@@ -7,6 +7,7 @@ Each type validates with a message that reads as the "expected" half of a spec e
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -33,6 +34,13 @@ _LABEL_NAME_RE = re.compile(LABEL_NAME_PATTERN)
 ID_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 _ID_RE = re.compile(ID_PATTERN)
 ALERT_NAME_PATTERN = r"^[A-Z][A-Za-z0-9]*$"
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What a value must be, said when its YAML type is wrong: ``found 15; expected <text>``."""
+
+    text: str
 
 
 class StrictModel(BaseModel):
@@ -66,7 +74,7 @@ def format_duration(seconds: float) -> str:
 
 def _check_duration(value: str) -> str:
     if value == "" or not _DURATION_RE.match(value):
-        raise ValueError('a Prometheus duration such as "30s", "5m" or "1h30m"')
+        raise ValueError(_DURATION_EXPECTED)
     return value
 
 
@@ -151,8 +159,10 @@ def _schema(pattern: str | None = None, **extra: Any) -> WithJsonSchema:
     return WithJsonSchema(schema)
 
 
+_DURATION_EXPECTED = 'a Prometheus duration such as "30s", "5m" or "1h30m"'
 Duration = Annotated[
     str,
+    Expect(_DURATION_EXPECTED),
     AfterValidator(_check_duration),
     _schema(DURATION_PATTERN, format="prometheus-duration"),
 ]
@@ -191,5 +201,9 @@ class SecretRef(StrictModel):
     @model_validator(mode="after")
     def _exactly_one(self) -> SecretRef:
         if (self.env is None) == (self.file is None):
-            raise ValueError("exactly one of env or file")
+            raise ValueError(SECRET_EXPECTED)
         return self
+
+
+SECRET_EXPECTED = "a secret reference: {env: VARIABLE} or {file: PATH}, exactly one"
+Secret = Annotated[SecretRef, Expect(SECRET_EXPECTED + ", never the secret itself")]

@@ -1,0 +1,73 @@
+# The two commands: `make demo` and `make test`. Both set up what is missing first:
+# Debian's prometheus and prometheus-alertmanager (services not started) and a virtualenv.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+APT_PACKAGES := prometheus prometheus-alertmanager
+PYTEST_ARGS ?=
+
+.PHONY: help setup system-deps lint test demo bench clean
+
+help:
+	@echo "make demo   set up, then validate and describe examples/regions.yaml"
+	@echo "make test   set up, then ruff, ruff format --check, mypy --strict and pytest"
+	@echo "make bench  set up, then run every benchmark under bench/"
+
+setup: system-deps $(STAMP)
+
+# Installs only what is missing; needs root or sudo then. A policy-rc.d that refuses service
+# starts keeps the packages' daemons from starting on machines that run an init system.
+system-deps:
+	@missing=""; \
+	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	{ command -v prometheus-alertmanager || command -v alertmanager; } >/dev/null \
+	  || missing="$$missing prometheus-alertmanager"; \
+	command -v amtool >/dev/null || missing="$$missing prometheus-alertmanager"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	missing=$$(echo $$missing | tr ' ' '\n' | sort -u | tr '\n' ' '); \
+	echo "installing Debian packages: $$missing"; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null; then sudo="sudo"; \
+	else echo "error: installing $$missing needs root (or sudo)" >&2; exit 1; fi; \
+	policy=/usr/sbin/policy-rc.d; made_policy=""; \
+	if [ ! -e $$policy ]; then \
+	  printf '#!/bin/sh\nexit 101\n' | $$sudo tee $$policy >/dev/null && $$sudo chmod +x $$policy; \
+	  made_policy=1; \
+	fi; \
+	status=0; \
+	$$sudo apt-get update -q >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends $$missing \
+	  >/dev/null || status=$$?; \
+	if [ -n "$$made_policy" ]; then $$sudo rm -f $$policy; fi; \
+	if [ $$status != 0 ]; then echo "error: apt-get install $$missing failed" >&2; exit 1; fi
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	  || { echo "error: $(PYTHON) is older than 3.11" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: setup lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+demo: setup
+	$(BIN)/globalmon validate examples/regions.yaml examples/minimal.yaml
+	@echo
+	$(BIN)/globalmon describe examples/regions.yaml
+
+bench: setup
+	@set -e; for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Alertmanager receiver: incidents, escalation, guarded auto-recovery, audit trail (issue 6)."""

@@ -1,0 +1,1 @@
+"""Agent exporter and plugin exporter (issue 4)."""

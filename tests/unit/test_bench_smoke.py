@@ -1,0 +1,41 @@
+"""The benchmarks still run (on tiny inputs; no timing is asserted here)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from globalmon.spec import load_spec_text
+
+REPO = Path(__file__).resolve().parent.parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+
+import spec_load  # noqa: E402
+
+
+def test_bench_spec_is_valid_at_any_size() -> None:
+    spec = load_spec_text(spec_load.build_spec(regions=3, services=9))
+    assert len(spec.regions) == 3
+    assert sum(1 for _ in spec.agents()) == 30
+    assert spec.services[0].depends_on == ["svc-1", "svc-7"]
+
+
+def test_bench_script_runs() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "spec_load.py"),
+            "--regions",
+            "2",
+            "--services",
+            "4",
+            "--repeat",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "globalmon load_spec_text" in result.stdout
