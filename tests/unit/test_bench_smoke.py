@@ -6,12 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench import spec_load
 from globalmon.spec import load_spec_text
 
 REPO = Path(__file__).resolve().parent.parent.parent
-sys.path.insert(0, str(REPO / "bench"))
-
-import spec_load  # noqa: E402
 
 
 def test_bench_spec_is_valid_at_any_size() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,16 @@ from globalmon.cli import build_parser, main
 
 REPO = Path(__file__).resolve().parent.parent.parent
 REGIONS = str(REPO / "examples" / "regions.yaml")
-SUBCOMMANDS = sorted(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+
+
+def _subcommands() -> list[str]:
+    for action in build_parser()._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return sorted(action.choices)
+    return []
+
+
+SUBCOMMANDS = _subcommands()
 
 
 def test_validate_prints_a_one_line_summary(capsys: pytest.CaptureFixture[str]) -> None:
