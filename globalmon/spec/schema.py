@@ -11,9 +11,22 @@ from globalmon.spec.model import Spec
 SCHEMA_ID = "https://globalmon.dev/schema/region-spec-v1.json"
 
 
+def _close_pattern_maps(node: Any) -> None:
+    """Maps with key patterns refuse other keys, as the loader does (pydantic leaves them open)."""
+    if isinstance(node, dict):
+        if "patternProperties" in node:
+            node.setdefault("additionalProperties", False)
+        for value in node.values():
+            _close_pattern_maps(value)
+    elif isinstance(node, list):
+        for value in node:
+            _close_pattern_maps(value)
+
+
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of spec version 1."""
     schema = Spec.model_json_schema(by_alias=True, mode="validation")
+    _close_pattern_maps(schema)
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
 
 
@@ -38,6 +51,10 @@ def _type(s: dict[str, Any]) -> str:
     if t == "array":
         return f"list of {_type(s.get('items', {}))}"
     if t == "object":
+        patterns = s.get("patternProperties")
+        if patterns:
+            [(pattern, values)] = patterns.items()
+            return f"map of names matching `{pattern}` to {_type(values)}"
         values = s.get("additionalProperties")
         if isinstance(values, dict):
             return f"map of {_type(s.get('propertyNames', {'type': 'string'}))} to {_type(values)}"
@@ -72,8 +89,12 @@ def _model_section(name: str, s: dict[str, Any]) -> list[str]:
             default = "*required*"
         elif "default" in prop:
             default = f"`{_cell(prop['default'])}`"
+        elif prop.get("type") == "array":
+            default = "`[]`"
+        elif prop.get("type") == "object":
+            default = "`{}`"
         else:
-            default = "*see type*"
+            default = "its defaults"
         example = f"`{_cell(prop['examples'][0])}`" if prop.get("examples") else ""
         desc = prop.get("description", "").replace("|", "\\|")
         lines.append(f"| `{key}` | {_type(prop)} | {default} | {desc} | {example} |")

@@ -35,6 +35,9 @@ rule_files: ["{rules}"]
 alerting:
   alertmanagers:
     - static_configs: [{{targets: ["127.0.0.1:{am_port}"]}}]
+scrape_configs:
+  - job_name: alertmanager
+    static_configs: [{{targets: ["127.0.0.1:{am_port}"]}}]
 """
 
 ALERTMANAGER = """
@@ -88,6 +91,12 @@ async def test_rule_fires_through_alertmanager_to_receiver(
         lambda: servers.prometheus_sees_alertmanager(prom.url, am.url),
         timeout=30,
         what="Prometheus discovering the Alertmanager",
+    )
+    await asyncio.to_thread(
+        servers.wait_for,
+        lambda: servers.targets_up(prom.url, job="alertmanager"),
+        timeout=30,
+        what="the alertmanager scrape target up",
     )
 
     auth, payload = await asyncio.wait_for(received.get(), timeout=60)

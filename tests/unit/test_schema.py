@@ -39,6 +39,10 @@ def test_schema_output_validates_the_examples(
         (lambda d: d["regions"][0]["agents"][0].update(type="sys"), "'sys' is not one of"),
         (lambda d: d["global"].update(scrape_interval="15 seconds"), "does not match"),
         (lambda d: d.pop("version"), "'version' is a required property"),
+        (
+            lambda d: d["global"]["external_labels"].update({"bad-label": "x"}),
+            "does not match any of the regexes",
+        ),
     ],
 )
 def test_schema_rejects_what_the_loader_rejects(change: Any, message: str) -> None:
