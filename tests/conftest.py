@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from globalmon import servers
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def _binary(names: tuple[str, ...]) -> str:
@@ -45,42 +46,42 @@ def amtool_bin() -> str:
 StartServer = Callable[..., servers.Server]
 
 
-@pytest.fixture
-def start_prometheus(prometheus_bin: str, tmp_path: Path) -> Iterator[StartServer]:
-    """Start a real Prometheus from a config text; waits for /-/ready; stopped after the test."""
+@contextmanager
+def _starter(
+    make: Callable[..., servers.Server], name: str, tmp_path: Path
+) -> Iterator[StartServer]:
+    """start(config_text, **kwargs): write the config, start the server, wait for /-/ready."""
     started: list[servers.Server] = []
 
-    def start(config: str, **kwargs: object) -> servers.Server:
-        workdir = tmp_path / f"prometheus-{len(started)}"
+    def start(config: str, **kwargs: Any) -> servers.Server:
+        workdir = tmp_path / f"{name}-{len(started)}"
         workdir.mkdir()
-        config_path = workdir / "prometheus.yml"
+        config_path = workdir / f"{name}.yml"
         config_path.write_text(config)
-        server = servers.prometheus(prometheus_bin, config_path, workdir, **kwargs)  # type: ignore[arg-type]
+        server = make(config_path, workdir, **kwargs)
         started.append(server.start())
         return server.wait_ready()
 
-    yield start
-    for server in started:
-        server.stop()
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
+
+
+@pytest.fixture
+def start_prometheus(prometheus_bin: str, tmp_path: Path) -> Iterator[StartServer]:
+    """A real Prometheus from a config text, on a free loopback port; stopped after the test."""
+    with _starter(partial(servers.prometheus, prometheus_bin), "prometheus", tmp_path) as start:
+        yield start
 
 
 @pytest.fixture
 def start_alertmanager(alertmanager_bin: str, tmp_path: Path) -> Iterator[StartServer]:
-    """Start a real Alertmanager from a config text; waits for /-/ready; stopped after."""
-    started: list[servers.Server] = []
-
-    def start(config: str, **kwargs: object) -> servers.Server:
-        workdir = tmp_path / f"alertmanager-{len(started)}"
-        workdir.mkdir()
-        config_path = workdir / "alertmanager.yml"
-        config_path.write_text(config)
-        server = servers.alertmanager(alertmanager_bin, config_path, workdir, **kwargs)  # type: ignore[arg-type]
-        started.append(server.start())
-        return server.wait_ready()
-
-    yield start
-    for server in started:
-        server.stop()
+    """A real Alertmanager from a config text, on a free loopback port; stopped after the test."""
+    make = partial(servers.alertmanager, alertmanager_bin)
+    with _starter(make, "alertmanager", tmp_path) as start:
+        yield start
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -192,6 +192,15 @@ _EXPECTED = {
 }
 
 
+# pydantic's comparison errors: (operator to print, ctx key of the limit)
+_BOUNDS = {
+    "greater_than_equal": (">=", "ge"),
+    "greater_than": (">", "gt"),
+    "less_than_equal": ("<=", "le"),
+    "less_than": ("<", "lt"),
+}
+
+
 def _tags(tp: Any) -> list[str]:
     return [t for m in union_members(tp) if (t := tag_of(m)) is not None]
 
@@ -235,19 +244,8 @@ def convert(root: type[BaseModel], err: ErrorDetails) -> Located:
         return Located(walk.path, found, expected, at_key)
     if kind == "value_error":
         return Located(walk.path, found, str(ctx.get("error", err["msg"])), at_key)
-    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        op = {
-            "greater_than_equal": ">=",
-            "greater_than": ">",
-            "less_than_equal": "<=",
-            "less_than": "<",
-        }[kind]
-        key = {
-            "greater_than_equal": "ge",
-            "greater_than": "gt",
-            "less_than_equal": "le",
-            "less_than": "lt",
-        }[kind]
+    if kind in _BOUNDS:
+        op, key = _BOUNDS[kind]
         return Located(walk.path, found, _bound(err, op, key), at_key)
     if kind == "too_short":
         n = int(ctx.get("min_length", 1))
