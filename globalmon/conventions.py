@@ -32,8 +32,33 @@ LABEL_HORIZON = "horizon"
 LABEL_BOUND = "bound"
 LABEL_SLO = "slo"
 
+LABEL_LEVEL = "level"
+LABEL_TYPE = "type"
+LABEL_REASON = "reason"
+LABEL_COMPONENT = "component"
+LABEL_KIND = "kind"
+LABEL_RECEIVER = "receiver"
+LABEL_OUTCOME = "outcome"
+LABEL_ACTION = "action"
+LABEL_RESULT = "result"
+LABEL_STEP = "step"
+LABEL_STATUS = "status"
+
 # Labels the generator and the stack set themselves; a spec may not set them as external labels.
 RESERVED_EXTERNAL_LABELS = frozenset({LABEL_REGION, "replica", "prometheus"})
+
+# Target labels Prometheus attaches to every agent (from the spec or the registry's http_sd).
+# Exporters never emit these themselves, so no label is renamed to exported_*.
+AGENT_TARGET_LABELS = (LABEL_REGION, LABEL_AGENT, LABEL_AGENT_TYPE)
+
+# --- scrape jobs -----------------------------------------------------------------------------
+JOB_AGENT = "globalmon-agent"
+JOB_PLUGIN_EXPORTER = "globalmon-plugin-exporter"
+JOB_SIDECAR = "globalmon-sidecar"
+JOB_WEBHOOK = "globalmon-webhook"
+JOB_PROMETHEUS = "prometheus"
+JOB_ALERTMANAGER = "alertmanager"
+JOB_FEDERATE = "globalmon-federate"
 
 MetricType = Literal["counter", "gauge", "histogram", "info"]
 
@@ -57,22 +82,13 @@ AGENT_INFO = _m(
     "agent_info",
     "info",
     "Identity of a globalmon agent; value is always 1.",
-    LABEL_REGION,
-    LABEL_AGENT,
-    LABEL_AGENT_TYPE,
     LABEL_HOSTNAME,
     LABEL_VERSION,
 )
 AGENT_HEARTBEAT = _m(
-    "agent_heartbeat_timestamp_seconds",
-    "gauge",
-    "Unix time of the agent's last heartbeat.",
-    LABEL_REGION,
-    LABEL_AGENT,
+    "agent_heartbeat_timestamp_seconds", "gauge", "Unix time of the agent's last heartbeat."
 )
-AGENT_UPTIME = _m(
-    "agent_uptime_seconds", "gauge", "Seconds since the agent started.", LABEL_REGION, LABEL_AGENT
-)
+AGENT_UPTIME = _m("agent_uptime_seconds", "gauge", "Seconds since the agent started.")
 BUILD_INFO = _m("build_info", "info", "globalmon build; value is always 1.", LABEL_VERSION)
 
 # --- agent exporter: host ----------------------------------------------------------------------
@@ -107,6 +123,114 @@ SERVICE_REQUESTS = _m("service_requests_total", "counter", "Requests served.", L
 SERVICE_ERRORS = _m("service_errors_total", "counter", "Requests failed.", LABEL_SERVICE)
 SERVICE_DURATION = _m(
     "service_request_duration_seconds", "histogram", "Request duration.", LABEL_SERVICE
+)
+
+# --- plugin exporter -------------------------------------------------------------------------
+PLUGIN_CPU = _m("plugin_cpu_usage_ratio", "gauge", "Plugin CPU usage, 0-1.", LABEL_PLUGIN)
+PLUGIN_MEMORY = _m("plugin_memory_bytes", "gauge", "Plugin resident memory.", LABEL_PLUGIN)
+PLUGIN_MEMORY_USAGE = _m(
+    "plugin_memory_usage_ratio", "gauge", "Plugin memory over its limit, 0-1.", LABEL_PLUGIN
+)
+PLUGIN_REQUESTS = _m("plugin_requests_total", "counter", "Plugin requests.", LABEL_PLUGIN)
+PLUGIN_ERRORS = _m("plugin_errors_total", "counter", "Plugin errors.", LABEL_PLUGIN)
+PLUGIN_RESPONSE_TIME = _m(
+    "plugin_response_time_seconds", "histogram", "Plugin response time.", LABEL_PLUGIN
+)
+PLUGIN_LOGS = _m(
+    "plugin_log_messages_total", "counter", "Log messages by level.", LABEL_PLUGIN, LABEL_LEVEL
+)
+PLUGIN_EVENTS = _m(
+    "plugin_events_total",
+    "counter",
+    "Events by type and severity.",
+    LABEL_PLUGIN,
+    LABEL_TYPE,
+    LABEL_SEVERITY,
+)
+PLUGIN_IO = _m(
+    "plugin_io_bytes_total",
+    "counter",
+    "Disk and network IO by kind (disk, network) and direction (read, write).",
+    LABEL_PLUGIN,
+    LABEL_KIND,
+    LABEL_DIRECTION,
+)
+PLUGIN_SNAPSHOTS = _m("plugin_snapshots_total", "counter", "Snapshots stored.", LABEL_PLUGIN)
+PLUGIN_LAST_REPORT = _m(
+    "plugin_last_report_timestamp_seconds",
+    "gauge",
+    "Unix time of a plugin's last report.",
+    LABEL_PLUGIN,
+)
+INGEST_ACCEPTED = _m("ingest_accepted_total", "counter", "Ingest items accepted.", LABEL_KIND)
+INGEST_REJECTED = _m("ingest_rejected_total", "counter", "Ingest requests rejected.", LABEL_REASON)
+HTTP_AUTH_FAILURES = _m(
+    "http_auth_failures_total",
+    "counter",
+    "Requests refused for bad credentials.",
+    LABEL_COMPONENT,
+)
+HTTP_RATE_LIMITED = _m(
+    "http_rate_limited_total", "counter", "Requests refused by a rate limit.", LABEL_COMPONENT
+)
+
+# --- forecaster sidecar: outputs keep the source series' labels plus these -------------------
+FORECAST = _m(
+    "forecast_value",
+    "gauge",
+    "Forecast of a target's series.",
+    LABEL_TARGET,
+    LABEL_HORIZON,
+    LABEL_BOUND,
+)
+ANOMALY_SCORE = _m("anomaly_score", "gauge", "Anomaly score, 0-1 (causal).", LABEL_TARGET)
+ANOMALY_FLAG = _m("anomaly_flag", "gauge", "1 when the series is anomalous now.", LABEL_TARGET)
+CAPACITY_EXHAUSTION = _m(
+    "capacity_exhaustion_seconds",
+    "gauge",
+    "Seconds until the forecast crosses the limit.",
+    LABEL_TARGET,
+)
+CAPACITY_EXHAUSTION_AT = _m(
+    "capacity_exhaustion_timestamp_seconds",
+    "gauge",
+    "Unix time the forecast crosses the limit.",
+    LABEL_TARGET,
+)
+TREND_SLOPE = _m("trend_slope_per_second", "gauge", "Trend slope per second.", LABEL_TARGET)
+TREND_DIRECTION = _m(
+    "trend_direction", "gauge", "-1 improving, 0 stable, 1 degrading.", LABEL_TARGET
+)
+FORECAST_MASE = _m(
+    "forecast_backtest_mase", "gauge", "Backtest MASE per target.", LABEL_TARGET, LABEL_HORIZON
+)
+FORECASTER_RUN_DURATION = _m("forecaster_run_duration_seconds", "gauge", "Last run's duration.")
+FORECASTER_LAST_SUCCESS = _m(
+    "forecaster_last_success_timestamp_seconds", "gauge", "Unix time of the last good run."
+)
+FORECASTER_SERIES = _m("forecaster_series", "gauge", "Series forecast.", LABEL_TARGET)
+FORECASTER_FAILURES = _m(
+    "forecaster_failures_total", "counter", "Failed fits and queries.", LABEL_REASON
+)
+
+# --- alert webhook ------------------------------------------------------------------------------
+WEBHOOK_ALERTS = _m("webhook_alerts_received_total", "counter", "Alerts received.", LABEL_STATUS)
+WEBHOOK_INCIDENTS_OPEN = _m(
+    "webhook_incidents_open", "gauge", "Open incidents.", LABEL_SEVERITY, LABEL_REGION
+)
+WEBHOOK_NOTIFICATIONS = _m(
+    "webhook_notifications_total",
+    "counter",
+    "Notifications sent.",
+    LABEL_RECEIVER,
+    LABEL_OUTCOME,
+)
+WEBHOOK_ESCALATIONS = _m("webhook_escalations_total", "counter", "Escalation steps.", LABEL_STEP)
+WEBHOOK_ACTIONS = _m(
+    "webhook_actions_total", "counter", "Recovery actions.", LABEL_ACTION, LABEL_RESULT
+)
+WEBHOOK_PROCESSING = _m(
+    "webhook_processing_duration_seconds", "histogram", "Time to commit a webhook payload."
 )
 
 METRICS: tuple[MetricDef, ...] = tuple(
@@ -183,6 +307,8 @@ ALERTS: tuple[AlertDef, ...] = (
     AlertDef("CapacityExhaustionSoon", _S.WARNING, Scope.HOST, "Capacity runs out within 7 days"),
     AlertDef("CapacityExhaustionImminent", _S.CRITICAL, Scope.HOST, "Capacity runs out within 1d"),
     AlertDef("MetricAnomalous", _S.WARNING, Scope.HOST, "Anomaly score above threshold"),
+    AlertDef("PluginCpuHigh", _S.WARNING, Scope.PLUGIN, "Plugin CPU usage above threshold"),
+    AlertDef("PluginMemoryHigh", _S.WARNING, Scope.PLUGIN, "Plugin memory above threshold"),
     AlertDef("PluginErrorRateHigh", _S.WARNING, Scope.PLUGIN, "Plugin error rate above threshold"),
     AlertDef("PluginResponseTimeHigh", _S.WARNING, Scope.PLUGIN, "Plugin response time high"),
     AlertDef("PluginMemoryLeak", _S.WARNING, Scope.PLUGIN, "Plugin memory grows steadily"),

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, model_validator
 
-from globalmon.spec.types import Duration, Id, Secret, StrictModel, Url
+from globalmon.spec.types import Duration, HostPort, Id, Secret, StrictModel, Url
 
 
 class WebhookReceiver(StrictModel):
@@ -49,10 +49,9 @@ class EmailReceiver(StrictModel):
         examples=["globalmon@example.com"],
         pattern=r"^[^@\s]+@[^@\s]+$",
     )
-    smarthost: str = Field(
+    smarthost: HostPort = Field(
         description="SMTP server as host:port.",
         examples=["smtp.example.com:587"],
-        pattern=r"^\[?[A-Za-z0-9_.:-]+\]?:[0-9]{1,5}$",
     )
     username: str | None = Field(None, description="SMTP user.", examples=["globalmon"])
     password: Secret | None = Field(

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from globalmon.spec.alerting import AlertOverrides, RegionThresholds
-from globalmon.spec.types import Duration, Id, Labels, StrictModel, Url
+from globalmon.spec.types import Duration, HostPort, Id, Labels, StrictModel, Url
 
 AgentType = Literal["system", "application", "database", "network"]
 
@@ -50,10 +50,9 @@ class TcpProbe(StrictModel):
 
     type: Literal["tcp"] = Field(description="Probe kind.", examples=["tcp"])
     name: Id = Field(description="Probe name, the `probe` label.", examples=["db-port"])
-    address: str = Field(
+    address: HostPort = Field(
         description="host:port to connect to.",
         examples=["127.0.0.1:5432"],
-        pattern=r"^\[?[A-Za-z0-9_.:-]+\]?:[0-9]{1,5}$",
     )
     interval: Duration = Field("15s", description="Time between probes.", examples=["30s"])
     timeout: Duration = Field("5s", description="Give up after this long.", examples=["3s"])
@@ -67,10 +66,9 @@ class Agent(StrictModel):
 
     id: Id = Field(description="Unique agent id, the `agent` label.", examples=["use1-web-01"])
     type: AgentType = Field(description="What the agent watches.", examples=["system"])
-    address: str = Field(
+    address: HostPort = Field(
         description="host:port where Prometheus scrapes the agent's exporter.",
         examples=["10.0.1.10:9464"],
-        pattern=r"^\[?[A-Za-z0-9_.:-]+\]?:[0-9]{1,5}$",
     )
     labels: Labels = Field(
         default_factory=dict,
@@ -86,6 +84,22 @@ class Agent(StrictModel):
         default_factory=list,
         description="HTTP and TCP probes to run.",
         examples=[[{"type": "tcp", "name": "db-port", "address": "127.0.0.1:5432"}]],
+    )
+
+
+class RegionEndpoints(StrictModel):
+    """Where the region's globalmon components listen, for its Prometheus to scrape."""
+
+    plugin_exporter: HostPort | None = Field(
+        None, description="The plugin exporter's host:port.", examples=["127.0.0.1:19500"]
+    )
+    sidecar: HostPort | None = Field(
+        None, description="The forecaster sidecar's host:port.", examples=["127.0.0.1:19600"]
+    )
+    registry_url: Url | None = Field(
+        None,
+        description="The agent registry's http_sd endpoint; registered agents are scraped too.",
+        examples=["http://127.0.0.1:19500/api/v1/registry/targets"],
     )
 
 
@@ -110,6 +124,11 @@ class Region(StrictModel):
         default_factory=list,
         description="Agent exporters in this region.",
         examples=[[{"id": "use1-web-01", "type": "system", "address": "10.0.1.10:9464"}]],
+    )
+    endpoints: RegionEndpoints = Field(
+        default_factory=RegionEndpoints,
+        description="The region's plugin exporter, sidecar and agent registry.",
+        examples=[{"plugin_exporter": "127.0.0.1:19500", "sidecar": "127.0.0.1:19600"}],
     )
     thresholds: RegionThresholds = Field(
         default_factory=RegionThresholds,

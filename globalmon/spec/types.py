@@ -170,6 +170,17 @@ Duration = Annotated[
 
 LabelName = Annotated[str, AfterValidator(_check_label_name), _schema(LABEL_NAME_PATTERN)]
 Id = Annotated[str, AfterValidator(_check_id), _schema(ID_PATTERN)]
+_HOSTPORT_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5}$")
+
+
+def _check_hostport(value: str) -> str:
+    m = _HOSTPORT_RE.match(value)
+    if not m or not 0 < int(value.rsplit(":", 1)[1]) < 65536:
+        raise ValueError('host:port such as "10.0.1.10:9464" or "[::1]:9464"')
+    return value
+
+
+HostPort = Annotated[str, AfterValidator(_check_hostport), _schema(_HOSTPORT_RE.pattern)]
 Url = Annotated[str, AfterValidator(_check_url), _schema(r"^https?://", format="uri")]
 PromQL = Annotated[str, AfterValidator(_check_promql), _schema(None, minLength=1)]
 AlertName = Annotated[str, Field(pattern=ALERT_NAME_PATTERN)]
