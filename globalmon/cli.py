@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from globalmon import __version__
 from globalmon.describe import describe
@@ -42,6 +44,40 @@ def _schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _generate(args: argparse.Namespace) -> int:
+    # Imported here: the generator is a larger import than validate needs.
+    from rules_generator.generate import EmptyOutputError, generate
+    from rules_generator.writer import diff, write
+
+    try:
+        spec = load_spec(args.spec)
+        files = generate(spec, os.path.basename(args.spec), secrets_dir=args.secrets_dir)
+    except SpecError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    except EmptyOutputError as exc:
+        print(f"globalmon generate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    out = Path(args.output)
+    try:
+        if args.check:
+            text = diff(out, files)
+            if text:
+                sys.stdout.write(text)
+                print(
+                    f"{out} is stale: run globalmon generate {args.spec} -o {out}", file=sys.stderr
+                )
+                return EXIT_FAILURE
+            print(f"{out}: up to date ({len(files)} files)")
+            return EXIT_OK
+        changed = write(out, files)
+    except OSError as exc:
+        print(f"globalmon generate: {out}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"{out}: {len(files)} files, {len(changed)} changed")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="globalmon",
@@ -57,6 +93,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("describe", help="print what a region spec holds")
     p.add_argument("spec", metavar="SPEC", help="region spec YAML file")
     p.set_defaults(func=_describe)
+
+    p = sub.add_parser(
+        "generate", help="write Prometheus configs, rules, promtool tests, Alertmanager config"
+    )
+    p.add_argument("spec", metavar="SPEC", help="region spec YAML file")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 with a unified diff when DIR is stale, 0 when up to date",
+    )
+    p.add_argument(
+        "--secrets-dir",
+        default="/run/globalmon/secrets",
+        metavar="DIR",
+        help="where env-referenced secrets are written as files for Prometheus and "
+        "Alertmanager (default: %(default)s)",
+    )
+    p.set_defaults(func=_generate)
 
     p = sub.add_parser("schema", help="print the region spec's JSON Schema (or its reference)")
     p.add_argument(

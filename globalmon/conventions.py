@@ -244,6 +244,22 @@ RECORD_SERVICE_REQUEST_RATE = "region_service:globalmon_service_requests:rate5m"
 RECORD_SERVICE_ERROR_RATIO = "region_service:globalmon_service_errors:ratio_rate5m"
 RECORD_SLO_ERROR_RATIO = "slo:sli_error:ratio_rate{window}"  # window e.g. 5m, 1h, 3d
 
+RECORD_PROBE_SUCCESS_RATIO = "region:globalmon_probe_success:ratio"
+RECORD_SERVICE_LATENCY_P95 = "region_service:globalmon_service_request_duration_seconds:p95_rate5m"
+RECORD_PLUGIN_ERROR_RATIO = "plugin:globalmon_plugin_errors:ratio_rate5m"
+RECORD_PLUGIN_LATENCY_P95 = "plugin:globalmon_plugin_response_time_seconds:p95_rate5m"
+RECORD_FORECAST_INPUT = "target:globalmon_forecast_input:value"
+RECORD_SLO_OBJECTIVE = "slo:objective:ratio"
+RECORD_SLO_BUDGET_REMAINING = "slo:error_budget:remaining_ratio"
+
+# --- dashboards (Grafana uids) ----------------------------------------------------------------
+DASH_OVERVIEW = "globalmon-overview"
+DASH_REGION = "globalmon-region"
+DASH_SERVICE = "globalmon-service"
+DASH_PLUGIN = "globalmon-plugin"
+DASH_CAPACITY = "globalmon-capacity"
+DASH_INCIDENTS = "globalmon-incidents"
+
 # --- rule groups -------------------------------------------------------------------------------
 GROUP_RECORDING = "globalmon.recording"
 GROUP_AGENTS = "globalmon.agents"
@@ -280,12 +296,38 @@ class Scope(StrEnum):
 
 @dataclass(frozen=True)
 class AlertDef:
-    """One alert of the built-in catalogue: its name, default severity and scope."""
+    """One alert of the built-in catalogue: its name, default severity, scope and `for`."""
 
     name: str
     severity: Severity
     scope: Scope
     summary: str
+    for_: str = "5m"
+
+
+# `for` delays other than the 5m default: liveness reacts fast, slow trends wait longer.
+_FOR = {
+    "AgentHeartbeatStale": "0s",  # the rule itself waits heartbeat_stale_after
+    "AgentDown": "1m",
+    "ProcessGroupDown": "1m",
+    "ProbeFailed": "2m",
+    "RegionDegraded": "1m",
+    "RegionFailed": "1m",
+    "RegionNoData": "2m",
+    "SLOErrorBudgetBurnFast": "2m",
+    "SLOErrorBudgetBurnSlow": "15m",
+    "CapacityExhaustionSoon": "30m",
+    "CapacityExhaustionImminent": "10m",
+    "PluginMemoryLeak": "30m",
+    "PluginCriticalEvent": "0s",
+    "Watchdog": "0s",
+    "ExporterDown": "2m",
+    "ForecasterDown": "5m",
+    "ForecastsStale": "0s",
+    "WebhookDown": "2m",
+    "RuleEvaluationFailures": "0s",
+    "AlertmanagerNotificationsFailing": "0s",
+}
 
 
 _S = Severity
@@ -327,6 +369,9 @@ ALERTS: tuple[AlertDef, ...] = (
     AlertDef(
         "AlertmanagerNotificationsFailing", _S.CRITICAL, Scope.META, "Notifications are failing"
     ),
+)
+ALERTS = tuple(
+    AlertDef(a.name, a.severity, a.scope, a.summary, _FOR.get(a.name, "5m")) for a in ALERTS
 )
 ALERTS_BY_NAME: dict[str, AlertDef] = {a.name: a for a in ALERTS}
 

@@ -1,0 +1,90 @@
+"""Which rule steps run for which region, and the global rules."""
+
+from __future__ import annotations
+
+from globalmon import conventions as c
+from globalmon.spec import Spec
+from globalmon.spec.topology import Region
+from rules_generator.context import Place, sel
+from rules_generator.model import Alert, Case, Group, Series
+from rules_generator.rules.agents import agent_labels, agent_rules
+from rules_generator.rules.common import minutes, steady
+from rules_generator.rules.forecasts import forecast_rules
+from rules_generator.rules.meta import failures_alert, meta_rules, security_rules, watchdog
+from rules_generator.rules.plugins import plugin_rules
+from rules_generator.rules.regions import region_rules
+from rules_generator.rules.services import service_rules
+from rules_generator.rules.slos import slo_rules
+
+# The `region` target label of what the global Prometheus scrapes itself.
+GLOBAL_REGION = "global"
+
+
+def scrapes_alertmanagers(spec: Spec, region: Region) -> bool:
+    """The global Prometheus watches the Alertmanagers; without one, the first region does."""
+    return spec.global_.global_view is None and region.id == spec.regions[0].id
+
+
+def region_groups(spec: Spec, region: Region) -> list[Group]:
+    place = Place(spec, region)
+    groups = [*region_rules(place), *agent_rules(place), *security_rules(place)]
+    groups += meta_rules(place, alertmanagers=scrapes_alertmanagers(spec, region))
+    for service in spec.services:
+        if service.regions is None or region.id in service.regions:
+            here = Place(spec, region, service=service)
+            groups += service_rules(here) + slo_rules(here)
+    for plugin in spec.plugins:
+        if plugin.regions is None or region.id in plugin.regions:
+            groups += plugin_rules(Place(spec, region, plugin=plugin))
+    for forecast in spec.forecasts:
+        groups += forecast_rules(place, forecast)
+    return [g for g in groups if g.rules]
+
+
+def global_groups(spec: Spec) -> list[Group]:
+    """Rules of the global Prometheus: a region sending no data, and its own meta alerts."""
+    rules: list[Alert] = []
+    for region in spec.regions:
+        place = Place(spec, region)
+        when = minutes(place.setting("RegionNoData")[2]) + 3
+        up = sel("up", **agent_labels(region.id))
+        # Every other region sends data, so only this region's rule may fire.
+        others = tuple(
+            Series(sel("up", **agent_labels(o.id)), steady(1, when + 2))
+            for o in spec.regions
+            if o.id != region.id
+        )
+        alert = place.alert(
+            "RegionNoData",
+            f"absent({sel('up', job=c.JOB_AGENT, region=region.id)})",
+            summary=f"Region {region.id} sends no data",
+            description=f"The global Prometheus has no agent series from {region.id}: "
+            "federation or remote write from the region is broken.",
+            dashboard=f"{c.DASH_OVERVIEW}",
+            cases=(
+                Case("fires", others, when, {"job": c.JOB_AGENT}, 1.0),
+                Case("near miss", (*others, Series(up, steady(1, when + 2))), when),
+            ),
+        )
+        if alert:
+            rules.append(alert)
+    groups = [Group(c.GROUP_REGIONS, tuple(rules))]
+    if spec.global_.global_view is not None:
+        place = Place(spec, None)
+        groups += [g for g in _global_meta(place) if g.rules]
+    return [g for g in groups if g.rules]
+
+
+def _global_meta(place: Place) -> list[Group]:
+    alerts = [
+        watchdog(place),
+        failures_alert(
+            place,
+            "AlertmanagerNotificationsFailing",
+            "alertmanager_notifications_failed_total",
+            c.JOB_ALERTMANAGER,
+            "Notifications fail",
+            GLOBAL_REGION,
+        ),
+    ]
+    return [Group(c.GROUP_META, tuple(a for a in alerts if a))]

@@ -1,0 +1,1 @@
+"""Rule steps: each turns part of the spec into rule groups with promtool cases."""

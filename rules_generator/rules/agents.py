@@ -1,0 +1,178 @@
+"""Agent liveness, host resources, process groups and probes in one region."""
+
+from __future__ import annotations
+
+from globalmon import conventions as c
+from globalmon.spec.types import duration_seconds
+from rules_generator.context import Place, num, sel
+from rules_generator.model import Alert, Case, Group, Series
+from rules_generator.rules.common import minutes, steady
+
+# One synthetic agent for the test cases: rules match every agent of the region alike.
+TEST_INSTANCE = "test-host:9464"
+
+
+def agent_labels(region: str) -> dict[str, str]:
+    return {
+        "agent": "test-agent",
+        "agent_type": "system",
+        "instance": TEST_INSTANCE,
+        "job": c.JOB_AGENT,
+        "region": region,
+    }
+
+
+def _sel(metric: str, region: str, **extra: str) -> str:
+    return sel(metric, job=c.JOB_AGENT, region=region, **extra)
+
+
+def _gauge_alert(
+    place: Place,
+    name: str,
+    expr: str,
+    inputs: list[tuple[str, float, float]],
+    *,
+    extra: dict[str, str],
+    summary: str,
+    description: str,
+    fire_value: float,
+) -> Alert | None:
+    """An alert on gauges; inputs are (metric, firing value, near-miss value)."""
+    region = place.region.id if place.region else ""
+    labels = {**agent_labels(region), **extra}
+    _, _, for_ = place.setting(name)
+    at = minutes(for_) + 3
+
+    def case(kind: str, pick: int) -> tuple[Series, ...]:
+        return tuple(Series(sel(m, **labels), steady(vals[pick], at + 2)) for m, *vals in inputs)
+
+    return place.alert(
+        name,
+        expr,
+        summary=summary,
+        description=description,
+        dashboard=f"{c.DASH_REGION}?var-region={region}",
+        cases=(
+            Case("fires", case("fire", 0), at, dict(labels), fire_value),
+            Case("near miss", case("miss", 1), at),
+        ),
+    )
+
+
+def agent_rules(place: Place) -> list[Group]:
+    assert place.region is not None
+    r = place.region.id
+    t = place.thresholds
+    labels = agent_labels(r)
+    stale = duration_seconds(t.heartbeat_stale_after)
+    up = _sel("up", r)
+    alerts: list[Alert | None] = [
+        _gauge_alert(
+            place,
+            "AgentDown",
+            f"{up} == 0",
+            [("up", 0, 1)],
+            extra={},
+            summary="Agent {{ $labels.agent }} is down",
+            description="Prometheus cannot scrape agent {{ $labels.agent }} at "
+            "{{ $labels.instance }}.",
+            fire_value=0,
+        ),
+        _heartbeat(place, labels, stale),
+        _gauge_alert(
+            place,
+            "HostCpuHigh",
+            f"{_sel(c.HOST_CPU_USAGE.name, r)} > {num(t.cpu_percent / 100)}",
+            [(c.HOST_CPU_USAGE.name, t.cpu_percent / 100 + 0.05, t.cpu_percent / 100)],
+            extra={},
+            summary="CPU usage high on {{ $labels.agent }}",
+            description=f"CPU usage is {{{{ $value | humanizePercentage }}}} "
+            f"(threshold {num(t.cpu_percent)}%).",
+            fire_value=t.cpu_percent / 100 + 0.05,
+        ),
+        _gauge_alert(
+            place,
+            "HostMemoryHigh",
+            f"{_sel(c.HOST_MEMORY_USED.name, r)} / {_sel(c.HOST_MEMORY_TOTAL.name, r)}"
+            f" > {num(t.memory_percent / 100)}",
+            [
+                (c.HOST_MEMORY_USED.name, 10 * t.memory_percent + 500, 10 * t.memory_percent),
+                (c.HOST_MEMORY_TOTAL.name, 1000, 1000),
+            ],
+            extra={},
+            summary="Memory usage high on {{ $labels.agent }}",
+            description=f"Memory usage is {{{{ $value | humanizePercentage }}}} "
+            f"(threshold {num(t.memory_percent)}%).",
+            fire_value=(10 * t.memory_percent + 500) / 1000,
+        ),
+        _gauge_alert(
+            place,
+            "HostDiskHigh",
+            f"{_sel(c.HOST_DISK_USED.name, r)} / {_sel(c.HOST_DISK_SIZE.name, r)}"
+            f" > {num(t.disk_percent / 100)}",
+            [
+                (c.HOST_DISK_USED.name, 10 * t.disk_percent + 500, 10 * t.disk_percent),
+                (c.HOST_DISK_SIZE.name, 1000, 1000),
+            ],
+            extra={"mountpoint": "/"},
+            summary="Disk {{ $labels.mountpoint }} filling up on {{ $labels.agent }}",
+            description=f"Disk usage is {{{{ $value | humanizePercentage }}}} "
+            f"(threshold {num(t.disk_percent)}%).",
+            fire_value=(10 * t.disk_percent + 500) / 1000,
+        ),
+        _gauge_alert(
+            place,
+            "ProcessGroupDown",
+            f"{_sel(c.PROCESS_UP.name, r)} == 0",
+            [(c.PROCESS_UP.name, 0, 1)],
+            extra={"group": "test-group"},
+            summary="Process group {{ $labels.group }} is down on {{ $labels.agent }}",
+            description="Fewer processes of group {{ $labels.group }} than expected are running.",
+            fire_value=0,
+        ),
+        _gauge_alert(
+            place,
+            "ProbeFailed",
+            f"{_sel(c.PROBE_SUCCESS.name, r)} == 0",
+            [(c.PROBE_SUCCESS.name, 0, 1)],
+            extra={"probe": "test-probe"},
+            summary="Probe {{ $labels.probe }} failing on {{ $labels.agent }}",
+            description="The {{ $labels.probe }} probe of agent {{ $labels.agent }} fails.",
+            fire_value=0,
+        ),
+    ]
+    return [
+        Group(c.GROUP_AGENTS, tuple(a for a in alerts[:2] if a)),
+        Group(c.GROUP_RESOURCES, tuple(a for a in alerts[2:] if a)),
+    ]
+
+
+def _heartbeat(place: Place, labels: dict[str, str], stale: float) -> Alert | None:
+    """Stale heartbeat: the newest heartbeat in the last 10m is older than the threshold.
+
+    max_over_time keeps the alert alive for 10 minutes after the agent's series disappear.
+    """
+    r = labels["region"]
+    metric = c.AGENT_HEARTBEAT.name
+    stopped_at = 5
+    at = stopped_at + int(stale // 60) + 2
+    series = sel(metric, **labels)
+    return place.alert(
+        "AgentHeartbeatStale",
+        f"time() - max_over_time({_sel(metric, r)}[10m]) > {num(stale)}",
+        summary="Agent {{ $labels.agent }} stopped heartbeating",
+        description="The last heartbeat of agent {{ $labels.agent }} is "
+        "{{ $value | humanizeDuration }} old.",
+        dashboard=f"{c.DASH_REGION}?var-region={r}",
+        cases=(
+            # heartbeats carry their own time: value = seconds since the test's start
+            Case(
+                "fires",
+                (Series(series, f"0+60x{stopped_at}"),),
+                at,
+                dict(labels),
+                float(at * 60 - stopped_at * 60),
+            ),
+            Case("near miss", (Series(series, f"0+60x{at + 2}"),), at),
+        ),
+    )

@@ -1,0 +1,109 @@
+"""Region health: agents-up and probe-success ratios, degraded and failed alerts."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+from globalmon import conventions as c
+from rules_generator.context import Place, num, sel
+from rules_generator.model import Alert, Case, Group, Recording, Series
+from rules_generator.rules.agents import agent_labels
+from rules_generator.rules.common import minutes, steady
+
+
+def _fleet(region: str, total: int, up: int, samples: int) -> tuple[Series, ...]:
+    out = []
+    for i in range(total):
+        labels = {
+            **agent_labels(region),
+            "agent": f"test-agent-{i}",
+            "instance": f"test-host-{i}:9464",
+        }
+        out.append(Series(sel("up", **labels), steady(1 if i < up else 0, samples)))
+    return tuple(out)
+
+
+def _count_in(low: float, high: float) -> tuple[int, int]:
+    """(up, total): a fleet whose up ratio lies in [low, high), the middle if it can."""
+    for total in (4, 10, 20, 100, 1000):
+        up = math.floor((low + high) / 2 * total)
+        if low <= up / total < high:
+            return up, total
+    raise ValueError(f"no fleet has an up ratio in [{low}, {high})")
+
+
+def _count_at_least(level: float) -> tuple[int, int]:
+    """(up, total) with the smallest ratio >= level: the nearest miss of `< level`."""
+    f = Fraction(level).limit_denominator(1000)
+    return min(f.numerator, f.denominator), f.denominator
+
+
+def region_rules(place: Place) -> list[Group]:
+    assert place.region is not None
+    r = place.region.id
+    t = place.thresholds
+    ratio = sel(c.RECORD_AGENTS_UP_RATIO, region=r)
+    probes = sel(c.RECORD_PROBE_SUCCESS_RATIO, region=r)
+    recordings = (
+        Recording(
+            c.RECORD_AGENTS_UP_RATIO, f"avg by (region) ({sel('up', job=c.JOB_AGENT, region=r)})"
+        ),
+        Recording(
+            c.RECORD_PROBE_SUCCESS_RATIO,
+            f"avg by (region) ({sel(c.PROBE_SUCCESS.name, job=c.JOB_AGENT, region=r)})",
+        ),
+        # Health: the agents-up ratio, scaled by the probe success ratio where probes exist.
+        Recording(
+            c.RECORD_REGION_HEALTH,
+            f"{ratio} * on (region) ({probes} or on (region) (0 * {ratio} + 1))",
+        ),
+    )
+    dashboard = f"{c.DASH_REGION}?var-region={r}"
+
+    def level_alert(
+        name: str, expr: str, fire: tuple[int, int], miss: tuple[int, int], word: str, level: float
+    ) -> Alert | None:
+        at = minutes(place.setting(name)[2]) + 3
+        return place.alert(
+            name,
+            expr,
+            summary=f"Region {r} is {word}",
+            description=f"Only {{{{ $value | humanizePercentage }}}} of the agents in {r} are up "
+            f"({word} below {num(level * 100)}%).",
+            dashboard=dashboard,
+            cases=(
+                Case(
+                    "fires",
+                    _fleet(r, fire[1], fire[0], at + 2),
+                    at,
+                    {"region": r},
+                    fire[0] / fire[1],
+                ),
+                Case("near miss", _fleet(r, miss[1], miss[0], at + 2), at),
+            ),
+        )
+
+    degraded, failed = t.region_degraded_below, t.region_failed_below
+    alerts = (
+        level_alert(
+            "RegionDegraded",
+            f"{ratio} < {num(degraded)} >= {num(failed)}",
+            _count_in(failed, degraded),
+            _count_at_least(degraded),
+            "degraded",
+            degraded,
+        ),
+        level_alert(
+            "RegionFailed",
+            f"{ratio} < {num(failed)}",
+            _count_in(0, failed) if failed > 0 else (0, 1),
+            _count_at_least(failed),
+            "failed",
+            failed,
+        ),
+    )
+    return [
+        Group(c.GROUP_RECORDING, recordings),
+        Group(c.GROUP_REGIONS, tuple(a for a in alerts if a)),
+    ]
