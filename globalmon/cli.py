@@ -51,7 +51,9 @@ def _generate(args: argparse.Namespace) -> int:
 
     try:
         spec = load_spec(args.spec)
-        files = generate(spec, os.path.basename(args.spec), secrets_dir=args.secrets_dir)
+        files = generate(
+            spec, os.path.basename(args.spec), secrets_dir=args.secrets_dir, format=args.format
+        )
     except SpecError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
@@ -103,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--check",
         action="store_true",
         help="write nothing; exit 1 with a unified diff when DIR is stale, 0 when up to date",
+    )
+    p.add_argument(
+        "--format",
+        choices=["plain", "prometheus-operator"],
+        default="plain",
+        help="plain files (default), or PrometheusRule and AlertmanagerConfig manifests",
     )
     p.add_argument(
         "--secrets-dir",

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, Literal
 
 import yaml
 
 from globalmon.spec import Spec
+from rules_generator import operator
 from rules_generator.alertmanager_config import alertmanager_config
 from rules_generator.build import global_groups, region_groups
+from rules_generator.dashboards import dashboards, provisioning
 from rules_generator.model import Alert
 from rules_generator.prometheus_config import global_config, region_config
 from rules_generator.render_rules import rule_file, test_file
@@ -16,7 +19,9 @@ from rules_generator.render_rules import rule_file, test_file
 DEFAULT_SECRETS_DIR = "/run/globalmon/secrets"
 # Folders this generator owns inside the output directory; files in them it did not make are
 # stale and are removed on write (and reported by --check).
-MANAGED = ("prometheus", "rules", "alertmanager")
+MANAGED = ("prometheus", "rules", "alertmanager", "kubernetes", "grafana")
+Format = Literal["plain", "prometheus-operator"]
+FORMATS: tuple[Format, ...] = ("plain", "prometheus-operator")
 
 
 class EmptyOutputError(ValueError):
@@ -41,30 +46,57 @@ def dump_yaml(data: Any, source: str) -> str:
     return header + body
 
 
-def generate(spec: Spec, source: str, *, secrets_dir: str = DEFAULT_SECRETS_DIR) -> dict[str, str]:
-    """All files for ``spec``; ``source`` names the spec in the DO NOT EDIT header."""
-    out: dict[str, str] = {}
+def generate(
+    spec: Spec,
+    source: str,
+    *,
+    secrets_dir: str = DEFAULT_SECRETS_DIR,
+    format: Format = "plain",
+) -> dict[str, str]:
+    """All files for ``spec``; ``source`` names the spec in the DO NOT EDIT header.
+
+    plain: Prometheus configs, rule files, promtool tests, alertmanager.yml, Grafana boards and
+    provisioning.
+    prometheus-operator: PrometheusRule and AlertmanagerConfig manifests.
+    """
+    rules: dict[str, dict[str, Any]] = {}  # name -> rule file data
+    tests: dict[str, dict[str, Any]] = {}
     alert_count = 0
     for region in spec.regions:
         groups = region_groups(spec, region)
         alert_count += sum(isinstance(r, Alert) for g in groups for r in g.rules)
-        out[f"prometheus/{region.id}.yml"] = dump_yaml(
-            region_config(spec, region, secrets_dir), source
-        )
-        out[f"rules/{region.id}.rules.yml"] = dump_yaml(rule_file(groups), source)
-        out[f"rules/tests/{region.id}.test.yml"] = dump_yaml(
-            test_file(f"../{region.id}.rules.yml", groups), source
-        )
+        rules[region.id] = rule_file(groups)
+        tests[region.id] = test_file(f"../{region.id}.rules.yml", groups)
     groups = global_groups(spec)
     if groups:
-        out["rules/global.rules.yml"] = dump_yaml(rule_file(groups), source)
-        out["rules/tests/global.test.yml"] = dump_yaml(
-            test_file("../global.rules.yml", groups), source
+        rules["global"] = rule_file(groups)
+        tests["global"] = test_file("../global.rules.yml", groups)
+    if alert_count == 0:
+        raise EmptyOutputError(f"no alerting rules generated from {source} (every alert disabled?)")
+    am = alertmanager_config(spec, secrets_dir)
+    out: dict[str, str] = {}
+    if format == "prometheus-operator":
+        for name, data in rules.items():
+            region_id = None if name == "global" else name
+            manifest = operator.prometheus_rule(f"globalmon-{name}", data, region_id)
+            out[f"kubernetes/prometheusrule-{name}.yaml"] = dump_yaml(manifest, source)
+        out["kubernetes/alertmanagerconfig.yaml"] = dump_yaml(
+            operator.alertmanager_config(spec, am), source
+        )
+        return dict(sorted(out.items()))
+    for name, data in rules.items():
+        out[f"rules/{name}.rules.yml"] = dump_yaml(data, source)
+        out[f"rules/tests/{name}.test.yml"] = dump_yaml(tests[name], source)
+    for region in spec.regions:
+        out[f"prometheus/{region.id}.yml"] = dump_yaml(
+            region_config(spec, region, secrets_dir), source
         )
     glob = global_config(spec)
     if glob is not None:
         out["prometheus/global.yml"] = dump_yaml(glob, source)
-    out["alertmanager/alertmanager.yml"] = dump_yaml(alertmanager_config(spec, secrets_dir), source)
-    if alert_count == 0:
-        raise EmptyOutputError(f"no alerting rules generated from {source} (every alert disabled?)")
+    out["alertmanager/alertmanager.yml"] = dump_yaml(am, source)
+    for uid, board in dashboards(source).items():
+        out[f"grafana/dashboards/{uid}.json"] = json.dumps(board, indent=2, sort_keys=True) + "\n"
+    for rel, data in provisioning(spec).items():
+        out[f"grafana/provisioning/{rel}"] = dump_yaml(data, source)
     return dict(sorted(out.items()))

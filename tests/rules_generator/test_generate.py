@@ -111,3 +111,35 @@ def test_generate_refuses_a_broken_spec(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["generate", str(bad), "-o", str(tmp_path / "out")]) == 2
     assert "regions: found 0 items; expected at least 1" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_prometheus_operator_format_wraps_the_same_rules() -> None:
+    import yaml
+
+    spec = load_spec(REPO / "examples" / "regions.yaml")
+    plain = generate(spec, "regions.yaml")
+    manifests = generate(spec, "regions.yaml", format="prometheus-operator")
+    assert sorted(manifests) == [
+        "kubernetes/alertmanagerconfig.yaml",
+        "kubernetes/prometheusrule-ap-northeast-1.yaml",
+        "kubernetes/prometheusrule-eu-west-1.yaml",
+        "kubernetes/prometheusrule-global.yaml",
+        "kubernetes/prometheusrule-us-east-1.yaml",
+        "kubernetes/prometheusrule-us-west-2.yaml",
+    ]
+    rule = yaml.safe_load(manifests["kubernetes/prometheusrule-us-east-1.yaml"])
+    assert rule["kind"] == "PrometheusRule"
+    assert rule["metadata"]["labels"]["globalmon.dev/region"] == "us-east-1"
+    assert rule["spec"] == yaml.safe_load(plain["rules/us-east-1.rules.yml"])
+    am = yaml.safe_load(manifests["kubernetes/alertmanagerconfig.yaml"])
+    assert am["kind"] == "AlertmanagerConfig"
+    webhook = am["spec"]["receivers"][0]["webhookConfigs"][0]
+    assert webhook["httpConfig"]["authorization"]["credentials"] == {
+        "name": "globalmon-webhook-token",
+        "key": "token",
+    }
+    plain_am = yaml.safe_load(plain["alertmanager/alertmanager.yml"])
+    assert len(am["spec"]["inhibitRules"]) == len(plain_am["inhibit_rules"])
+    assert {"name": "region", "value": "us-east-1", "matchType": "="} in (
+        am["spec"]["route"]["routes"][1]["routes"][0]["matchers"]
+    )

@@ -63,3 +63,21 @@ def test_promtool_test_rules(promtool_bin: str, tests: Path) -> None:
 def test_amtool_check_config(amtool_bin: str, config: Path) -> None:
     out = _run([amtool_bin, "check-config", config.name], cwd=config.parent)
     assert "SUCCESS" in out
+
+
+def test_prometheus_rule_manifests_hold_valid_rules(promtool_bin: str, tmp_path: Path) -> None:
+    import yaml
+
+    from globalmon.spec import load_spec
+    from rules_generator.generate import generate
+
+    _, spec, _ = CASES[0]
+    files = generate(load_spec(spec), spec.name, format="prometheus-operator")
+    manifests = [yaml.safe_load(t) for p, t in files.items() if "prometheusrule-" in p]
+    assert manifests
+    for m in manifests:
+        path = tmp_path / f"{m['metadata']['name']}.yml"
+        path.write_text(yaml.safe_dump(m["spec"]))
+        assert "SUCCESS" in _run(
+            [promtool_bin, "check", "rules", "--lint-fatal", path.name], cwd=tmp_path
+        )
