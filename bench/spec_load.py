@@ -4,7 +4,7 @@ The spec has 50 regions x 10 agents and 200 services with dependencies and SLOs.
 the same run: `yaml.safe_load` (what a naive loader pays before any checking) and libyaml's
 parser alone (the floor). Medians of repeated runs; ratios are what to compare across machines.
 
-    python bench/spec_load.py [--regions 50] [--services 200] [--repeat 15]
+    python -m bench.spec_load [--regions 50] [--services 200] [--repeat 15]
 """
 
 from __future__ import annotations

@@ -175,6 +175,13 @@ def region_board() -> dict[str, Any]:
             "var-region=${region}&var-service=${__field.labels.service}",
         )
     ]
+    to_plugin = [
+        _link(
+            "Plugin ${__field.labels.plugin}",
+            c.DASH_PLUGIN,
+            "var-region=${region}&var-plugin=${__field.labels.plugin}",
+        )
+    ]
     a = f'job="{c.JOB_AGENT}",{R}'
     return _board(
         c.DASH_REGION,
@@ -227,6 +234,12 @@ def region_board() -> dict[str, Any]:
                 "percentunit",
                 _q(f"{c.RECORD_SERVICE_ERROR_RATIO}{{{R}}}", "{{service}}"),
                 links=to_service,
+            ),
+            ts(
+                "Plugin error ratio",
+                "percentunit",
+                _q(f"{c.RECORD_PLUGIN_ERROR_RATIO}{{{R}}}", "{{plugin}}"),
+                links=to_plugin,
             ),
         ],
         links=[_link("Overview", c.DASH_OVERVIEW, "")],

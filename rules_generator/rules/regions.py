@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 from globalmon import conventions as c
 from rules_generator.context import Place, num, sel
@@ -33,10 +32,17 @@ def _count_in(low: float, high: float) -> tuple[int, int]:
     raise ValueError(f"no fleet has an up ratio in [{low}, {high})")
 
 
-def _count_at_least(level: float) -> tuple[int, int]:
-    """(up, total) with the smallest ratio >= level: the nearest miss of `< level`."""
-    f = Fraction(level).limit_denominator(1000)
-    return min(f.numerator, f.denominator), f.denominator
+def _count_above(level: float) -> tuple[int, int]:
+    """(up, total) with an up ratio just above ``level``: the nearest miss of ``< level``.
+
+    Not exactly at the level: Prometheus' avg() is an incremental mean, so 9 of 10 agents up
+    can come out a hair below 0.9.
+    """
+    for total in (10, 20, 100, 1000):
+        up = math.floor(level * total) + 1
+        if up <= total:
+            return up, total
+    return 1, 1  # level 1.0: all up is the only miss
 
 
 def region_rules(place: Place) -> list[Group]:
@@ -90,7 +96,7 @@ def region_rules(place: Place) -> list[Group]:
             "RegionDegraded",
             f"{ratio} < {num(degraded)} >= {num(failed)}",
             _count_in(failed, degraded),
-            _count_at_least(degraded),
+            _count_above(degraded),
             "degraded",
             degraded,
         ),
@@ -98,7 +104,7 @@ def region_rules(place: Place) -> list[Group]:
             "RegionFailed",
             f"{ratio} < {num(failed)}",
             _count_in(0, failed) if failed > 0 else (0, 1),
-            _count_at_least(failed),
+            _count_above(failed),
             "failed",
             failed,
         ),

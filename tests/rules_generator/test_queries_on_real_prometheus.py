@@ -161,6 +161,7 @@ def test_dashboards_link_each_other_and_refresh_fast() -> None:
     text = str(boards[c.DASH_OVERVIEW]) + str(boards[c.DASH_REGION])
     assert f"/d/{c.DASH_REGION}?var-region=" in text
     assert f"/d/{c.DASH_SERVICE}?var-region=" in text
+    assert f"/d/{c.DASH_PLUGIN}?var-region=" in text
 
 
 def test_generated_boards_are_the_committed_ones() -> None:

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench import spec_load
 from globalmon.spec import load_spec_text
 
@@ -19,21 +21,25 @@ def test_bench_spec_is_valid_at_any_size() -> None:
     assert spec.services[0].depends_on == ["svc-1", "svc-7"]
 
 
-def test_bench_script_runs() -> None:
+@pytest.mark.parametrize(
+    ("module", "args", "expect"),
+    [
+        (
+            "bench.spec_load",
+            ["--regions", "2", "--services", "4", "--repeat", "1"],
+            "globalmon load_spec_text",
+        ),
+        ("bench.generator", ["--regions", "2", "--services", "3", "--samples", "2"], "generate "),
+    ],
+)
+def test_bench_module_runs(module: str, args: list[str], expect: str) -> None:
     result = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "bench" / "spec_load.py"),
-            "--regions",
-            "2",
-            "--services",
-            "4",
-            "--repeat",
-            "1",
-        ],
+        [sys.executable, "-m", module, *args],
+        cwd=REPO,
         capture_output=True,
         text=True,
         check=False,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    assert "globalmon load_spec_text" in result.stdout
+    assert expect in result.stdout
