@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from pydantic import BaseModel
+
 from globalmon.conventions import (
     ALERTS_BY_NAME,
     RESERVED_EXTERNAL_LABELS,
@@ -224,6 +226,35 @@ def _region_levels(spec: Spec) -> list[Located]:
     return out
 
 
+def _positive_thresholds(spec: Spec) -> list[Located]:
+    """Levels at which an alert could never fire, or always would: refuse them and point at
+    `enabled: false`, which says what is meant."""
+    layers: list[tuple[Path, BaseModel]] = [(("defaults", "thresholds"), spec.defaults.thresholds)]
+    layers += [(("regions", i, "thresholds"), r.thresholds) for i, r in enumerate(spec.regions)]
+    layers += [(("services", i, "thresholds"), x.thresholds) for i, x in enumerate(spec.services)]
+    layers += [(("plugins", i, "thresholds"), p.thresholds) for i, p in enumerate(spec.plugins)]
+    out = []
+    for path, layer in layers:
+        response_time = getattr(layer, "response_time", None)
+        if response_time is not None and duration_seconds(response_time) == 0:
+            out.append(
+                Located(
+                    (*path, "response_time"),
+                    f'"{response_time}"',
+                    "a duration above 0s (disable the alerts to turn them off)",
+                )
+            )
+        if getattr(layer, "region_failed_below", None) == 0:
+            out.append(
+                Located(
+                    (*path, "region_failed_below"),
+                    "0",
+                    "a ratio above 0 (disable RegionFailed to turn it off)",
+                )
+            )
+    return out
+
+
 def _labels(spec: Spec) -> list[Located]:
     out = []
     places: list[tuple[Path, Labels]] = [
@@ -279,6 +310,7 @@ def check(spec: Spec) -> list[Located]:
         *_cycles(spec),
         *_alerts(spec),
         *_region_levels(spec),
+        *_positive_thresholds(spec),
         *_labels(spec),
         *_escalations(spec),
     ]

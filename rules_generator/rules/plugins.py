@@ -6,7 +6,14 @@ from globalmon import conventions as c
 from globalmon.spec.types import duration_seconds
 from rules_generator.context import Place, num, sel
 from rules_generator.model import Alert, Case, Group, Recording, Series
-from rules_generator.rules.common import counter, minutes, steady
+from rules_generator.rules.common import (
+    SLOW_P95,
+    counter,
+    error_traffic,
+    latency_buckets,
+    minutes,
+    steady,
+)
 
 
 def plugin_rules(place: Place) -> list[Group]:
@@ -60,25 +67,16 @@ def plugin_rules(place: Place) -> list[Group]:
     when = at("PluginErrorRateHigh", 7)
 
     def traffic(err_ratio: float) -> tuple[Series, ...]:
-        return (
-            Series(sel(c.PLUGIN_REQUESTS.name, **series_labels), counter(600, when + 2)),
-            Series(sel(c.PLUGIN_ERRORS.name, **series_labels), counter(600 * err_ratio, when + 2)),
+        return error_traffic(
+            c.PLUGIN_REQUESTS.name, c.PLUGIN_ERRORS.name, series_labels, err_ratio, when + 2
         )
 
     limit = duration_seconds(t.response_time)
     lat_at = at("PluginResponseTimeHigh", 7)
 
     def latency(slow: bool) -> tuple[Series, ...]:
-        bounds = [
-            (num(limit / 2), 0),
-            (num(limit), 0 if slow else 60),
-            (num(limit * 2), 60),
-            ("+Inf", 60),
-        ]
         name = c.PLUGIN_RESPONSE_TIME.name + "_bucket"
-        return tuple(
-            Series(sel(name, **series_labels, le=le), counter(n, lat_at + 2)) for le, n in bounds
-        )
+        return latency_buckets(name, series_labels, limit, slow=slow, samples=lat_at + 2)
 
     alerts = [
         gauge("PluginCpuHigh", c.PLUGIN_CPU.name, t.cpu_percent / 100, "CPU usage"),
@@ -105,7 +103,7 @@ def plugin_rules(place: Place) -> list[Group]:
             f"(threshold {t.response_time}).",
             dashboard=dashboard,
             cases=(
-                Case("fires", latency(True), lat_at, dict(labels), 1.95 * limit),
+                Case("fires", latency(True), lat_at, dict(labels), SLOW_P95 * limit),
                 Case("near miss", latency(False), lat_at),
             ),
         ),

@@ -7,7 +7,7 @@ from globalmon.spec.services import Service
 from globalmon.spec.types import duration_seconds
 from rules_generator.context import Place, num, sel
 from rules_generator.model import Alert, Case, Group, Recording, Series
-from rules_generator.rules.common import counter, minutes
+from rules_generator.rules.common import SLOW_P95, error_traffic, latency_buckets, minutes
 
 
 def with_matcher(selector: str, name: str, value: str) -> str:
@@ -77,10 +77,7 @@ def _error_alert(place: Place, labels: dict[str, str]) -> Alert | None:
         own = {"job": "api", "instance": "test-host:8080", **labels}
 
         def inputs(err_ratio: float) -> tuple[Series, ...]:
-            return (
-                Series(sel(names[0], **own), counter(600, at + 2)),
-                Series(sel(names[1], **own), counter(600 * err_ratio, at + 2)),
-            )
+            return error_traffic(names[0], names[1], own, err_ratio, at + 2)
 
         fire = ratio + 0.05
         cases = (
@@ -121,20 +118,10 @@ def _latency_alert(place: Place, labels: dict[str, str]) -> Alert | None:
         own = {"job": "api", "instance": "test-host:8080", **labels}
 
         def buckets(slow: bool) -> tuple[Series, ...]:
-            # All requests in (limit, 2*limit] when slow, in (limit/2, limit] when not;
-            # histogram_quantile interpolates p95 = 1.95 * limit or 0.975 * limit.
-            bounds = [
-                (num(limit / 2), 0),
-                (num(limit), 0 if slow else 60),
-                (num(limit * 2), 60),
-                ("+Inf", 60),
-            ]
-            return tuple(
-                Series(sel(names[2], **own, le=le), counter(n, at + 2)) for le, n in bounds
-            )
+            return latency_buckets(names[2], own, limit, slow=slow, samples=at + 2)
 
         cases = (
-            Case("fires", buckets(True), at, dict(labels), 1.95 * limit),
+            Case("fires", buckets(True), at, dict(labels), SLOW_P95 * limit),
             Case("near miss", buckets(False), at),
         )
     else:
