@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 .PHONY: help setup system-deps lint test demo bench clean
 
 help:
-	@echo "make demo   set up, then validate and describe examples/regions.yaml"
+	@echo "make demo   set up, then validate, describe and generate examples/regions.yaml"
 	@echo "make test   set up, then ruff, ruff format --check, mypy --strict and pytest"
 	@echo "make bench  set up, then run every benchmark under bench/"
 
@@ -65,6 +65,10 @@ demo: setup
 	$(BIN)/globalmon validate examples/regions.yaml examples/minimal.yaml
 	@echo
 	$(BIN)/globalmon describe examples/regions.yaml
+	@echo
+	$(BIN)/globalmon generate examples/regions.yaml -o .demo/generated
+	@echo "Prometheus configs, rules, promtool tests, Alertmanager config and Grafana boards:"
+	@cd .demo/generated && find . -type f | sort | sed 's|^\./|  .demo/generated/|'
 
 bench: setup
 	@set -e; for b in bench/[!_]*.py; do m=$$(basename $$b .py); echo "== bench.$$m"; $(BIN)/python -m bench.$$m; done
