@@ -22,8 +22,7 @@ from rules_generator.templating import render
 
 def num(x: float) -> str:
     """A number as PromQL and people read it: 0.8, 14.4, 0.001, 604800."""
-    text = f"{round(x, 10):.10g}"
-    return text
+    return f"{round(x, 10):.10g}"
 
 
 def sel(metric: str, **labels: str) -> str:

@@ -65,8 +65,9 @@ def humanize_percentage(v: float) -> str:
     return _g4(v * 100) + "%"
 
 
+# A bare {{ $value }} prints with Go's %v (shortest round-trip); annotations always pipe it
+# through one of these instead, so a case's expected text is exact.
 _FUNCS = {
-    None: lambda v: _g4(v),
     "humanize": humanize,
     "humanizeDuration": humanize_duration,
     "humanizePercentage": humanize_percentage,
@@ -79,9 +80,9 @@ def render(template: str, labels: dict[str, str], value: float) -> str:
     def one(m: re.Match[str]) -> str:
         if m.group(2):
             return labels.get(m.group(2), "")
-        fn = _FUNCS.get(m.group(4))
+        fn = _FUNCS.get(m.group(4) or "")
         if fn is None:
-            raise ValueError(f"template function {m.group(4)!r} is not supported")
+            raise ValueError(f"{m.group(0)}: pipe $value through one of {', '.join(_FUNCS)}")
         return fn(value)
 
     return _TOKEN.sub(one, template)
