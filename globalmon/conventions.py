@@ -118,6 +118,25 @@ PROCESS_OPEN_FDS = _m("process_open_fds", "gauge", "Open file descriptors.", LAB
 PROBE_SUCCESS = _m("probe_success", "gauge", "1 when the last probe succeeded.", LABEL_PROBE)
 PROBE_DURATION = _m("probe_duration_seconds", "histogram", "Probe duration.", LABEL_PROBE)
 
+PROBE_HTTP_STATUS = _m(
+    "probe_http_status_code", "gauge", "HTTP status of the last probe (0: none).", LABEL_PROBE
+)
+AGENT_REGISTRATIONS = _m(
+    "agent_registrations_total",
+    "counter",
+    "Registration heartbeats sent, by outcome.",
+    LABEL_OUTCOME,
+)
+
+# --- agent registry ---------------------------------------------------------------------------
+LABEL_STATE = "state"
+REGISTRY_AGENTS = _m(
+    "registry_agents", "gauge", "Registered agents by state (live, stale).", LABEL_STATE
+)
+REGISTRY_REQUESTS = _m(
+    "registry_requests_total", "counter", "Registry requests by outcome.", LABEL_OUTCOME
+)
+
 # --- services (instrumented by the services themselves, or by the demo load generator) ---------
 SERVICE_REQUESTS = _m("service_requests_total", "counter", "Requests served.", LABEL_SERVICE)
 SERVICE_ERRORS = _m("service_errors_total", "counter", "Requests failed.", LABEL_SERVICE)

@@ -1,0 +1,1 @@
+"""The agent exporter: identity, heartbeat, host and process metrics, probes, self-registration."""

@@ -1,0 +1,146 @@
+"""`globalmon agent` and `globalmon registry`."""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from globalmon.secrets import SecretUnavailable, read_secret
+from globalmon.spec import SpecError, load_spec
+from globalmon.spec.types import duration_seconds
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def _listen(address: str) -> tuple[str, int] | None:
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def _serve(app: web.Application, address: str, what: str) -> int:
+    listen = _listen(address)
+    if listen is None:
+        print(
+            f"globalmon {what}: --web.listen-address: found {address!r}; expected host:port",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        web.run_app(app, host=listen[0], port=listen[1], print=None)
+    except OSError as exc:
+        print(f"globalmon {what}: cannot listen on {address}: {exc.strerror}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def run_agent(args: argparse.Namespace) -> int:
+    from exporters.agent.app import AgentConfig, create_app
+
+    try:
+        spec = load_spec(args.spec)
+    except SpecError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    region = next((r for r in spec.regions if r.id == args.region), None)
+    agent = next((a for a in region.agents if a.id == args.agent_id), None) if region else None
+    if region is None or agent is None:
+        known = sorted(f"{r.id}/{a.id}" for r, a in spec.agents())
+        print(
+            f"globalmon agent: found no agent {args.region}/{args.agent_id} in {args.spec}; "
+            f"expected one of {', '.join(known) or '(none)'}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    token = spec.global_.credentials.registry_token
+    try:
+        secret = read_secret(token) if token and region.endpoints.registry_url else None
+    except SecretUnavailable as exc:
+        print(f"globalmon agent: registry token: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    interval = (
+        args.heartbeat_interval
+        or duration_seconds(spec.defaults.thresholds.heartbeat_stale_after) / 4
+    )
+    config = AgentConfig(region.id, agent, region.endpoints.registry_url, secret, interval)
+    return _serve(create_app(config, clock=time.time), args.listen or agent.address, "agent")
+
+
+def run_registry(args: argparse.Namespace) -> int:
+    from exporters.registry.app import TARGETS_PATH, RegistryConfig, create_app
+    from exporters.registry.store import RegistryStore
+
+    try:
+        spec = load_spec(args.spec)
+    except SpecError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    token_ref = spec.global_.credentials.registry_token
+    try:
+        token = read_secret(token_ref) if token_ref else None
+    except SecretUnavailable as exc:
+        print(f"globalmon registry: registry token: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    urls = [r.endpoints.registry_url for r in spec.regions if r.endpoints.registry_url]
+    path = urlsplit(urls[0]).path if urls else TARGETS_PATH
+    try:
+        store = RegistryStore(Path(args.db))
+    except (sqlite3.Error, OSError) as exc:
+        print(f"globalmon registry: cannot open {args.db}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    stale = duration_seconds(spec.defaults.thresholds.heartbeat_stale_after)
+    config = RegistryConfig(token, stale, duration_seconds(args.ttl), path or TARGETS_PATH)
+    try:
+        return _serve(create_app(config, clock=time.time, store=store), args.listen, "registry")
+    finally:
+        store.close()
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("agent", help="run the agent exporter for one agent of the spec")
+    p.add_argument("--spec", required=True, metavar="SPEC", help="region spec YAML file")
+    p.add_argument("--region", required=True, help="the agent's region id")
+    p.add_argument("--agent-id", required=True, help="the agent's id in the spec")
+    p.add_argument(
+        "--web.listen-address",
+        dest="listen",
+        metavar="ADDR",
+        help="host:port to serve /metrics on (default: the agent's address)",
+    )
+    p.add_argument(
+        "--heartbeat-interval",
+        type=float,
+        metavar="SECONDS",
+        help="seconds between heartbeats (default: heartbeat_stale_after / 4)",
+    )
+    p.set_defaults(func=run_agent)
+
+    p = sub.add_parser("registry", help="run the agent registry (Prometheus http_sd)")
+    p.add_argument("--spec", required=True, metavar="SPEC", help="region spec YAML file")
+    p.add_argument(
+        "--db",
+        default="globalmon-registry.db",
+        metavar="PATH",
+        help="SQLite file; registrations survive restarts (default: %(default)s)",
+    )
+    p.add_argument(
+        "--web.listen-address",
+        dest="listen",
+        default="127.0.0.1:9467",
+        metavar="ADDR",
+        help="host:port to listen on (default: %(default)s)",
+    )
+    p.add_argument(
+        "--ttl",
+        default="10m",
+        metavar="DURATION",
+        help="remove agents silent this long (default: %(default)s)",
+    )
+    p.set_defaults(func=run_registry)

@@ -1,0 +1,1 @@
+"""The agent registry: agents register and heartbeat; Prometheus discovers them (http_sd)."""

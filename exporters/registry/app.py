@@ -1,0 +1,199 @@
+"""The registry's HTTP API.
+
+    POST URL  {"region", "agent", "agent_type", "address", "labels"}   register or heartbeat
+    GET  URL[?region=R]                                                 Prometheus http_sd JSON
+    GET  /api/v1/registry/agents                                        every agent with its state
+    GET  /metrics
+
+URL is the spec's ``endpoints.registry_url`` path (default ``/api/v1/registry/targets``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from exporters.registry.store import Registration, RegistryStore
+from globalmon import conventions as c
+from globalmon.spec.topology import AgentType
+from globalmon.spec.types import HostPort, Id, LabelName
+
+TARGETS_PATH = "/api/v1/registry/targets"
+MAX_BODY = 16 * 1024
+MAX_LABELS = 16
+MAX_LABEL_VALUE = 128
+
+
+class RegistrationIn(BaseModel):
+    """What an agent sends; strict, so a wrong type is a 400 naming the field."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    region: Id
+    agent: Id
+    agent_type: AgentType
+    address: HostPort
+    labels: Annotated[
+        dict[LabelName, Annotated[str, Field(max_length=MAX_LABEL_VALUE)]],
+        Field(max_length=MAX_LABELS),
+    ] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    token: str | None  # bearer token for POST; None only when the spec names none
+    stale_after: float  # seconds without a heartbeat before an agent counts as stale
+    ttl: float  # seconds without a heartbeat before an agent is removed
+    path: str = TARGETS_PATH
+
+
+STORE = web.AppKey("store", RegistryStore)
+CONFIG = web.AppKey("config", RegistryConfig)
+CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("clock")
+METRICS = web.AppKey("metrics", CollectorRegistry)
+REQUESTS = web.AppKey("requests", Counter)
+AGENTS = web.AppKey("agents", Gauge)
+
+
+def _error(status: int, reason: str, field: str | None = None) -> web.Response:
+    body: dict[str, Any] = {"error": reason}
+    if field is not None:
+        body["field"] = field
+    return web.json_response(body, status=status)
+
+
+async def register(request: web.Request) -> web.Response:
+    app = request.app
+    config = app[CONFIG]
+    outcome = app[REQUESTS]
+    if config.token is not None:
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {config.token}".encode()):
+            outcome.labels("unauthorized").inc()
+            return _error(401, "missing or wrong bearer token", "Authorization")
+    try:
+        raw = await request.read()
+        reg = RegistrationIn.model_validate_json(raw)
+    except web.HTTPRequestEntityTooLarge:
+        outcome.labels("too_large").inc()
+        return _error(413, f"body larger than {MAX_BODY} bytes")
+    except ValidationError as exc:
+        outcome.labels("invalid").inc()
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "body"
+        return _error(400, first["msg"], field)
+    registration = Registration(
+        reg.region, reg.agent, reg.agent_type, reg.address, dict(reg.labels)
+    )
+    await asyncio.to_thread(app[STORE].upsert, registration, app[CLOCK]())
+    outcome.labels("registered").inc()
+    return web.json_response({"status": "registered", "stale_after": config.stale_after})
+
+
+def _state(last: float, now: float, config: RegistryConfig) -> str:
+    return "stale" if now - last > config.stale_after else "live"
+
+
+async def targets(request: web.Request) -> web.Response:
+    """http_sd: one group per agent (its labels differ), sorted by region, type and agent.
+    Stale agents stay listed until their TTL, so Prometheus shows them down (up == 0)."""
+    app = request.app
+    now, config = app[CLOCK](), app[CONFIG]
+    entries = await asyncio.to_thread(app[STORE].entries, request.query.get("region") or None)
+    groups = [
+        {
+            "targets": [e.registration.address],
+            "labels": {
+                **e.registration.labels,
+                c.LABEL_REGION: e.registration.region,
+                c.LABEL_AGENT: e.registration.agent,
+                c.LABEL_AGENT_TYPE: e.registration.agent_type,
+            },
+        }
+        for e in entries
+        if now - e.last_heartbeat <= config.ttl
+    ]
+    return web.json_response(groups)
+
+
+async def agents(request: web.Request) -> web.Response:
+    app = request.app
+    now, config = app[CLOCK](), app[CONFIG]
+    entries = await asyncio.to_thread(app[STORE].entries, request.query.get("region") or None)
+    return web.json_response(
+        [
+            {
+                "region": e.registration.region,
+                "agent": e.registration.agent,
+                "agent_type": e.registration.agent_type,
+                "address": e.registration.address,
+                "labels": e.registration.labels,
+                "last_heartbeat": e.last_heartbeat,
+                "state": _state(e.last_heartbeat, now, config),
+            }
+            for e in entries
+            if now - e.last_heartbeat <= config.ttl
+        ]
+    )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    app = request.app
+    now, config = app[CLOCK](), app[CONFIG]
+    entries = await asyncio.to_thread(app[STORE].entries)
+    counts = {"live": 0, "stale": 0}
+    for e in entries:
+        if now - e.last_heartbeat <= config.ttl:
+            counts[_state(e.last_heartbeat, now, config)] += 1
+    for state, n in counts.items():
+        app[AGENTS].labels(state).set(n)
+    body = await asyncio.to_thread(generate_latest, app[METRICS])
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def _expire(app: web.Application) -> AsyncIterator[None]:
+    """Remove agents past their TTL, in the background."""
+
+    async def loop() -> None:
+        while True:
+            await asyncio.to_thread(app[STORE].expire, app[CLOCK]() - app[CONFIG].ttl)
+            await asyncio.sleep(max(1.0, app[CONFIG].stale_after / 2))
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def create_app(
+    config: RegistryConfig, *, clock: Callable[[], float], store: RegistryStore
+) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY)
+    registry = CollectorRegistry()
+    app[STORE], app[CONFIG], app[CLOCK], app[METRICS] = store, config, clock, registry
+    app[REQUESTS] = Counter(
+        c.REGISTRY_REQUESTS.name.removesuffix("_total"),
+        c.REGISTRY_REQUESTS.help,
+        ["outcome"],
+        registry=registry,
+    )
+    for outcome in ("registered", "invalid", "unauthorized", "too_large"):
+        app[REQUESTS].labels(outcome)  # children exist from the first scrape
+    app[AGENTS] = Gauge(
+        c.REGISTRY_AGENTS.name, c.REGISTRY_AGENTS.help, [c.LABEL_STATE], registry=registry
+    )
+    app.router.add_post(config.path, register)
+    app.router.add_get(config.path, targets)
+    app.router.add_get("/api/v1/registry/agents", agents)
+    app.router.add_get("/metrics", metrics)
+    app.cleanup_ctx.append(_expire)
+    return app

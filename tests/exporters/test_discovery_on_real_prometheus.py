@@ -1,0 +1,98 @@
+"""A real Prometheus discovers agents through the registry (http_sd) and scrapes them; a stopped
+agent shows as down and stale, then disappears."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exporters.agent.app import AgentConfig, create_app
+from exporters.registry.app import TARGETS_PATH, RegistryConfig
+from exporters.registry.app import create_app as create_registry
+from exporters.registry.store import RegistryStore
+from globalmon import conventions as c
+from globalmon import servers
+from globalmon.spec.topology import Agent
+from tests.conftest import StartServer
+
+pytestmark = pytest.mark.integration
+
+PROMETHEUS = """
+global: {{scrape_interval: 1s, scrape_timeout: 900ms}}
+scrape_configs:
+  - job_name: {job}
+    http_sd_configs:
+      - url: "http://127.0.0.1:{port}{path}?region=us-east-1"
+        refresh_interval: 1s
+"""
+
+
+def _query(url: str, expr: str) -> list[dict[str, Any]]:
+    data = servers.get_json(f"{url}/api/v1/query?query={urllib.parse.quote(expr)}")
+    result: list[dict[str, Any]] = data["data"]["result"]
+    return result
+
+
+async def _until(what: str, check: Any, limit: float = 30) -> Any:
+    deadline = time.monotonic() + limit
+    while True:
+        result = await asyncio.to_thread(check)
+        if result:
+            return result
+        assert time.monotonic() < deadline, f"{what} not seen within {limit}s"
+        await asyncio.sleep(0.2)
+
+
+async def test_agents_are_discovered_scraped_and_expire(
+    aiohttp_server: Any, start_prometheus: StartServer, tmp_path: Path
+) -> None:
+    store = RegistryStore(tmp_path / "registry.db")
+    registry = await aiohttp_server(
+        create_registry(RegistryConfig(None, stale_after=1.5, ttl=4), clock=time.time, store=store),
+        host="127.0.0.1",
+    )
+    port = servers.free_port()
+    agent = Agent.model_validate(
+        {"id": "web-1", "type": "system", "address": f"127.0.0.1:{port}", "labels": {"rack": "a1"}}
+    )
+    url = f"http://127.0.0.1:{registry.port}{TARGETS_PATH}"
+    agent_server = await aiohttp_server(
+        create_app(AgentConfig("us-east-1", agent, url, None, 0.2), clock=time.time),
+        host="127.0.0.1",
+        port=port,
+    )
+    prom = await asyncio.to_thread(
+        start_prometheus,
+        PROMETHEUS.format(job=c.JOB_AGENT, port=registry.port, path=TARGETS_PATH),
+    )
+    up = f'up{{job="{c.JOB_AGENT}",region="us-east-1",agent="web-1",agent_type="system"}}'
+
+    [sample] = await _until("the agent scraped", lambda: _query(prom.url, f"{up} == 1"))
+    assert sample["metric"]["rack"] == "a1"
+    beat = await _until(
+        "its heartbeat",
+        lambda: _query(prom.url, f'{c.AGENT_HEARTBEAT.name}{{agent="web-1",region="us-east-1"}}'),
+    )
+    assert abs(float(beat[0]["value"][1]) - time.time()) < 30
+    assert await _until(
+        "its host metrics",
+        lambda: _query(
+            prom.url, f'{c.HOST_MEMORY_TOTAL.name}{{agent="web-1",agent_type="system"}} > 0'
+        ),
+    )
+
+    await agent_server.close()  # the agent stops: no more scrapes, no more heartbeats
+    await _until("the agent down", lambda: _query(prom.url, f"{up} == 0"))
+
+    def stale() -> bool:
+        agents = servers.get_json(f"http://127.0.0.1:{registry.port}/api/v1/registry/agents")
+        return [a["state"] for a in agents] == ["stale"]
+
+    await _until("the registry marking it stale", stale)
+    await _until("the target gone", lambda: not _query(prom.url, up), limit=40)
+    assert await asyncio.to_thread(servers.get_json, url) == []  # past its TTL
