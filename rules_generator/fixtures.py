@@ -38,6 +38,7 @@ VALUES = {
     c.LABEL_HOSTNAME: "host-1",
     c.LABEL_VERSION: "0.1.0",
     c.LABEL_SLO: "availability",
+    c.LABEL_STATE: "live",
 }
 
 
