@@ -30,6 +30,7 @@ def test_bench_spec_is_valid_at_any_size() -> None:
             "globalmon load_spec_text",
         ),
         ("bench.generator", ["--regions", "2", "--services", "3", "--samples", "2"], "generate "),
+        ("bench.durable_writes", ["--writes", "200", "--concurrency", "5"], "group commit /"),
     ],
 )
 def test_bench_module_runs(module: str, args: list[str], expect: str) -> None:
