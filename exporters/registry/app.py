@@ -93,7 +93,7 @@ async def register(request: web.Request) -> web.Response:
     registration = Registration(
         reg.region, reg.agent, reg.agent_type, reg.address, dict(reg.labels)
     )
-    await asyncio.to_thread(app[STORE].upsert, registration, app[CLOCK]())
+    await app[STORE].upsert(registration, app[CLOCK]())
     outcome.labels("registered").inc()
     return web.json_response({"status": "registered", "stale_after": config.stale_after})
 
@@ -107,7 +107,7 @@ async def targets(request: web.Request) -> web.Response:
     Stale agents stay listed until their TTL, so Prometheus shows them down (up == 0)."""
     app = request.app
     now, config = app[CLOCK](), app[CONFIG]
-    entries = await asyncio.to_thread(app[STORE].entries, request.query.get("region") or None)
+    entries = await app[STORE].entries(request.query.get("region") or None)
     groups = [
         {
             "targets": [e.registration.address],
@@ -127,7 +127,7 @@ async def targets(request: web.Request) -> web.Response:
 async def agents(request: web.Request) -> web.Response:
     app = request.app
     now, config = app[CLOCK](), app[CONFIG]
-    entries = await asyncio.to_thread(app[STORE].entries, request.query.get("region") or None)
+    entries = await app[STORE].entries(request.query.get("region") or None)
     return web.json_response(
         [
             {
@@ -148,7 +148,7 @@ async def agents(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     app = request.app
     now, config = app[CLOCK](), app[CONFIG]
-    entries = await asyncio.to_thread(app[STORE].entries)
+    entries = await app[STORE].entries()
     counts = {"live": 0, "stale": 0}
     for e in entries:
         if now - e.last_heartbeat <= config.ttl:
@@ -164,7 +164,7 @@ async def _expire(app: web.Application) -> AsyncIterator[None]:
 
     async def loop() -> None:
         while True:
-            await asyncio.to_thread(app[STORE].expire, app[CLOCK]() - app[CONFIG].ttl)
+            await app[STORE].expire(app[CLOCK]() - app[CONFIG].ttl)
             await asyncio.sleep(max(1.0, app[CONFIG].stale_after / 2))
 
     task = asyncio.create_task(loop())

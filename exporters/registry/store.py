@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+from globalmon.durable import GroupCommitWriter
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS agents (
@@ -39,49 +39,49 @@ class Entry:
 
 
 class RegistryStore:
-    """A small SQLite store; one connection guarded by a lock (calls come from worker threads)."""
+    """Registrations on top of the group-commit writer: a POST is answered once committed."""
 
     def __init__(self, path: str | Path) -> None:
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # acked means on disk
-        self._db.executescript(SCHEMA)
+        self._db = GroupCommitWriter(path, SCHEMA)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._db.close()
 
-    def upsert(self, reg: Registration, now: float) -> None:
-        with self._lock:
-            self._db.execute(
+    async def upsert(self, reg: Registration, now: float) -> None:
+        row = (
+            reg.region,
+            reg.agent,
+            reg.agent_type,
+            reg.address,
+            json.dumps(reg.labels, sort_keys=True),
+            now,
+            now,
+        )
+        await self._db.write(
+            lambda db: db.execute(
                 "INSERT INTO agents VALUES (?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (region, agent) DO UPDATE SET agent_type = excluded.agent_type, "
                 "address = excluded.address, labels = excluded.labels, "
                 "last_heartbeat = excluded.last_heartbeat",
-                (
-                    reg.region,
-                    reg.agent,
-                    reg.agent_type,
-                    reg.address,
-                    json.dumps(reg.labels, sort_keys=True),
-                    now,
-                    now,
-                ),
+                row,
             )
+        )
 
-    def expire(self, older_than: float) -> int:
+    async def expire(self, older_than: float) -> int:
         """Remove agents whose last heartbeat is before ``older_than``; how many went."""
-        with self._lock:
-            cur = self._db.execute("DELETE FROM agents WHERE last_heartbeat < ?", (older_than,))
-            return cur.rowcount
+        return await self._db.write(
+            lambda db: (
+                db.execute("DELETE FROM agents WHERE last_heartbeat < ?", (older_than,)).rowcount
+            )
+        )
 
-    def entries(self, region: str | None = None) -> list[Entry]:
+    async def entries(self, region: str | None = None) -> list[Entry]:
         query = (
             "SELECT region, agent, agent_type, address, labels, last_heartbeat FROM agents"
             + (" WHERE region = ?" if region else "")
             + " ORDER BY region, agent_type, agent"
         )
-        with self._lock:
-            rows = self._db.execute(query, (region,) if region else ()).fetchall()
+        rows = await self._db.read(
+            lambda db: db.execute(query, (region,) if region else ()).fetchall()
+        )
         return [Entry(Registration(r[0], r[1], r[2], r[3], json.loads(r[4])), r[5]) for r in rows]

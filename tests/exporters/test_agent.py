@@ -175,10 +175,10 @@ async def test_agent_registers_itself_with_the_registry(
     )
 
     async def registered() -> bool:
-        return bool(store.entries())
+        return bool(await store.entries())
 
     await _wait(registered)
-    [entry] = store.entries()
+    [entry] = await store.entries()
     assert entry.registration.agent == "web-1"
     assert entry.registration.labels == {"rack": "a1"}
     fams = await _families(client)
