@@ -11,11 +11,9 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from globalmon.cliutil import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, load_or_report
 from globalmon.secrets import SecretUnavailable, read_secret
-from globalmon.spec import SpecError, load_spec
 from globalmon.spec.types import duration_seconds
-
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
 def _listen(address: str) -> tuple[str, int] | None:
@@ -25,14 +23,17 @@ def _listen(address: str) -> tuple[str, int] | None:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
+def _bad_address(address: str, what: str) -> int:
+    print(
+        f"globalmon {what}: --web.listen-address: found {address!r}; expected host:port",
+        file=sys.stderr,
+    )
+    return EXIT_USAGE
+
+
 def _serve(app: web.Application, address: str, what: str) -> int:
     listen = _listen(address)
-    if listen is None:
-        print(
-            f"globalmon {what}: --web.listen-address: found {address!r}; expected host:port",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
+    assert listen is not None  # checked before any secret was read
     try:
         web.run_app(app, host=listen[0], port=listen[1], print=None)
     except OSError as exc:
@@ -44,10 +45,8 @@ def _serve(app: web.Application, address: str, what: str) -> int:
 def run_agent(args: argparse.Namespace) -> int:
     from exporters.agent.app import AgentConfig, create_app
 
-    try:
-        spec = load_spec(args.spec)
-    except SpecError as exc:
-        print(exc, file=sys.stderr)
+    spec = load_or_report(args.spec)
+    if spec is None:
         return EXIT_USAGE
     region = next((r for r in spec.regions if r.id == args.region), None)
     agent = next((a for a in region.agents if a.id == args.agent_id), None) if region else None
@@ -59,6 +58,9 @@ def run_agent(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    address = args.listen or agent.address
+    if _listen(address) is None:
+        return _bad_address(address, "agent")
     token = spec.global_.credentials.registry_token
     try:
         secret = read_secret(token) if token and region.endpoints.registry_url else None
@@ -70,18 +72,18 @@ def run_agent(args: argparse.Namespace) -> int:
         or duration_seconds(spec.defaults.thresholds.heartbeat_stale_after) / 4
     )
     config = AgentConfig(region.id, agent, region.endpoints.registry_url, secret, interval)
-    return _serve(create_app(config, clock=time.time), args.listen or agent.address, "agent")
+    return _serve(create_app(config, clock=time.time), address, "agent")
 
 
 def run_registry(args: argparse.Namespace) -> int:
     from exporters.registry.app import TARGETS_PATH, RegistryConfig, create_app
     from exporters.registry.store import RegistryStore
 
-    try:
-        spec = load_spec(args.spec)
-    except SpecError as exc:
-        print(exc, file=sys.stderr)
+    spec = load_or_report(args.spec)
+    if spec is None:
         return EXIT_USAGE
+    if _listen(args.listen) is None:
+        return _bad_address(args.listen, "registry")
     token_ref = spec.global_.credentials.registry_token
     try:
         token = read_secret(token_ref) if token_ref else None

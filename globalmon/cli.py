@@ -9,20 +9,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from globalmon import __version__
+from globalmon.cliutil import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, load_or_report
 from globalmon.describe import describe
 from globalmon.spec import SpecError, load_spec
 from globalmon.spec.schema import json_schema_text, markdown
-
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
 def _validate(args: argparse.Namespace) -> int:
     status = EXIT_OK
     for path in args.spec:
-        try:
-            spec = load_spec(path)
-        except SpecError as exc:
-            print(exc, file=sys.stderr)
+        spec = load_or_report(path)
+        if spec is None:
             status = EXIT_USAGE
         else:
             print(f"{path}: ok: {spec.summary()}")
@@ -30,10 +27,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _describe(args: argparse.Namespace) -> int:
-    try:
-        spec = load_spec(args.spec)
-    except SpecError as exc:
-        print(exc, file=sys.stderr)
+    spec = load_or_report(args.spec)
+    if spec is None:
         return EXIT_USAGE
     sys.stdout.write(describe(spec))
     return EXIT_OK
