@@ -107,6 +107,12 @@ class GroupCommitWriter:
         db.close()
 
     def _commit(self, db: sqlite3.Connection, batch: list[_Job]) -> None:
+        # A caller cancelled while queued (e.g. a handler whose client went away, a task at
+        # shutdown) is skipped: its work never runs. A claimed future can no longer be cancelled,
+        # so setting its result below is always allowed.
+        batch = [job for job in batch if job.done.set_running_or_notify_cancel()]
+        if not batch:
+            return
         results: list[tuple[_Job, Any, BaseException | None]] = []
         try:
             db.execute("BEGIN IMMEDIATE")

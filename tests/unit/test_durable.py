@@ -115,3 +115,25 @@ def test_every_acknowledged_write_survives_kill_9(tmp_path: Path) -> None:
     conn.close()
     missing = set(acked) - stored
     assert not missing, f"{len(missing)} acknowledged writes lost"
+
+
+async def test_a_caller_cancelled_while_queued_is_skipped_and_the_writer_lives_on(
+    tmp_path: Path,
+) -> None:
+    w = GroupCommitWriter(tmp_path / "d.db", SCHEMA)
+
+    def slow(db: sqlite3.Connection) -> None:
+        time.sleep(0.3)  # keeps the writer busy so the next write waits in the queue
+        db.execute("INSERT INTO t (v) VALUES ('slow')")
+
+    busy = asyncio.ensure_future(w.write(slow))
+    await asyncio.sleep(0.05)
+    queued = asyncio.ensure_future(w.write(_insert("cancelled")))
+    await asyncio.sleep(0.05)
+    queued.cancel()
+    await busy
+    # a dead writer thread would leave this waiting forever: bound it
+    assert await asyncio.wait_for(w.write(_insert("after")), 10) > 0
+    rows = await w.read(lambda db: [r[0] for r in db.execute("SELECT v FROM t ORDER BY id")])
+    assert rows == ["slow", "after"]
+    w.close()
