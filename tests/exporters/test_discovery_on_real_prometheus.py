@@ -22,6 +22,9 @@ from tests.conftest import StartServer
 
 pytestmark = pytest.mark.integration
 
+# Stale after 1.5 s, gone after TTL: a window wide enough to observe both on a loaded machine.
+TTL = 8
+
 PROMETHEUS = """
 global: {{scrape_interval: 1s, scrape_timeout: 900ms}}
 scrape_configs:
@@ -53,7 +56,9 @@ async def test_agents_are_discovered_scraped_and_expire(
 ) -> None:
     store = RegistryStore(tmp_path / "registry.db")
     registry = await aiohttp_server(
-        create_registry(RegistryConfig(None, stale_after=1.5, ttl=4), clock=time.time, store=store),
+        create_registry(
+            RegistryConfig(None, stale_after=1.5, ttl=TTL), clock=time.time, store=store
+        ),
         host="127.0.0.1",
     )
     port = servers.free_port()
@@ -87,12 +92,12 @@ async def test_agents_are_discovered_scraped_and_expire(
     )
 
     await agent_server.close()  # the agent stops: no more scrapes, no more heartbeats
-    await _until("the agent down", lambda: _query(prom.url, f"{up} == 0"))
 
     def stale() -> bool:
         agents = servers.get_json(f"http://127.0.0.1:{registry.port}/api/v1/registry/agents")
         return [a["state"] for a in agents] == ["stale"]
 
-    await _until("the registry marking it stale", stale)
+    await _until("the registry marking it stale", stale, limit=TTL)
+    await _until("the agent down", lambda: _query(prom.url, f"{up} == 0"), limit=TTL)
     await _until("the target gone", lambda: not _query(prom.url, up), limit=40)
     assert await asyncio.to_thread(servers.get_json, url) == []  # past its TTL
