@@ -252,6 +252,10 @@ WEBHOOK_PROCESSING = _m(
     "webhook_processing_duration_seconds", "histogram", "Time to commit a webhook payload."
 )
 
+# Prometheus' and Alertmanager's own metrics that meta-monitoring reads (not ours: no prefix).
+PROMETHEUS_RULE_FAILURES = "prometheus_rule_evaluation_failures_total"
+ALERTMANAGER_NOTIFY_FAILURES = "alertmanager_notifications_failed_total"
+
 METRICS: tuple[MetricDef, ...] = tuple(
     v for v in dict(globals()).values() if isinstance(v, MetricDef)
 )

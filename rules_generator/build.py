@@ -10,7 +10,7 @@ from rules_generator.model import Alert, Case, Group, Series
 from rules_generator.rules.agents import agent_labels, agent_rules
 from rules_generator.rules.common import minutes, steady
 from rules_generator.rules.forecasts import forecast_rules
-from rules_generator.rules.meta import failures_alert, meta_rules, security_rules, watchdog
+from rules_generator.rules.meta import meta_rules, notifications_failing, security_rules, watchdog
 from rules_generator.rules.plugins import plugin_rules
 from rules_generator.rules.regions import region_rules
 from rules_generator.rules.services import service_rules
@@ -76,15 +76,5 @@ def global_groups(spec: Spec) -> list[Group]:
 
 
 def _global_meta(place: Place) -> list[Group]:
-    alerts = [
-        watchdog(place),
-        failures_alert(
-            place,
-            "AlertmanagerNotificationsFailing",
-            "alertmanager_notifications_failed_total",
-            c.JOB_ALERTMANAGER,
-            "Notifications fail",
-            GLOBAL_REGION,
-        ),
-    ]
+    alerts = [watchdog(place), notifications_failing(place, GLOBAL_REGION)]
     return [Group(c.GROUP_META, tuple(a for a in alerts if a))]

@@ -81,6 +81,18 @@ def watchdog(place: Place) -> Alert | None:
     )
 
 
+def notifications_failing(place: Place, region: str) -> Alert | None:
+    """Alertmanager failing to deliver, from whichever Prometheus scrapes the Alertmanagers."""
+    return failures_alert(
+        place,
+        "AlertmanagerNotificationsFailing",
+        c.ALERTMANAGER_NOTIFY_FAILURES,
+        c.JOB_ALERTMANAGER,
+        "Notifications fail",
+        region,
+    )
+
+
 def _down(place: Place, name: str, job: str, what: str, r: str) -> Alert | None:
     labels = {"job": job, "instance": "test-host:9000", "region": r}
     when = minutes(place.setting(name)[2]) + 3
@@ -105,16 +117,7 @@ def meta_rules(place: Place, *, alertmanagers: bool) -> list[Group]:
     stale_labels = {"job": c.JOB_SIDECAR, "instance": "test-host:9000", "region": r}
     stale = sel(c.FORECASTER_LAST_SUCCESS.name, **stale_labels)
     alerts: list[Alert | None] = [
-        place.alert(
-            "Watchdog",
-            "vector(1)",
-            summary="The alert pipeline works",
-            description="Always firing. Route it to a dead man's switch: silence means the "
-            "pipeline is broken.",
-            dashboard=c.DASH_OVERVIEW,
-            # Always firing by design: it has no near miss.
-            cases=(Case("fires", (), 1, {}, 1.0),),
-        ),
+        watchdog(place),
         _down(place, "ExporterDown", c.JOB_PLUGIN_EXPORTER, "the plugin exporter", r),
         _down(place, "ForecasterDown", c.JOB_SIDECAR, "the forecaster sidecar", r),
         _down(place, "WebhookDown", c.JOB_WEBHOOK, "the alert webhook", r),
@@ -132,23 +135,14 @@ def meta_rules(place: Place, *, alertmanagers: bool) -> list[Group]:
         failures_alert(
             place,
             "RuleEvaluationFailures",
-            "prometheus_rule_evaluation_failures_total",
+            c.PROMETHEUS_RULE_FAILURES,
             c.JOB_PROMETHEUS,
             "Rule evaluations fail",
             r,
         ),
     ]
     if alertmanagers:
-        alerts.append(
-            failures_alert(
-                place,
-                "AlertmanagerNotificationsFailing",
-                "alertmanager_notifications_failed_total",
-                c.JOB_ALERTMANAGER,
-                "Notifications fail",
-                r,
-            )
-        )
+        alerts.append(notifications_failing(place, r))
     return [Group(c.GROUP_META, tuple(a for a in alerts if a))]
 
 

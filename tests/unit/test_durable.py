@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -121,19 +123,24 @@ async def test_a_caller_cancelled_while_queued_is_skipped_and_the_writer_lives_o
     tmp_path: Path,
 ) -> None:
     w = GroupCommitWriter(tmp_path / "d.db", SCHEMA)
+    started, release = threading.Event(), threading.Event()
 
-    def slow(db: sqlite3.Connection) -> None:
-        time.sleep(0.3)  # keeps the writer busy so the next write waits in the queue
-        db.execute("INSERT INTO t (v) VALUES ('slow')")
+    def blocking(db: sqlite3.Connection) -> None:
+        started.set()  # the writer is inside this job: the next write must wait in the queue
+        release.wait(10)
+        db.execute("INSERT INTO t (v) VALUES ('first')")
 
-    busy = asyncio.ensure_future(w.write(slow))
-    await asyncio.sleep(0.05)
+    busy = asyncio.ensure_future(w.write(blocking))
+    assert await asyncio.to_thread(started.wait, 10)
     queued = asyncio.ensure_future(w.write(_insert("cancelled")))
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0)  # let it enqueue
     queued.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await queued
+    release.set()
     await busy
     # a dead writer thread would leave this waiting forever: bound it
     assert await asyncio.wait_for(w.write(_insert("after")), 10) > 0
     rows = await w.read(lambda db: [r[0] for r in db.execute("SELECT v FROM t ORDER BY id")])
-    assert rows == ["slow", "after"]
+    assert rows == ["first", "after"]
     w.close()
