@@ -105,6 +105,78 @@ def run_registry(args: argparse.Namespace) -> int:
         store.close()
 
 
+def run_plugin_exporter(args: argparse.Namespace) -> int:
+    from exporters.plugin.app import create_app
+    from exporters.plugin.limits import Limits
+    from exporters.plugin.state import PluginExporterConfig
+    from exporters.plugin.store import PluginStore
+
+    spec = load_or_report(args.spec)
+    if spec is None:
+        return EXIT_USAGE
+    region = None
+    if args.region is not None:
+        region = next((r for r in spec.regions if r.id == args.region), None)
+        if region is None:
+            known = ", ".join(r.id for r in spec.regions)
+            print(
+                f"globalmon plugin-exporter: --region: found {args.region!r}; "
+                f"expected one of {known}",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+    address = args.listen or (region and region.endpoints.plugin_exporter) or "127.0.0.1:9465"
+    if _listen(address) is None:
+        return _bad_address(address, "plugin-exporter")
+    plugins = {
+        p.id: p
+        for p in spec.plugins
+        if region is None or p.regions is None or region.id in p.regions
+    }
+    creds = spec.global_.credentials
+    try:
+        token = read_secret(creds.ingest_token) if creds.ingest_token else None
+        push_token = (
+            read_secret(creds.webhook_token)
+            if args.push_critical_events and creds.webhook_token
+            else None
+        )
+    except SecretUnavailable as exc:
+        print(f"globalmon plugin-exporter: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    config = PluginExporterConfig(
+        plugins=plugins,
+        token=token,
+        region=region.id if region else None,
+        limits=Limits(requests_per_window=args.rate_limit),
+        stale_after=duration_seconds(spec.defaults.thresholds.heartbeat_stale_after),
+        ttl=duration_seconds(args.plugin_ttl),
+        retention=duration_seconds(args.retention),
+        push_url=spec.global_.webhook_url.rstrip("/") + "/webhook"
+        if args.push_critical_events
+        else None,
+        push_token=push_token,
+    )
+    try:
+        store = PluginStore(Path(args.db))
+    except (sqlite3.Error, OSError) as exc:
+        print(f"globalmon plugin-exporter: cannot open {args.db}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    try:
+        app = create_app(config, clock=time.time, store=store)
+        return _serve(app, address, "plugin-exporter")
+    finally:
+        store.close()
+
+
+def _duration(text: str) -> str:
+    try:
+        duration_seconds(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"found {text!r}; expected a duration like 10m") from None
+    return text
+
+
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("agent", help="run the agent exporter for one agent of the spec")
     p.add_argument("--spec", required=True, metavar="SPEC", help="region spec YAML file")
@@ -146,3 +218,51 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="remove agents silent this long (default: %(default)s)",
     )
     p.set_defaults(func=run_registry)
+
+    p = sub.add_parser(
+        "plugin-exporter", help="run the plugin exporter (ingest API, store, /metrics)"
+    )
+    p.add_argument("--spec", required=True, metavar="SPEC", help="region spec YAML file")
+    p.add_argument(
+        "--region",
+        help="serve this region's plugins and listen on its endpoints.plugin_exporter",
+    )
+    p.add_argument(
+        "--db",
+        default="globalmon-plugins.db",
+        metavar="PATH",
+        help="SQLite file for logs, events, snapshots and counters (default: %(default)s)",
+    )
+    p.add_argument(
+        "--web.listen-address",
+        dest="listen",
+        metavar="ADDR",
+        help="host:port (default: the region's endpoints.plugin_exporter, else 127.0.0.1:9465)",
+    )
+    p.add_argument(
+        "--plugin-ttl",
+        default="10m",
+        type=_duration,
+        metavar="DURATION",
+        help="remove the series of plugins silent this long (default: %(default)s)",
+    )
+    p.add_argument(
+        "--retention",
+        default="30d",
+        type=_duration,
+        metavar="DURATION",
+        help="keep logs, events, snapshots and reports this long (default: %(default)s)",
+    )
+    p.add_argument(
+        "--rate-limit",
+        type=int,
+        default=600,
+        metavar="N",
+        help="requests per plugin per minute (default: %(default)s)",
+    )
+    p.add_argument(
+        "--push-critical-events",
+        action="store_true",
+        help="also push critical events to the alert webhook (global.webhook_url)",
+    )
+    p.set_defaults(func=run_plugin_exporter)

@@ -181,6 +181,25 @@ PLUGIN_LAST_REPORT = _m(
     "Unix time of a plugin's last report.",
     LABEL_PLUGIN,
 )
+# Custom plugin metrics are gauges named PREFIX + NAME, one family per name (names are checked
+# against Prometheus' rules and this list of reserved suffixes before they are accepted).
+PLUGIN_CUSTOM_PREFIX = PREFIX + "plugin_custom_"
+PLUGIN_CUSTOM_HELP = "Custom plugin metric {name}."
+PLUGIN_EXPORTER_PLUGINS = _m(
+    "plugin_exporter_plugins", "gauge", "Plugins by state (live, evicted).", LABEL_STATE
+)
+PLUGIN_EXPORTER_SCRAPE_DURATION = _m(
+    "plugin_exporter_scrape_duration_seconds", "gauge", "Time the last /metrics render took."
+)
+PLUGIN_EXPORTER_STORED = _m(
+    "plugin_exporter_stored_records", "gauge", "Records in the store by kind.", LABEL_KIND
+)
+PLUGIN_EXPORTER_PUSHES = _m(
+    "plugin_exporter_webhook_pushes_total",
+    "counter",
+    "Critical events pushed to the alert webhook, by outcome.",
+    LABEL_OUTCOME,
+)
 INGEST_ACCEPTED = _m("ingest_accepted_total", "counter", "Ingest items accepted.", LABEL_KIND)
 INGEST_REJECTED = _m("ingest_rejected_total", "counter", "Ingest requests rejected.", LABEL_REASON)
 HTTP_AUTH_FAILURES = _m(

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from exporters.http import bearer_ok, error
 from exporters.registry.store import Registration, RegistryStore
 from globalmon import conventions as c
 from globalmon.spec.topology import AgentType
@@ -63,33 +63,24 @@ REQUESTS = web.AppKey("requests", Counter)
 AGENTS = web.AppKey("agents", Gauge)
 
 
-def _error(status: int, reason: str, field: str | None = None) -> web.Response:
-    body: dict[str, Any] = {"error": reason}
-    if field is not None:
-        body["field"] = field
-    return web.json_response(body, status=status)
-
-
 async def register(request: web.Request) -> web.Response:
     app = request.app
     config = app[CONFIG]
     outcome = app[REQUESTS]
-    if config.token is not None:
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {config.token}".encode()):
-            outcome.labels("unauthorized").inc()
-            return _error(401, "missing or wrong bearer token", "Authorization")
+    if not bearer_ok(request, config.token):
+        outcome.labels("unauthorized").inc()
+        return error(401, "missing or wrong bearer token", "Authorization")
     try:
         raw = await request.read()
         reg = RegistrationIn.model_validate_json(raw)
     except web.HTTPRequestEntityTooLarge:
         outcome.labels("too_large").inc()
-        return _error(413, f"body larger than {MAX_BODY} bytes")
+        return error(413, f"body larger than {MAX_BODY} bytes")
     except ValidationError as exc:
         outcome.labels("invalid").inc()
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "body"
-        return _error(400, first["msg"], field)
+        return error(400, first["msg"], field)
     registration = Registration(
         reg.region, reg.agent, reg.agent_type, reg.address, dict(reg.labels)
     )

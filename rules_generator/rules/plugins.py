@@ -143,18 +143,25 @@ def _leak(
 def _critical_event(
     place: Place, own: dict[str, str], series_labels: dict[str, str], dashboard: str
 ) -> Alert | None:
+    """A critical event in the last 5 minutes. The exporter creates a (type, severity) series
+    with the first such event, and increase() needs two samples, so a series that is new in the
+    last 5 minutes counts too (``unless ... offset``)."""
     m = c.PLUGIN_EVENTS.name
     labels = {**series_labels, "severity": "critical", "type": "test-event"}
     series = sel(m, **labels)
+    critical = sel(m, **own, severity="critical")
     when = 6
     return place.alert(
         "PluginCriticalEvent",
-        f"increase({sel(m, **own, severity='critical')}[5m]) > 0",
+        f"increase({critical}[5m]) > 0 or ({critical} unless {critical} offset 5m)",
         summary=f"Plugin {own['plugin']} reported a critical event",
         description="A critical {{ $labels.type }} event; see the plugin's events for details.",
         dashboard=dashboard,
         cases=(
             Case("fires", (Series(series, "0 0 0 1 1 1 1 1 1"),), when, labels, 0.0),
+            Case(
+                "fires on a new series", (Series(series, "_ _ _ 1 1 1 1 1 1"),), when, labels, 1.0
+            ),
             Case("near miss", (Series(series, steady(1, 8)),), when),
         ),
     )

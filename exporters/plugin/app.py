@@ -1,0 +1,116 @@
+"""The plugin exporter's aiohttp app.
+
+POST /api/advanced-monitoring/plugins/{id}/{metrics,logs,events,snapshots,batch}   ingest
+GET  /api/advanced-monitoring/plugins/{id}/{metrics,logs,events,snapshots}         query
+GET  /api/advanced-monitoring/plugins/{id}/snapshots/compare?a=ID&b=ID
+GET  /api/advanced-monitoring/plugins/{id}/summary
+GET  /api/advanced-monitoring/{status,plugins}
+GET  /api/advanced-monitoring/analytics/{trends,performance}
+GET  /api/advanced-monitoring/stream                                      WebSocket
+GET  /metrics, /-/healthy
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+from prometheus_client import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from exporters.plugin import ingest, query, stream
+from exporters.plugin.push import Pusher, running
+from exporters.plugin.state import PluginExporterConfig, SelfMetrics, State
+from exporters.plugin.store import PluginStore
+from globalmon.durable import WriterClosed
+
+API = "/api/advanced-monitoring"
+PLUGIN = API + "/plugins/{plugin_id}"
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Plugin series from the per-plugin cache, then the exporter's own series."""
+    state = request.app[State.KEY]
+    started = time.perf_counter()
+    series = state.series
+    live = len(series.state) - len(series.hidden)
+    state.metrics.plugins.labels("live").set(live)
+    state.metrics.plugins.labels("evicted").set(len(series.hidden))
+    body = series.exposition() + generate_latest(state.metrics.registry)
+    state.metrics.scrape_duration.set(time.perf_counter() - started)  # seen by the next scrape
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def healthy(request: web.Request) -> web.Response:
+    return web.Response(text="ok\n")
+
+
+async def maintain(state: State) -> None:
+    """Evict plugins silent past the TTL, prune the store, refresh the stored-records gauge."""
+    now = state.clock()
+    for plugin in list(state.series.state):
+        last = state.series.last_report(plugin)
+        if last is not None and now - last > state.config.ttl:
+            state.series.hide(plugin)
+    await state.store.prune(now - state.config.retention, state.config.caps)
+    for kind, n in (await state.store.counts()).items():
+        state.metrics.stored.labels(kind).set(n)
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    state = app[State.KEY]
+    for plugin, values in (await state.store.series()).items():
+        if plugin in state.config.plugins:
+            state.series.load(plugin, values)
+
+    async def loop() -> None:
+        while True:
+            try:
+                await maintain(state)
+            except WriterClosed:
+                return  # shutting down
+            except sqlite3.Error as exc:  # a full disk, say: ingest reports it; try again later
+                print(f"globalmon plugin-exporter: maintenance failed: {exc}", file=sys.stderr)
+            await asyncio.sleep(state.config.maintenance_interval)
+
+    task = asyncio.create_task(loop())
+    async with running(state.pusher):
+        yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def create_app(
+    config: PluginExporterConfig, *, clock: Callable[[], float], store: PluginStore
+) -> web.Application:
+    app = web.Application(
+        client_max_size=config.limits.max_body_bytes, middlewares=[query.bad_queries]
+    )
+    self_metrics = SelfMetrics()
+    pusher = (
+        Pusher(config.push_url, config.push_token, config.region, self_metrics.pushes)
+        if config.push_url
+        else None
+    )
+    app[State.KEY] = State(config, clock, store, self_metrics, pusher=pusher)
+    app[stream.HUB] = app[State.KEY].hub
+    kinds = "{kind:metrics|logs|events|snapshots}"
+    app.router.add_post(f"{PLUGIN}/{{kind:metrics|logs|events|snapshots|batch}}", ingest.ingest)
+    app.router.add_get(f"{PLUGIN}/snapshots/compare", query.compare)
+    app.router.add_get(f"{PLUGIN}/summary", query.summary)
+    app.router.add_get(f"{PLUGIN}/{kinds}", query.listing)
+    app.router.add_get(f"{API}/status", query.status)
+    app.router.add_get(f"{API}/plugins", query.plugins)
+    app.router.add_get(f"{API}/analytics/trends", query.trends)
+    app.router.add_get(f"{API}/analytics/performance", query.performance)
+    app.router.add_get(f"{API}/stream", stream.stream)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/-/healthy", healthy)
+    app.cleanup_ctx.append(_lifecycle)
+    return app

@@ -1,0 +1,189 @@
+"""The plugin exporter's WebSocket stream, critical-event push, and the plugin SDK."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+from aiohttp import WSMsgType, web
+
+from exporters.plugin.limits import Limits
+from exporters.plugin.sdk import PluginClient
+from exporters.plugin.store import PluginStore
+from globalmon import servers
+from tests.exporters.plugin_fixtures import TOKEN, Clock, Exporter, clock, exporter, start, store
+
+__all__ = ["clock", "exporter", "store"]  # fixtures
+
+
+async def _until(what: str, check: Any, limit: float = 20) -> None:
+    deadline = time.monotonic() + limit
+    while not check():
+        assert time.monotonic() < deadline, f"{what} not within {limit}s"
+        await asyncio.sleep(0.02)
+
+
+async def test_stream_sends_committed_logs_and_events_matching_the_filter(
+    exporter: Exporter,
+) -> None:
+    ws = await exporter.client.ws_connect(
+        "/api/advanced-monitoring/stream?plugin=payments&level=error&severity=critical"
+    )
+    assert (await ws.receive_json(timeout=10))["kind"] == "subscribed"
+    await exporter.post("payments", "logs", {"level": "info", "message": "filtered out"})
+    await exporter.post("search", "logs", {"level": "error", "message": "other plugin"})
+    await exporter.post("payments", "events", {"type": "deploy", "severity": "low"})
+    await exporter.post("payments", "logs", {"level": "error", "message": "wanted"})
+    await exporter.post("payments", "events", {"type": "oom", "severity": "critical"})
+    first = await ws.receive_json(timeout=10)
+    second = await ws.receive_json(timeout=10)
+    assert (first["kind"], first["item"]["message"]) == ("logs", "wanted")
+    assert (second["kind"], second["item"]["type"]) == ("events", "oom")
+    # the streamed item is the one the query API returns
+    [stored] = (await exporter.get("/plugins/payments/logs?level=error"))["items"]
+    assert first["item"] == stored
+    await ws.close()
+    await _until("the subscriber gone", lambda: not exporter.state.hub.subscribers)
+
+
+async def test_stream_refuses_unknown_kinds(exporter: Exporter) -> None:
+    resp = await exporter.client.get("/api/advanced-monitoring/stream?kind=metrics")
+    assert resp.status == 400
+    assert (await resp.json())["field"] == "kind"
+
+
+async def test_a_lagging_subscriber_is_closed_not_buffered_forever(exporter: Exporter) -> None:
+    ws = await exporter.client.ws_connect("/api/advanced-monitoring/stream")
+    await ws.receive_json(timeout=10)
+    [sub] = exporter.state.hub.subscribers
+    items = [{"plugin": "payments", "level": "info"}] * 1500
+    exporter.state.hub.publish("logs", items)  # more than the queue holds, at once
+    assert sub.lagged
+    kinds = []
+    while True:
+        msg = await ws.receive(timeout=10)
+        if msg.type != WSMsgType.TEXT:
+            break
+        kinds.append(msg.json()["kind"])
+    assert msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSED)
+    assert ws.close_code == 1013
+    assert len(kinds) < 1500
+
+
+async def test_critical_events_are_pushed_to_the_webhook_as_alertmanager_alerts(
+    aiohttp_client: Any, aiohttp_server: Any, clock: Clock, store: PluginStore
+) -> None:
+    received: list[tuple[str, dict[str, Any]]] = []
+    failures = {"left": 1}  # the first delivery fails: the pusher must retry
+
+    async def webhook(request: web.Request) -> web.Response:
+        if failures["left"]:
+            failures["left"] -= 1
+            return web.Response(status=503)
+        received.append((request.headers.get("Authorization", ""), await request.json()))
+        return web.Response(text="ok")
+
+    receiver = web.Application()
+    receiver.router.add_post("/webhook", webhook)
+    server = await aiohttp_server(receiver, host="127.0.0.1")
+    exp = await start(
+        aiohttp_client,
+        clock,
+        store,
+        region="us-east-1",
+        push_url=f"http://127.0.0.1:{server.port}/webhook",
+        push_token="hook-token",
+    )
+    assert exp.state.pusher is not None
+    exp.state.pusher.backoff = 0.05
+    await exp.post("payments", "events", {"type": "deploy", "severity": "high"})
+    event = {"type": "oom", "severity": "critical", "description": "killed"}
+    assert (await exp.post("payments", "events", event)).status == 201
+    await _until("the push", lambda: received)
+    [(auth, payload)] = received
+    assert auth == "Bearer hook-token"
+    assert payload["version"] == "4"
+    [alert] = payload["alerts"]
+    assert alert["labels"] == {
+        "alertname": "PluginCriticalEvent",
+        "plugin": "payments",
+        "severity": "critical",
+        "type": "oom",
+        "region": "us-east-1",
+    }
+    assert alert["annotations"]["description"] == "killed"
+    assert alert["endsAt"] == "0001-01-01T00:00:00Z"
+    text = await exp.metrics()
+    assert 'globalmon_plugin_exporter_webhook_pushes_total{outcome="sent"} 1.0' in text
+
+
+async def test_sdk_batches_timings_logs_events_and_snapshots(exporter: Exporter) -> None:
+    url = str(exporter.client.make_url("/"))
+    client = PluginClient(url, "payments", token=TOKEN, flush_interval=60)  # close() sends
+
+    @client.timed()
+    def work(fail: bool) -> None:
+        if fail:
+            raise ValueError("boom")
+
+    work(False)
+    with pytest.raises(ValueError, match="boom"):
+        work(True)
+    with client.timer():
+        pass
+    client.record_metric(cpu_usage_ratio=0.25, requests=2, disk_write_bytes=10)
+    client.record_log("error", "it broke", context={"order": 7})
+    client.record_event("deploy", "low", "v2", {"by": "ci"})
+    client.create_snapshot(status="healthy", version="2")
+    await asyncio.to_thread(client.close)
+    assert (client.sent, client.dropped, client.rejected) == (5, 0, 0)
+    text = await exporter.metrics()
+    assert 'globalmon_plugin_requests_total{plugin="payments"} 5.0' in text
+    assert 'globalmon_plugin_errors_total{plugin="payments"} 1.0' in text
+    assert 'globalmon_plugin_response_time_seconds_count{plugin="payments"} 3.0' in text
+    assert 'globalmon_plugin_cpu_usage_ratio{plugin="payments"} 0.25' in text
+    [log] = (await exporter.get("/plugins/payments/logs"))["items"]
+    assert log["context"] == {"order": 7}
+    [event] = (await exporter.get("/plugins/payments/events"))["items"]
+    assert event["data"] == {"by": "ci"}
+
+
+async def test_sdk_never_blocks_and_counts_what_it_drops(exporter: Exporter) -> None:
+    port = servers.free_port()  # nobody listens here
+    client = PluginClient(
+        f"http://127.0.0.1:{port}", "payments", max_buffer=100, flush_interval=0.01
+    )
+    started = time.perf_counter()
+    for i in range(1000):
+        client.record_log("info", f"line {i}")
+    assert time.perf_counter() - started < 1.0  # appends, not HTTP calls
+    await _until("a failed send", lambda: client.failures >= 1)
+    assert client.dropped == 900
+    assert client.sent == 0
+    await asyncio.to_thread(client.close, 1.0)
+
+    # a batch the exporter refuses as invalid is dropped and counted, not retried forever
+    url = str(exporter.client.make_url("/"))
+    bad = PluginClient(url, "payments", token=TOKEN, flush_interval=0.01)
+    bad.record_log("fatal", "no such level")
+    await asyncio.to_thread(bad.close)
+    assert (bad.sent, bad.rejected) == (0, 1)
+
+
+async def test_sdk_retries_until_the_exporter_accepts(
+    aiohttp_client: Any, clock: Clock, store: PluginStore
+) -> None:
+    exp = await start(aiohttp_client, clock, store, limits=Limits(requests_per_window=1))
+    url = str(exp.client.make_url("/"))
+    client = PluginClient(url, "payments", token=TOKEN, flush_interval=0.01, max_backoff=0.05)
+    client.record_log("info", "first")
+    await _until("the first batch", lambda: client.sent == 1)
+    client.record_log("info", "second")  # rate limited (429): kept and retried
+    await _until("a refused attempt", lambda: client.failures >= 1)
+    clock.now += 120  # the window moves on
+    await _until("the retried batch", lambda: client.sent == 2)
+    await asyncio.to_thread(client.close)
+    messages = [i["message"] for i in (await exp.get("/plugins/payments/logs"))["items"]]
+    assert messages == ["second", "first"]
