@@ -28,6 +28,7 @@ system-deps:
 	{ command -v prometheus-alertmanager || command -v alertmanager; } >/dev/null \
 	  || missing="$$missing prometheus-alertmanager"; \
 	command -v amtool >/dev/null || missing="$$missing prometheus-alertmanager"; \
+	command -v prometheus-pushgateway >/dev/null || missing="$$missing prometheus-pushgateway"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	missing=$$(echo $$missing | tr ' ' '\n' | sort -u | tr '\n' ' '); \
 	echo "installing Debian packages: $$missing"; \

@@ -143,10 +143,6 @@ def snapshot_delta(now: float) -> Delta:
     return Delta({key(c.PLUGIN_SNAPSHOTS.name): 1.0}, {key(c.PLUGIN_LAST_REPORT.name): now})
 
 
-def _num(v: float) -> str:
-    return repr(float(v))
-
-
 class Series:
     """Every plugin's current values and the exposition text cached per (family, plugin)."""
 
@@ -154,6 +150,7 @@ class Series:
         self.state: dict[str, dict[str, float]] = {}
         self.hidden: set[str] = set()  # evicted: silent past the TTL, their series gone
         self._chunks: dict[str, dict[str, str]] = defaultdict(dict)
+        self._prefixes: dict[str, dict[str, tuple[str, str]]] = {}  # key -> (family, line start)
         self._body: bytes | None = None
 
     def last_report(self, plugin: str) -> float | None:
@@ -203,10 +200,14 @@ class Series:
         for chunks in self._chunks.values():
             chunks.pop(plugin, None)
         if plugin not in self.hidden:
+            prefixes = self._prefixes.setdefault(plugin, {})
             lines: dict[str, list[str]] = defaultdict(list)
             for k, v in self.state[plugin].items():
-                family, sample, labels = k.split(SEP)
-                lines[family].append(f'{sample}{{plugin="{plugin}"{labels}}} {_num(v)}\n')
+                known = prefixes.get(k)
+                if known is None:  # once per series: parsing the key is the costly part
+                    family, sample, labels = k.split(SEP)
+                    known = prefixes[k] = (family, f'{sample}{{plugin="{plugin}"{labels}}} ')
+                lines[known[0]].append(known[1] + repr(float(v)) + "\n")
             for family, text in lines.items():
                 self._chunks[family][plugin] = "".join(text)
         self._body = None

@@ -31,6 +31,12 @@ def test_bench_spec_is_valid_at_any_size() -> None:
         ),
         ("bench.generator", ["--regions", "2", "--services", "3", "--samples", "2"], "generate "),
         ("bench.durable_writes", ["--writes", "200", "--concurrency", "5"], "group commit /"),
+        ("bench.plugin_scrape", ["--plugins", "20", "--runs", "2"], "ours, all changed"),
+        (
+            "bench.plugin_ingest",
+            ["--plugins", "20", "--requests", "60", "--rounds", "1", "--concurrency", "4"],
+            "p99 shift while scraped",
+        ),
     ],
 )
 def test_bench_module_runs(module: str, args: list[str], expect: str) -> None:
