@@ -106,6 +106,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import exporters  # noqa: F401 - as in the exporter: no *_created series
+
     series = ours(args.plugins)
     registry = baseline(args.plugins)
     body = series.exposition()

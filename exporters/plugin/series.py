@@ -150,7 +150,7 @@ class Series:
         self.state: dict[str, dict[str, float]] = {}
         self.hidden: set[str] = set()  # evicted: silent past the TTL, their series gone
         self._chunks: dict[str, dict[str, str]] = defaultdict(dict)
-        self._prefixes: dict[str, dict[str, tuple[str, str]]] = {}  # key -> (family, line start)
+        self._layouts: dict[str, tuple[int, list[tuple[str, list[tuple[str, str]]]]]] = {}
         self._body: bytes | None = None
 
     def last_report(self, plugin: str) -> float | None:
@@ -196,20 +196,31 @@ class Series:
             self.hidden.add(plugin)
             self._render(plugin)
 
+    def _layout(self, plugin: str) -> list[tuple[str, list[tuple[str, str]]]]:
+        """Per family, each series' line start and key; rebuilt only when a series is added
+        (series are never removed from a plugin's state, so the count tells)."""
+        state = self.state[plugin]
+        cached = self._layouts.get(plugin)
+        if cached is not None and cached[0] == len(state):
+            return cached[1]
+        families: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for k in state:
+            family, sample, labels = k.split(SEP)
+            families[family].append((f'{sample}{{plugin="{plugin}"{labels}}} ', k))
+        layout = list(families.items())
+        self._layouts[plugin] = (len(state), layout)
+        return layout
+
     def _render(self, plugin: str) -> None:
-        for chunks in self._chunks.values():
-            chunks.pop(plugin, None)
-        if plugin not in self.hidden:
-            prefixes = self._prefixes.setdefault(plugin, {})
-            lines: dict[str, list[str]] = defaultdict(list)
-            for k, v in self.state[plugin].items():
-                known = prefixes.get(k)
-                if known is None:  # once per series: parsing the key is the costly part
-                    family, sample, labels = k.split(SEP)
-                    known = prefixes[k] = (family, f'{sample}{{plugin="{plugin}"{labels}}} ')
-                lines[known[0]].append(known[1] + repr(float(v)) + "\n")
-            for family, text in lines.items():
-                self._chunks[family][plugin] = "".join(text)
+        if plugin in self.hidden:
+            for chunks in self._chunks.values():
+                chunks.pop(plugin, None)
+        else:
+            values = self.state[plugin]
+            for family, series in self._layout(plugin):
+                self._chunks[family][plugin] = "".join(
+                    [f"{start}{values[k]!r}\n" for start, k in series]
+                )
         self._body = None
 
     def exposition(self) -> bytes:
