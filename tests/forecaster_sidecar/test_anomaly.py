@@ -1,0 +1,65 @@
+"""The anomaly detector: causal, bounded, quiet on noise and constant series, loud on anomalies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from forecaster_sidecar.anomaly import scores, step_of
+
+STEP = 300.0
+
+
+def noisy(n: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return 50 + 10 * np.sin(2 * np.pi * t / 288) + rng.normal(0, 2, n)
+
+
+def test_scores_are_causal() -> None:
+    x = noisy(1500)
+    full = scores(x, STEP)
+    for cut in (100, 700, 1499):
+        changed = x.copy()
+        changed[cut + 1 :] = 1e6  # a wild future must not change the past
+        assert np.array_equal(scores(x[: cut + 1], STEP), full[: cut + 1])
+        assert np.array_equal(scores(changed, STEP)[: cut + 1], full[: cut + 1])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(st.floats(-1e12, 1e12), st.just(float("nan"))), min_size=1, max_size=400))
+def test_scores_are_in_range_for_any_input(values: list[float]) -> None:
+    s = scores(np.array(values), STEP)
+    assert s.shape == (len(values),)
+    assert np.all((s >= 0) & (s <= 1))
+
+
+def test_constant_series_never_scores() -> None:
+    assert not scores(np.full(3000, 42.0), STEP).any()
+
+
+def test_a_spike_scores_highest_and_once() -> None:
+    x = noisy(3000)
+    x[2500] += 80
+    s = scores(x, STEP)
+    assert int(np.argmax(s)) == 2500
+    assert np.sort(s[2000:])[-2] < s[2500] / 2  # nothing else near it after the warm-up
+
+
+def test_a_level_shift_is_seen_within_the_short_window() -> None:
+    x = noisy(3000, seed=1)
+    x[2600:] += 15  # under 2 standard deviations of the daily swing, a shift all the same
+    s = scores(x, STEP)
+    assert s[2600:2607].max() > s[2000:2600].max()
+
+
+def test_step_of_is_the_median_spacing() -> None:
+    assert step_of(np.array([0, 300, 600, 1200, 1500])) == 300
+    assert step_of(np.array([5])) == 60.0
+
+
+@pytest.mark.parametrize("n", [1, 2, 10])
+def test_short_history_scores_zero(n: int) -> None:
+    assert not scores(noisy(n), STEP).any()

@@ -1,0 +1,75 @@
+"""bench/_nab.py: NAB's scoring as its README states it, on hand-made cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench import _nab as nab
+
+N = 1000  # probation: the first 150 rows
+
+
+def corpus(windows: list[tuple[int, int]]) -> list[nab.Labelled]:
+    return [nab.Labelled("f.csv", np.arange(N), np.zeros(N), windows)]
+
+
+def score(windows: list[tuple[int, int]], hits: list[int], profile: str = "standard") -> float:
+    s = np.zeros(N)
+    s[hits] = 1.0
+    return nab.corpus_score(corpus(windows), [s], profile).score
+
+
+def test_perfect_never_and_bounds() -> None:
+    w = [(400, 499), (700, 799)]
+    assert score(w, [400, 700]) == pytest.approx(100.0)
+    assert score(w, []) == 0.0
+
+
+def test_earlier_detection_scores_more() -> None:
+    w = [(400, 499)]
+    early, late = score(w, [420]), score(w, [490])
+    assert 0 < late < early < 100
+    # y = -(499 - 490 + 1) / 100 = -0.1: S(-0.1) / S(-1) of one window, normalised over [-1, 1]
+    expected = nab.sigmoid(-0.1) / nab.sigmoid(-1.0)
+    assert late == pytest.approx(100 * (float(expected) + 1) / 2)
+
+
+def test_only_the_earliest_detection_in_a_window_counts() -> None:
+    w = [(400, 499)]
+    assert score(w, [420, 430, 440]) == score(w, [420])
+
+
+def test_false_positives_cost_less_just_after_a_window() -> None:
+    w = [(400, 499)]
+    base = score(w, [400])
+    right_after, far, before = score(w, [400, 505]), score(w, [400, 900]), score(w, [400, 200])
+    assert base > right_after > far
+    # no preceding window: the full fpWeight (0.11 of 2 raw points per window)
+    assert before == pytest.approx(base - 100 * 0.11 / 2)
+
+
+def test_probation_rows_are_not_scored() -> None:
+    w = [(400, 499)]
+    assert score(w, [400, 100]) == score(w, [400])
+
+
+def test_the_threshold_is_chosen_for_the_corpus() -> None:
+    s = np.zeros(N)
+    s[400] = 0.9  # a true detection
+    s[[200, 300, 600]] = 0.5  # false ones, lower
+    result = nab.corpus_score(corpus([(400, 499)]), [s])
+    assert result.threshold == pytest.approx(0.9)
+    assert result.score == pytest.approx(100.0)
+
+
+def test_profiles_weigh_misses_and_false_alarms() -> None:
+    w = [(400, 499), (700, 799)]
+    s = np.zeros(N)
+    s[400] = 1.0
+    raw = {
+        p: nab.corpus_score(corpus(w), [s], p).per_file["f.csv"]
+        for p in ("standard", "reward_low_FN_rate")
+    }
+    assert raw == pytest.approx({"standard": 0.0, "reward_low_FN_rate": -1.0})  # 1 hit, 1 miss
+    assert score(w, [400, 700, 200], "reward_low_FP_rate") < score(w, [400, 700, 200])
