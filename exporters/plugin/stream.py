@@ -102,7 +102,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
             if message["kind"] == "lagged":
                 await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"subscriber lagged")
                 break
-            await ws.send_json(message)
+            try:
+                await ws.send_json(message)
+            except ConnectionResetError:  # the client went away between two messages
+                break
     finally:
         hub.subscribers.discard(sub)
         reader.cancel()

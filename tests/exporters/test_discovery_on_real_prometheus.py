@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from globalmon import conventions as c
 from globalmon import servers
 from globalmon.spec.topology import Agent
 from tests.conftest import StartServer
+from tests.exporters.waiting import query, until
 
 pytestmark = pytest.mark.integration
 
@@ -33,22 +33,6 @@ scrape_configs:
       - url: "http://127.0.0.1:{port}{path}?region=us-east-1"
         refresh_interval: 1s
 """
-
-
-def _query(url: str, expr: str) -> list[dict[str, Any]]:
-    data = servers.get_json(f"{url}/api/v1/query?query={urllib.parse.quote(expr)}")
-    result: list[dict[str, Any]] = data["data"]["result"]
-    return result
-
-
-async def _until(what: str, check: Any, limit: float = 30) -> Any:
-    deadline = time.monotonic() + limit
-    while True:
-        result = await asyncio.to_thread(check)
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"{what} not seen within {limit}s"
-        await asyncio.sleep(0.2)
 
 
 async def test_agents_are_discovered_scraped_and_expire(
@@ -77,16 +61,16 @@ async def test_agents_are_discovered_scraped_and_expire(
     )
     up = f'up{{job="{c.JOB_AGENT}",region="us-east-1",agent="web-1",agent_type="system"}}'
 
-    [sample] = await _until("the agent scraped", lambda: _query(prom.url, f"{up} == 1"))
+    [sample] = await until("the agent scraped", lambda: query(prom.url, f"{up} == 1"))
     assert sample["metric"]["rack"] == "a1"
-    beat = await _until(
+    beat = await until(
         "its heartbeat",
-        lambda: _query(prom.url, f'{c.AGENT_HEARTBEAT.name}{{agent="web-1",region="us-east-1"}}'),
+        lambda: query(prom.url, f'{c.AGENT_HEARTBEAT.name}{{agent="web-1",region="us-east-1"}}'),
     )
     assert abs(float(beat[0]["value"][1]) - time.time()) < 30
-    assert await _until(
+    assert await until(
         "its host metrics",
-        lambda: _query(
+        lambda: query(
             prom.url, f'{c.HOST_MEMORY_TOTAL.name}{{agent="web-1",agent_type="system"}} > 0'
         ),
     )
@@ -97,7 +81,7 @@ async def test_agents_are_discovered_scraped_and_expire(
         agents = servers.get_json(f"http://127.0.0.1:{registry.port}/api/v1/registry/agents")
         return [a["state"] for a in agents] == ["stale"]
 
-    await _until("the registry marking it stale", stale, limit=TTL)
-    await _until("the agent down", lambda: _query(prom.url, f"{up} == 0"), limit=TTL)
-    await _until("the target gone", lambda: not _query(prom.url, up), limit=40)
+    await until("the registry marking it stale", stale, limit=TTL)
+    await until("the agent down", lambda: query(prom.url, f"{up} == 0"), limit=TTL)
+    await until("the target gone", lambda: not query(prom.url, up), limit=40)
     assert await asyncio.to_thread(servers.get_json, url) == []  # past its TTL

@@ -7,8 +7,6 @@ import asyncio
 import os
 import signal
 import sys
-import time
-import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ import yaml
 from globalmon import conventions as c
 from globalmon import servers
 from tests.conftest import StartServer
+from tests.exporters.waiting import query, until
 
 pytestmark = pytest.mark.integration
 
@@ -57,22 +56,6 @@ def start_exporter(exporter_env: None, tmp_path: Path) -> Iterator[Any]:
     yield start
     for server in started:
         server.stop()
-
-
-def _query(url: str, expr: str) -> list[dict[str, Any]]:
-    data = servers.get_json(f"{url}/api/v1/query?query={urllib.parse.quote(expr)}")
-    result: list[dict[str, Any]] = data["data"]["result"]
-    return result
-
-
-async def _until(what: str, check: Any, limit: float = 60) -> Any:
-    deadline = time.monotonic() + limit
-    while True:
-        result = await asyncio.to_thread(check)
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"{what} not seen within {limit}s"
-        await asyncio.sleep(0.25)
 
 
 def _plugin_rules() -> list[dict[str, Any]]:
@@ -119,8 +102,8 @@ scrape_configs:
             await asyncio.sleep(0.2)
 
     own = f'job="{c.JOB_PLUGIN_EXPORTER}",region="us-east-1",plugin="{PLUGIN}"'
-    [sample] = await _until(
-        "plugin requests", lambda: _query(prom.url, f"globalmon_plugin_requests_total{{{own}}}")
+    [sample] = await until(
+        "plugin requests", lambda: query(prom.url, f"globalmon_plugin_requests_total{{{own}}}")
     )
     assert float(sample["value"][1]) > 0
     for rule in _plugin_rules():
@@ -130,8 +113,8 @@ scrape_configs:
         # a recording rule is checked through the series it records (its labels come from the
         # rule), an alert through its expression: every one must return this plugin's data
         what = rule.get("alert") or rule["record"]
-        query = expr if "alert" in rule else f'{what}{{plugin="{PLUGIN}"}}'
-        result = await _until(f"{what}: {query}", lambda q=query: _query(prom.url, q))
+        promql = expr if "alert" in rule else f'{what}{{plugin="{PLUGIN}"}}'
+        result = await until(f"{what}: {promql}", lambda q=promql: query(prom.url, q))
         assert all(r["metric"].get("plugin") == PLUGIN for r in result), what
 
 
@@ -174,7 +157,7 @@ async def test_kill_9_during_a_burst_loses_no_acknowledged_write(
     sem = asyncio.Semaphore(64)
     async with aiohttp.ClientSession(f"http://127.0.0.1:{first.port}") as http:
         tasks = [asyncio.create_task(_write(http, i, acked, sem)) for i in range(total)]
-        await _until("a third acknowledged", lambda: len(acked) >= total // 3, limit=120)
+        await until("a third acknowledged", lambda: len(acked) >= total // 3, limit=120)
         assert first.process is not None
         os.kill(first.process.pid, signal.SIGKILL)
         await asyncio.gather(*tasks)

@@ -14,15 +14,9 @@ from exporters.plugin.sdk import PluginClient
 from exporters.plugin.store import PluginStore
 from globalmon import servers
 from tests.exporters.plugin_fixtures import TOKEN, Clock, Exporter, clock, exporter, start, store
+from tests.exporters.waiting import until
 
 __all__ = ["clock", "exporter", "store"]  # fixtures
-
-
-async def _until(what: str, check: Any, limit: float = 20) -> None:
-    deadline = time.monotonic() + limit
-    while not check():
-        assert time.monotonic() < deadline, f"{what} not within {limit}s"
-        await asyncio.sleep(0.02)
 
 
 async def test_stream_sends_committed_logs_and_events_matching_the_filter(
@@ -45,7 +39,7 @@ async def test_stream_sends_committed_logs_and_events_matching_the_filter(
     [stored] = (await exporter.get("/plugins/payments/logs?level=error"))["items"]
     assert first["item"] == stored
     await ws.close()
-    await _until("the subscriber gone", lambda: not exporter.state.hub.subscribers)
+    await until("the subscriber gone", lambda: not exporter.state.hub.subscribers)
 
 
 async def test_stream_refuses_unknown_kinds(exporter: Exporter) -> None:
@@ -101,7 +95,7 @@ async def test_critical_events_are_pushed_to_the_webhook_as_alertmanager_alerts(
     await exp.post("payments", "events", {"type": "deploy", "severity": "high"})
     event = {"type": "oom", "severity": "critical", "description": "killed"}
     assert (await exp.post("payments", "events", event)).status == 201
-    await _until("the push", lambda: received)
+    await until("the push", lambda: received)
     [(auth, payload)] = received
     assert auth == "Bearer hook-token"
     assert payload["version"] == "4"
@@ -159,7 +153,7 @@ async def test_sdk_never_blocks_and_counts_what_it_drops(exporter: Exporter) -> 
     for i in range(1000):
         client.record_log("info", f"line {i}")
     assert time.perf_counter() - started < 1.0  # appends, not HTTP calls
-    await _until("a failed send", lambda: client.failures >= 1)
+    await until("a failed send", lambda: client.failures >= 1)
     assert client.dropped == 900
     assert client.sent == 0
     await asyncio.to_thread(client.close, 1.0)
@@ -179,11 +173,11 @@ async def test_sdk_retries_until_the_exporter_accepts(
     url = str(exp.client.make_url("/"))
     client = PluginClient(url, "payments", token=TOKEN, flush_interval=0.01, max_backoff=0.05)
     client.record_log("info", "first")
-    await _until("the first batch", lambda: client.sent == 1)
+    await until("the first batch", lambda: client.sent == 1)
     client.record_log("info", "second")  # rate limited (429): kept and retried
-    await _until("a refused attempt", lambda: client.failures >= 1)
+    await until("a refused attempt", lambda: client.failures >= 1)
     clock.now += 120  # the window moves on
-    await _until("the retried batch", lambda: client.sent == 2)
+    await until("the retried batch", lambda: client.sent == 2)
     await asyncio.to_thread(client.close)
     messages = [i["message"] for i in (await exp.get("/plugins/payments/logs"))["items"]]
     assert messages == ["second", "first"]
