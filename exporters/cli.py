@@ -177,6 +177,12 @@ def _duration(text: str) -> str:
     return text
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"found {text!r}; expected a whole number above 0")
+    return int(text)
+
+
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("agent", help="run the agent exporter for one agent of the spec")
     p.add_argument("--spec", required=True, metavar="SPEC", help="region spec YAML file")
@@ -255,7 +261,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     p.add_argument(
         "--rate-limit",
-        type=int,
+        type=_positive,
         default=600,
         metavar="N",
         help="requests per plugin per minute (default: %(default)s)",

@@ -1,4 +1,5 @@
-"""`globalmon agent` and `globalmon registry`: usage and spec errors exit 2 with a reason."""
+"""`globalmon agent`, `registry` and `plugin-exporter`: usage and spec errors exit 2 with a
+reason, runtime failures 1."""
 
 from __future__ import annotations
 
@@ -50,3 +51,19 @@ def test_an_unreadable_registry_token_is_a_runtime_failure(
     monkeypatch.delenv("GLOBALMON_REGISTRY_TOKEN", raising=False)
     assert main(["registry", "--spec", SPEC, "--db", str(tmp_path / "r.db")]) == 1
     assert "environment variable GLOBALMON_REGISTRY_TOKEN is not set" in capsys.readouterr().err
+
+
+def test_plugin_exporter_usage_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "p.db")
+    assert main(["plugin-exporter", "--spec", SPEC, "--db", db, "--region", "mars"]) == 2
+    assert "--region: found 'mars'; expected one of us-east-1" in capsys.readouterr().err
+    for flag, value in (("--rate-limit", "0"), ("--plugin-ttl", "soon")):
+        with pytest.raises(SystemExit) as exit_:
+            main(["plugin-exporter", "--spec", SPEC, "--db", db, flag, value])
+        assert exit_.value.code == 2
+        assert f"{flag}: found '{value}'" in capsys.readouterr().err
+    monkeypatch.delenv("GLOBALMON_INGEST_TOKEN", raising=False)
+    assert main(["plugin-exporter", "--spec", SPEC, "--db", db]) == 1
+    assert "GLOBALMON_INGEST_TOKEN is not set" in capsys.readouterr().err
