@@ -72,6 +72,7 @@ demo: setup
 	@cd .demo/generated && find . -type f | sort | sed 's|^\./|  .demo/generated/|'
 
 bench: setup
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,bench]'
 	@set -e; for b in bench/[!_]*.py; do m=$$(basename $$b .py); echo "== bench.$$m"; $(BIN)/python -m bench.$$m; done
 
 clean:

@@ -1,46 +1,98 @@
-"""`globalmon sidecar detect`: the sidecar's anomaly scores for a CSV file, offline."""
+"""`globalmon sidecar detect|forecast`: the sidecar's anomaly scores and forecasts for a CSV file,
+offline, through the same functions the live sidecar uses."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from forecaster_sidecar.anomaly import scores, step_of
-from forecaster_sidecar.csvio import CsvError, read
+from forecaster_sidecar.csvio import CsvError, Table, read
+from forecaster_sidecar.forecast import forecast_auto, seasons_for
 from globalmon.cliutil import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from globalmon.spec.types import duration_seconds
 
 
-def run_detect(args: argparse.Namespace) -> int:
-    path = Path(args.file)
+def _read(path: Path, what: str) -> Table | int:
     try:
-        table = read(path)
+        return read(path)
     except FileNotFoundError:
-        print(f"globalmon sidecar detect: no such file: {path}", file=sys.stderr)
+        print(f"globalmon sidecar {what}: no such file: {path}", file=sys.stderr)
         return EXIT_FAILURE
     except CsvError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
+
+
+def _write(text: str, output: str | None, what: str) -> int:
+    if not output:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        Path(output).write_text(text)
+    except OSError as exc:
+        print(f"globalmon sidecar {what}: cannot write {output}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def run_detect(args: argparse.Namespace) -> int:
+    table = _read(Path(args.file), "detect")
+    if isinstance(table, int):
+        return table
     score = scores(table.values, step_of(table.timestamps))
     lines = ["timestamp,value,anomaly_score\n"]
     lines += [
         f"{t},{'' if v != v else repr(float(v))},{s:.6f}\n"
         for t, v, s in zip(table.raw_timestamps, table.values, score, strict=True)
     ]
-    out = "".join(lines)
-    if args.output:
-        try:
-            Path(args.output).write_text(out)
-        except OSError as exc:
-            print(f"globalmon sidecar detect: cannot write {args.output}: {exc}", file=sys.stderr)
-            return EXIT_FAILURE
-    else:
-        sys.stdout.write(out)
-    return EXIT_OK
+    return _write("".join(lines), args.output, "detect")
+
+
+def _stamp(seconds: float, like: str) -> str:
+    """A future timestamp in the input's own format (Unix seconds or date and time)."""
+    try:
+        float(like)
+    except ValueError:
+        sep = "T" if "T" in like else " "
+        return datetime.fromtimestamp(seconds, UTC).strftime(f"%Y-%m-%d{sep}%H:%M:%S")
+    return str(int(seconds)) if seconds == int(seconds) else repr(seconds)
+
+
+def run_forecast(args: argparse.Namespace) -> int:
+    try:
+        horizon_seconds = duration_seconds(args.horizon)
+    except ValueError:
+        print(
+            f"globalmon sidecar forecast: --horizon: found {args.horizon!r}; "
+            "expected a duration like 6h",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    table = _read(Path(args.file), "forecast")
+    if isinstance(table, int):
+        return table
+    step = step_of(table.timestamps)
+    steps = max(1, round(horizon_seconds / step))
+    result = forecast_auto(table.values[None, :], steps, seasons_for(step))
+    last = float(table.timestamps[-1])
+    lines = ["timestamp,yhat,yhat_lower,yhat_upper\n"]
+    lines += [
+        f"{_stamp(last + (h + 1) * step, table.raw_timestamps[-1])},"
+        f"{float(result.yhat[0, h])!r},{float(result.lower[0, h])!r},"
+        f"{float(result.upper[0, h])!r}\n"
+        for h in range(steps)
+    ]
+    print(f"model: {result.model[0]}", file=sys.stderr)
+    return _write("".join(lines), args.output, "forecast")
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("sidecar", help="the forecaster sidecar (offline: detect on a CSV)")
+    p = sub.add_parser(
+        "sidecar", help="the forecaster sidecar (offline: detect and forecast on a CSV)"
+    )
     modes = p.add_subparsers(dest="mode", metavar="MODE", required=True)
     d = modes.add_parser(
         "detect",
@@ -49,3 +101,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     d.add_argument("file", metavar="FILE.csv", help="CSV with the header timestamp,value")
     d.add_argument("-o", "--output", metavar="OUT", help="write here instead of standard output")
     d.set_defaults(func=run_detect)
+    f = modes.add_parser(
+        "forecast",
+        help="write timestamp,yhat,yhat_lower,yhat_upper for each step of the horizon",
+    )
+    f.add_argument("file", metavar="FILE.csv", help="CSV with the header timestamp,value")
+    f.add_argument("--horizon", required=True, metavar="H", help="how far ahead, e.g. 6h")
+    f.add_argument("-o", "--output", metavar="OUT", help="write here instead of standard output")
+    f.set_defaults(func=run_forecast)

@@ -107,3 +107,48 @@ def test_nab_eval_runs_on_a_corpus(tmp_path: Path) -> None:
         x for x in result.stdout.splitlines() if x.startswith("realAWSCloudwatch    standard")
     )
     assert float(line.split()[2]) > 50
+
+
+def test_forecast_writes_each_future_step_with_bounds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "s.csv"
+    write_series(path, n=2000, spike=None)
+    assert main(["sidecar", "forecast", str(path), "--horizon", "1h"]) == 0
+    out = capsys.readouterr()
+    rows = list(csv.DictReader(io.StringIO(out.out)))
+    assert len(rows) == 12  # 1 h at 5-minute steps
+    assert rows[0]["timestamp"] == "2014-02-20 22:40:00"  # the step after 2014-02-20 22:35
+    for r in rows:
+        lo, mid, hi = (float(r[k]) for k in ("yhat_lower", "yhat", "yhat_upper"))
+        assert lo <= mid <= hi
+        assert 8 < mid < 12  # the series is 10 plus unit noise
+    assert out.err.startswith("model: ")
+
+
+def test_forecast_keeps_unix_timestamps_and_refuses_bad_horizons(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "u.csv"
+    path.write_text("timestamp,value\n" + "".join(f"{60 * i},{i % 5}\n" for i in range(100)))
+    assert main(["sidecar", "forecast", str(path), "--horizon", "3m"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [r["timestamp"] for r in rows] == ["6000", "6060", "6120"]
+    assert main(["sidecar", "forecast", str(path), "--horizon", "soon"]) == 2
+    assert "--horizon: found 'soon'; expected a duration" in capsys.readouterr().err
+
+
+def test_forecast_eval_runs_on_a_corpus(tmp_path: Path) -> None:
+    """bench.forecast_eval end to end on a tiny corpus (9 days: two origins)."""
+    category = tmp_path / "realAWSCloudwatch"
+    category.mkdir()
+    write_series(category / "a.csv", n=9 * 288, spike=None)
+    (tmp_path / "combined_windows.json").write_text(json.dumps({"realAWSCloudwatch/a.csv": []}))
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.forecast_eval", "--data", str(tmp_path),
+         "--reference-sample", "0"],
+        cwd=REPO, capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "2 origins" in result.stdout
+    assert "globalmon (backtest choice)" in result.stdout

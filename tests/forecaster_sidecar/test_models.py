@@ -1,0 +1,85 @@
+"""Forecast models: exact on the shapes they model, vectorised consistently, robust to gaps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from forecaster_sidecar import models as m
+from forecaster_sidecar.forecast import forecast_auto
+
+DAY = 288
+
+
+def daily(n: int, seed: int = 0, noise: float = 0.5, trend: float = 0.0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    out: np.ndarray = 100 + 20 * np.sin(2 * np.pi * t / DAY) + trend * t + rng.normal(0, noise, n)
+    return out
+
+
+def test_fill_gaps_forward_and_leading() -> None:
+    y = np.array([[np.nan, 1.0, np.nan, 3.0, np.nan]])
+    assert m.fill_gaps(y).tolist() == [[1.0, 1.0, 1.0, 3.0, 3.0]]
+
+
+def test_linear_and_seasonal_naive_are_exact_on_their_shapes() -> None:
+    line = (5 + 2 * np.arange(50.0))[None, :]
+    assert np.allclose(m.linear(line, 3, 20), [[105, 107, 109]])
+    seasonal = np.tile(np.arange(4.0), 5)[None, :]
+    assert m.seasonal_naive(seasonal, 6, 4).tolist() == [[0, 1, 2, 3, 0, 1]]
+    assert m.seasonal_naive(seasonal, 2, None).tolist() == [[3, 3]]
+
+
+def test_holt_follows_a_trend_and_holt_winters_a_season() -> None:
+    line = (5 + 2 * np.arange(300.0))[None, :]
+    assert np.allclose(m.holt(line, 5), 5 + 2 * np.arange(300, 305), rtol=0.01)
+    y = daily(7 * DAY + 72, trend=0.01)[None, :]
+    hist, future = y[:, : 7 * DAY], y[:, 7 * DAY :]
+    err = np.abs(m.holt_winters(hist, 72, DAY) - future).mean()
+    assert err < 2.0  # the season swings by 40; noise is 0.5
+
+
+def test_season_detection() -> None:
+    y = np.stack([daily(4 * DAY), np.random.default_rng(1).normal(0, 1, 4 * DAY)])
+    assert m.detect_season(y, (DAY, 7 * DAY)) == [DAY, None]
+
+
+def test_rows_are_independent() -> None:
+    """A matrix gives each row what the row alone gives: no series leaks into another."""
+    y = np.stack([daily(4 * DAY, seed=s, trend=0.02 * s) for s in range(4)])
+    together = m.forecast(y, 24, DAY)
+    for i in range(4):
+        alone = m.forecast(y[i : i + 1], 24, DAY)
+        assert np.allclose(together.yhat[i], alone.yhat[0])
+        assert together.model[i] == alone.model[0]
+
+
+def test_forecast_picks_a_seasonal_model_for_a_seasonal_series_and_bounds_it() -> None:
+    y = daily(7 * DAY, noise=0.2)[None, :]
+    f = forecast_auto(y, DAY, (DAY,))
+    assert f.model[0] in ("holt_winters", "seasonal_naive")
+    assert np.all(f.lower <= f.yhat)
+    assert np.all(f.yhat <= f.upper)
+    truth = daily(8 * DAY, noise=0.0)[7 * DAY :]
+    assert np.abs(f.yhat[0] - truth).mean() < 1.5
+
+
+def test_noise_gets_a_flat_forecast() -> None:
+    y = np.random.default_rng(5).normal(10, 1, (1, 3 * DAY))
+    f = forecast_auto(y, 72, (DAY,))
+    assert f.model[0] in ("level", "median")
+    assert np.ptp(f.yhat) == pytest.approx(0.0)
+    assert abs(f.yhat[0, 0] - 10) < 0.5
+
+
+@pytest.mark.parametrize("n", [1, 5, 30])
+def test_short_or_gappy_history_still_forecasts(n: int) -> None:
+    y = np.full((2, n), np.nan)
+    y[0, 0] = 3.0
+    y[1, :] = np.arange(n, dtype=float)
+    y[1, 1::3] = np.nan
+    f = forecast_auto(y, 12, (DAY,))
+    assert f.yhat.shape == (2, 12)
+    assert np.isfinite(f.yhat).all()
+    assert f.yhat[0].tolist() == [3.0] * 12
