@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from aiohttp import web
 
 from forecaster_sidecar.anomaly import scores, step_of
 from forecaster_sidecar.csvio import CsvError, Table, read
@@ -89,11 +92,86 @@ def run_forecast(args: argparse.Namespace) -> int:
     return _write("".join(lines), args.output, "forecast")
 
 
+def run_live(args: argparse.Namespace) -> int:
+    from forecaster_sidecar.app import SidecarConfig, create_app
+    from globalmon.cliutil import load_or_report
+    from globalmon.spec.types import duration_seconds as seconds
+
+    if not args.spec or not args.prometheus_url:
+        print(
+            "globalmon sidecar: --spec and --prometheus-url are required (or a MODE: detect, "
+            "forecast)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    shard = _shard(args.shard)
+    if shard is None:
+        print(
+            f"globalmon sidecar: --shard: found {args.shard!r}; expected i/n with 0 <= i < n",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    host, sep, port = args.listen.rpartition(":")
+    if not sep or not port.isdigit():
+        print(
+            f"globalmon sidecar: --web.listen-address: found {args.listen!r}; expected host:port",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    spec = load_or_report(args.spec)
+    if spec is None:
+        return EXIT_USAGE
+    if not spec.forecasts:
+        print(f"globalmon sidecar: {args.spec} has no forecasts; nothing to do", file=sys.stderr)
+        return EXIT_USAGE
+    config = SidecarConfig(
+        tuple(spec.forecasts),
+        args.prometheus_url.rstrip("/"),
+        interval=seconds(args.interval),
+        shard=shard,
+    )
+    try:
+        web.run_app(
+            create_app(config, clock=time.time), host=host.strip("[]") or "0.0.0.0",
+            port=int(port), print=None,
+        )  # fmt: skip
+    except OSError as exc:
+        print(f"globalmon sidecar: cannot listen on {args.listen}: {exc.strerror}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def _shard(text: str) -> tuple[int, int] | None:
+    i, sep, n = text.partition("/")
+    if not sep or not i.isdigit() or not n.isdigit() or not 0 <= int(i) < int(n):
+        return None
+    return int(i), int(n)
+
+
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "sidecar", help="the forecaster sidecar (offline: detect and forecast on a CSV)"
     )
-    modes = p.add_subparsers(dest="mode", metavar="MODE", required=True)
+    p.add_argument("--spec", metavar="SPEC", help="region spec YAML file (live mode)")
+    p.add_argument("--prometheus-url", metavar="URL", help="Prometheus to read history from")
+    p.add_argument(
+        "--web.listen-address",
+        dest="listen",
+        default="127.0.0.1:9468",
+        metavar="ADDR",
+        help="host:port for /metrics (default: %(default)s)",
+    )
+    p.add_argument(
+        "--shard",
+        default="0/1",
+        metavar="I/N",
+        help="take the series whose stable hash modulo N is I (default: %(default)s)",
+    )
+    p.add_argument(
+        "--interval", default="1m", metavar="DURATION", help="between runs (default: %(default)s)"
+    )
+    p.set_defaults(func=run_live)
+    modes = p.add_subparsers(dest="mode", metavar="MODE")
     d = modes.add_parser(
         "detect",
         help="write timestamp,value,anomaly_score for a timestamp,value CSV (the NAB format)",

@@ -24,6 +24,7 @@ def forecast_auto(y: Array, horizon: int, seasons: tuple[int, ...]) -> Forecast:
     yhat, lower, upper = (np.empty((s, horizon)) for _ in range(3))
     model: list[str] = [""] * s
     mae = np.empty(s)
+    errors: list[Array] = [np.zeros(0)] * s
     for season in sorted(set(detected), key=lambda v: v or 0):
         rows = np.array([i for i, d in enumerate(detected) if d == season])
         part = forecast(y[rows], horizon, season)
@@ -35,4 +36,6 @@ def forecast_auto(y: Array, horizon: int, seasons: tuple[int, ...]) -> Forecast:
         )
         for i, r in enumerate(rows):
             model[r] = part.model[i]
-    return Forecast(yhat, lower, upper, model, mae)
+            errors[r] = part.backtest_errors[i]
+    width = min(len(e) for e in errors) if s else 0
+    return Forecast(yhat, lower, upper, model, mae, np.array([e[:width] for e in errors]))

@@ -210,6 +210,7 @@ class Forecast:
     upper: Array
     model: list[str]  # the model chosen per series
     backtest_mae: Array  # per series, of the chosen model
+    backtest_errors: Array  # (series, holdout): the chosen model's absolute error per step
 
 
 def forecast(y: Array, horizon: int, season: int | None) -> Forecast:
@@ -228,22 +229,29 @@ def forecast(y: Array, horizon: int, season: int | None) -> Forecast:
         errors[model] = np.abs(predict(train, holdout, model, season) - actual)
     if not errors:
         flat = np.repeat(y[:, -1:], horizon, axis=1)
-        return Forecast(flat, flat.copy(), flat.copy(), ["seasonal_naive"] * s, np.zeros(s))
+        none = np.zeros((s, 0))
+        return Forecast(flat, flat.copy(), flat.copy(), ["seasonal_naive"] * s, np.zeros(s), none)
     names = list(errors)
     mae = np.stack([errors[m].mean(axis=1) for m in names], axis=1)
     choice = np.argmin(mae, axis=1)
     yhat = np.empty((s, horizon))
     spread = np.empty((s, horizon))
+    chosen_errors = np.empty((s, holdout))
     for i, model in enumerate(names):
         rows = np.flatnonzero(choice == i)
         if len(rows) == 0:
             continue
         yhat[rows] = predict(y[rows], horizon, model, season)
         # the backtest's absolute error, growing with the horizon like a random walk past it
-        err = errors[model][rows]
+        err = chosen_errors[rows] = errors[model][rows]
         scale = np.sqrt(np.mean(err**2, axis=1))[:, None]
         spread[rows] = scale * np.sqrt(np.maximum(np.arange(1, horizon + 1) / holdout, 1.0))
     chosen = [names[i] for i in choice]
     return Forecast(
-        yhat, yhat - Z95 * spread, yhat + Z95 * spread, chosen, mae[np.arange(s), choice]
+        yhat,
+        yhat - Z95 * spread,
+        yhat + Z95 * spread,
+        chosen,
+        mae[np.arange(s), choice],
+        chosen_errors,
     )

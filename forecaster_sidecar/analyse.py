@@ -1,0 +1,121 @@
+"""One forecast target's history in, the sidecar's output series out.
+
+For every source series (its labels kept, plus ``target``): forecast bands per horizon, the
+anomaly score and flag, time to exhaustion when the target has a limit, the trend's slope and
+direction; per target, the backtest MASE per horizon. Names come from globalmon/conventions.py,
+the ones the generated rules and boards query.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from forecaster_sidecar.anomaly import scores
+from forecaster_sidecar.forecast import DAY, WEEK, forecast_auto
+from forecaster_sidecar.models import Array, fill_gaps
+from forecaster_sidecar.prometheus import Matrix
+from globalmon import conventions as c
+from globalmon.spec.forecast import Forecast as Target
+from globalmon.spec.types import duration_seconds
+
+# The detector's corpus threshold on the NAB data (bench/nab_eval.py picks 0.43).
+FLAG_THRESHOLD = 0.43
+FLAG_HOLD_SECONDS = 1800.0  # a detection keeps the flag up this long, so alert `for:` can see it
+STABLE_PER_DAY = 0.01  # a trend under 1% of the level per day counts as stable
+
+
+@dataclass(frozen=True)
+class Sample:
+    name: str
+    labels: dict[str, str]
+    value: float
+
+
+def shard_of(labels: dict[str, str], shards: int) -> int:
+    """A stable shard for a series: the same on every sidecar and every run."""
+    key = "\x00".join(f"{k}={v}" for k, v in sorted(labels.items()))
+    return int.from_bytes(hashlib.sha1(key.encode()).digest()[:8], "big") % shards
+
+
+def _seasons(target: Target, step: float) -> tuple[int, ...]:
+    wanted = {
+        "auto": (DAY, WEEK),
+        "daily": (DAY,),
+        "weekly": (WEEK,),
+        "none": (),
+    }[target.seasonality]
+    return tuple(round(s / step) for s in wanted if (s / step).is_integer())
+
+
+def _slope(y: Array, step: float, window: int) -> Array:
+    tail = y[:, -window:]
+    x = np.arange(tail.shape[1], dtype=float) * step
+    xm = x.mean()
+    denom = max(float(((x - xm) ** 2).sum()), 1e-12)
+    out: Array = ((tail - tail.mean(axis=1, keepdims=True)) * (x - xm)).sum(axis=1) / denom
+    return out
+
+
+def analyse(target: Target, matrix: Matrix) -> tuple[list[Sample], int]:
+    """Samples for every series with data, and how many series that was."""
+    has_data = ~np.all(np.isnan(matrix.values), axis=1)
+    labels = [lab for lab, ok in zip(matrix.labels, has_data, strict=True) if ok]
+    if not labels:
+        return [], 0
+    step, now = matrix.step, matrix.end
+    y = fill_gaps(matrix.values[has_data])
+    horizons = {h: max(1, round(duration_seconds(h) / step)) for h in target.horizons}
+    longest = max(horizons.values())
+    result = forecast_auto(y, longest, _seasons(target, step))
+    worse = 1.0 if target.polarity == "higher_is_worse" else -1.0
+    slope = _slope(y, step, min(y.shape[1], round(DAY / step)))
+    level = np.abs(np.nanmean(y, axis=1))
+    stable = np.abs(slope) * DAY < STABLE_PER_DAY * np.maximum(level, 1e-12)
+    direction = np.where(stable, 0.0, np.sign(slope) * worse)
+    hold = max(1, round(FLAG_HOLD_SECONDS / step))
+    out: list[Sample] = []
+    for i, lab in enumerate(labels):
+        own = {**lab, c.LABEL_TARGET: target.name}
+        for h, k in horizons.items():
+            for bound, values in (
+                ("yhat", result.yhat),
+                ("yhat_lower", result.lower),
+                ("yhat_upper", result.upper),
+            ):
+                bound_labels = {**own, c.LABEL_HORIZON: h, c.LABEL_BOUND: bound}
+                out.append(Sample(c.FORECAST.name, bound_labels, float(values[i, k - 1])))
+        score = scores(matrix.values[has_data][i], step)
+        out.append(Sample(c.ANOMALY_SCORE.name, own, float(score[-1])))
+        flagged = bool((score[-hold:] >= FLAG_THRESHOLD).any())
+        out.append(Sample(c.ANOMALY_FLAG.name, own, 1.0 if flagged else 0.0))
+        out.append(Sample(c.TREND_SLOPE.name, own, float(slope[i])))
+        out.append(Sample(c.TREND_DIRECTION.name, own, float(direction[i])))
+        if target.limit is not None:
+            crossed = np.flatnonzero((result.yhat[i] - target.limit) * worse >= 0)
+            if (y[i, -1] - target.limit) * worse >= 0:
+                seconds: float | None = 0.0
+            elif len(crossed):
+                seconds = float((crossed[0] + 1) * step)
+            else:
+                seconds = None  # not within the horizon: the series is absent
+            if seconds is not None:
+                out.append(Sample(c.CAPACITY_EXHAUSTION.name, own, seconds))
+                out.append(Sample(c.CAPACITY_EXHAUSTION_AT.name, own, now + seconds))
+    scale = np.nanmean(np.abs(np.diff(y, axis=1)), axis=1)  # in-sample naive error
+    errors = result.backtest_errors
+    for h, k in horizons.items():
+        if errors.shape[1] == 0:
+            break
+        within = errors[:, : min(k, errors.shape[1])].mean(axis=1)
+        ok = scale > 0
+        if ok.any():
+            mase = float(np.mean(within[ok] / scale[ok]))
+            out.append(
+                Sample(
+                    c.FORECAST_MASE.name, {c.LABEL_TARGET: target.name, c.LABEL_HORIZON: h}, mase
+                )
+            )
+    return out, len(labels)

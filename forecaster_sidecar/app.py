@@ -1,0 +1,225 @@
+"""The live sidecar: read each target's history from Prometheus, analyse it, serve the results.
+
+A run reads every forecast target of the spec (``query_range`` over its ``history``, about 2,000
+points per series), keeps the series of this shard, and replaces the target's output series when
+its analysis succeeds. A failed target keeps its last good series (their age is
+``time() - globalmon_forecaster_last_success_timestamp_seconds``) and counts the failure by reason;
+one bad target never stops the others. Prometheus down or slow: the next run waits with
+exponential backoff, up to the run interval. Targets whose PromQL Prometheus refuses are
+reported at start with their name and skipped.
+
+    /metrics     the outputs (source labels + target, horizon, bound) and self-metrics
+    /-/healthy   200 once the sidecar runs
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import aiohttp
+import numpy as np
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from forecaster_sidecar.analyse import Sample, analyse, shard_of
+from forecaster_sidecar.prometheus import Matrix, QueryError, check, query_range
+from globalmon import conventions as c
+from globalmon.spec.forecast import Forecast as Target
+from globalmon.spec.types import duration_seconds
+
+POINTS = 2000  # per series and fit: the step is history / POINTS
+FAMILIES = (
+    c.FORECAST,
+    c.ANOMALY_SCORE,
+    c.ANOMALY_FLAG,
+    c.CAPACITY_EXHAUSTION,
+    c.CAPACITY_EXHAUSTION_AT,
+    c.TREND_SLOPE,
+    c.TREND_DIRECTION,
+    c.FORECAST_MASE,
+)
+REASONS = ("unreachable", "timeout", "http", "bad_query", "fit")
+
+
+@dataclass(frozen=True)
+class SidecarConfig:
+    targets: tuple[Target, ...]
+    prometheus_url: str
+    interval: float = 60.0
+    shard: tuple[int, int] = (0, 1)  # (i, n): this sidecar takes the series with hash % n == i
+    min_step: float = 15.0
+
+
+@dataclass
+class SelfMetrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.duration = Gauge(
+            c.FORECASTER_RUN_DURATION.name, c.FORECASTER_RUN_DURATION.help, registry=r
+        )
+        self.last_success = Gauge(
+            c.FORECASTER_LAST_SUCCESS.name, c.FORECASTER_LAST_SUCCESS.help, registry=r
+        )
+        self.series = Gauge(
+            c.FORECASTER_SERIES.name, c.FORECASTER_SERIES.help, [c.LABEL_TARGET], registry=r
+        )
+        m = c.FORECASTER_FAILURES
+        self.failures = Counter(m.name.removesuffix("_total"), m.help, [c.LABEL_REASON], registry=r)
+        for reason in REASONS:
+            self.failures.labels(reason)
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def render(samples: list[Sample]) -> str:
+    by_name: dict[str, list[str]] = {m.name: [] for m in FAMILIES}
+    for s in samples:
+        labels = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(s.labels.items()))
+        by_name[s.name].append(f"{s.name}{{{labels}}} {s.value!r}\n")
+    parts = []
+    for m in FAMILIES:
+        if by_name[m.name]:
+            parts.append(f"# HELP {m.name} {m.help}\n# TYPE {m.name} {m.type}\n")
+            parts.extend(by_name[m.name])
+    return "".join(parts)
+
+
+@dataclass
+class Sidecar:
+    config: SidecarConfig
+    clock: Callable[[], float]
+    metrics: SelfMetrics = field(default_factory=SelfMetrics)
+    results: dict[str, list[Sample]] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)  # target -> Prometheus's reason
+    body: bytes = b""
+    runs: int = 0
+
+    def _step(self, target: Target) -> float:
+        return max(self.config.min_step, round(duration_seconds(target.history) / POINTS))
+
+    async def validate(self, session: aiohttp.ClientSession) -> None:
+        """Report every target whose expression Prometheus refuses, with its name."""
+        for target in self.config.targets:
+            try:
+                await check(session, self.config.prometheus_url, target.expr)
+            except QueryError as exc:
+                if exc.reason != "bad_query":
+                    raise
+                self.refused[target.name] = str(exc)
+                print(
+                    f"globalmon sidecar: forecast {target.name!r}: Prometheus refuses its expr: "
+                    f"{exc}; skipped",
+                    file=sys.stderr,
+                )
+
+    async def run_once(self, session: aiohttp.ClientSession) -> bool:
+        """Analyse every target once; True when all of them succeeded."""
+        started = time.perf_counter()
+        ok = True
+        for target in self.config.targets:
+            if target.name in self.refused:
+                continue
+            try:
+                matrix = await self._fetch(session, target)
+                samples, n = await asyncio.to_thread(analyse, target, matrix)
+            except QueryError as exc:
+                self.metrics.failures.labels(exc.reason).inc()
+                ok = False
+                if exc.reason in ("unreachable", "timeout"):
+                    break  # the next target would wait for the same dead Prometheus
+                continue
+            except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
+                print(f"globalmon sidecar: forecast {target.name!r}: {exc}", file=sys.stderr)
+                self.metrics.failures.labels("fit").inc()
+                ok = False
+                continue
+            self.results[target.name] = samples
+            self.metrics.series.labels(target.name).set(n)
+        self.body = render([s for samples in self.results.values() for s in samples]).encode()
+        self.metrics.duration.set(time.perf_counter() - started)
+        if ok:
+            self.metrics.last_success.set(self.clock())
+        self.runs += 1
+        return ok
+
+    async def _fetch(self, session: aiohttp.ClientSession, target: Target) -> Matrix:
+        step = self._step(target)
+        end = (self.clock() // step) * step
+        start = end - duration_seconds(target.history)
+        matrix = await query_range(
+            session, self.config.prometheus_url, target.expr, start, end, step
+        )
+        i, n = self.config.shard
+        if n > 1:
+            keep = [shard_of(lab, n) == i for lab in matrix.labels]
+            matrix = Matrix(
+                [lab for lab, k in zip(matrix.labels, keep, strict=True) if k],
+                matrix.start,
+                matrix.step,
+                matrix.values[keep],
+            )
+        return matrix
+
+
+SIDECAR = web.AppKey("sidecar", Sidecar)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    sidecar = request.app[SIDECAR]
+    body = sidecar.body + generate_latest(sidecar.metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def healthy(request: web.Request) -> web.Response:
+    return web.Response(text="ok\n")
+
+
+async def _loop(app: web.Application) -> AsyncIterator[None]:
+    sidecar = app[SIDECAR]
+    interval = sidecar.config.interval
+
+    async def loop() -> None:
+        timeout = aiohttp.ClientTimeout(total=max(30.0, interval))
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            backoff = 1.0
+            validated = False
+            while True:
+                try:
+                    if not validated:
+                        await sidecar.validate(session)
+                        validated = True
+                    ok = await sidecar.run_once(session)
+                except QueryError as exc:  # Prometheus down while validating
+                    sidecar.metrics.failures.labels(exc.reason).inc()
+                    ok = False
+                if ok:
+                    backoff = 1.0
+                    await asyncio.sleep(interval)
+                else:
+                    await asyncio.sleep(min(backoff, interval))
+                    backoff = min(backoff * 2, interval)
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def create_app(config: SidecarConfig, *, clock: Callable[[], float]) -> web.Application:
+    app = web.Application()
+    app[SIDECAR] = Sidecar(config, clock)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/-/healthy", healthy)
+    app.cleanup_ctx.append(_loop)
+    return app

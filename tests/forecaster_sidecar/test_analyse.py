@@ -1,0 +1,74 @@
+"""The sidecar's outputs for one target: capacity by polarity, trend direction, shards."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from forecaster_sidecar.analyse import Sample, analyse, shard_of
+from forecaster_sidecar.app import render
+from forecaster_sidecar.prometheus import Matrix
+from globalmon import conventions as c
+from globalmon.spec.forecast import Forecast
+
+STEP = 300.0
+
+
+def target(**kw: object) -> Forecast:
+    return Forecast.model_validate(
+        {"name": "t", "expr": "x", "horizons": ["1h", "24h"], "seasonality": "none", **kw}
+    )
+
+
+def matrix(*rows: np.ndarray) -> Matrix:
+    labels = [{"instance": f"h{i}", "job": "j"} for i in range(len(rows))]
+    return Matrix(labels, 0.0, STEP, np.stack(rows))
+
+
+def values(samples: list[Sample], name: str, instance: str) -> list[float]:
+    return [s.value for s in samples if s.name == name and s.labels["instance"] == instance]
+
+
+def test_capacity_and_trend_follow_the_polarity() -> None:
+    n = 2000
+    rising = np.linspace(0.1, 0.5, n)  # reaches 0.6 about 500 steps (42 h) on: beyond 24h
+    fast = np.linspace(0.1, 0.55, n)  # within the day
+    falling = np.linspace(0.9, 0.7, n)
+    samples, count = analyse(target(limit=0.6), matrix(rising, fast, falling))
+    assert count == 3
+    assert values(samples, c.CAPACITY_EXHAUSTION.name, "h0") == []  # not within the horizon
+    [left] = values(samples, c.CAPACITY_EXHAUSTION.name, "h1")
+    assert 0 < left < 86400
+    # already past the limit: zero, not absent
+    assert values(samples, c.CAPACITY_EXHAUSTION.name, "h2") == [0.0]
+    assert values(samples, c.TREND_DIRECTION.name, "h0") == [1.0]
+    assert values(samples, c.TREND_DIRECTION.name, "h2") == [-1.0]
+    samples, _ = analyse(target(limit=0.2, polarity="lower_is_worse"), matrix(falling))
+    assert values(samples, c.TREND_DIRECTION.name, "h0") == [1.0]  # falling is degrading here
+
+
+def test_flat_series_are_stable_and_empty_series_are_skipped() -> None:
+    flat = np.full(500, 3.0)
+    empty = np.full(500, np.nan)
+    samples, count = analyse(target(), matrix(flat, empty))
+    assert count == 1
+    assert values(samples, c.TREND_DIRECTION.name, "h0") == [0.0]
+    assert values(samples, c.ANOMALY_FLAG.name, "h0") == [0.0]
+    assert not [s for s in samples if s.labels.get("instance") == "h1"]
+    bands = [s for s in samples if s.name == c.FORECAST.name]
+    assert {(s.labels["horizon"], s.labels["bound"]) for s in bands} == {
+        (h, b) for h in ("1h", "24h") for b in ("yhat", "yhat_lower", "yhat_upper")
+    }
+
+
+def test_shards_are_stable_and_cover_every_series() -> None:
+    labels = [{"instance": f"host-{i}:9100", "job": "node"} for i in range(300)]
+    first = [shard_of(lab, 3) for lab in labels]
+    assert first == [shard_of(dict(reversed(list(lab.items()))), 3) for lab in labels]
+    assert set(first) == {0, 1, 2}
+    assert min(first.count(s) for s in range(3)) > 60
+
+
+def test_render_escapes_label_values() -> None:
+    text = render([Sample(c.ANOMALY_SCORE.name, {"path": 'a"b\\c\nd', "target": "t"}, 0.5)])
+    assert 'path="a\\"b\\\\c\\nd"' in text
+    assert text.startswith(f"# HELP {c.ANOMALY_SCORE.name} ")

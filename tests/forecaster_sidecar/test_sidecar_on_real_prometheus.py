@@ -1,0 +1,208 @@
+"""The live sidecar on a real Prometheus seeded with two days of history (promtool tsdb
+create-blocks-from openmetrics): its gauges appear, Prometheus scrapes them back, and the
+generated capacity and anomaly rules find exactly those series."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from globalmon import conventions as c
+from globalmon import servers
+from globalmon.spec import load_spec_text
+from rules_generator.generate import generate
+from tests.exporters.promtool import check_metrics
+from tests.exporters.waiting import query, until
+
+pytestmark = pytest.mark.integration
+
+REGION = "lab"
+SPEC = f"""
+version: v1
+regions:
+  - id: {REGION}
+    name: Lab
+    prometheus_urls: [http://127.0.0.1:9090]
+    agents:
+      - {{id: web-1, type: system, address: "127.0.0.1:9464"}}
+    endpoints: {{sidecar: "127.0.0.1:9468"}}
+forecasts:
+  - name: disk
+    expr: globalmon_host_disk_used_bytes / globalmon_host_disk_size_bytes
+    horizons: [1h, 24h]
+    history: 2d
+    seasonality: none
+    limit: 0.9
+  - name: cpu
+    expr: globalmon_host_cpu_usage_ratio
+    horizons: [1h]
+    history: 2d
+    seasonality: daily
+  - name: broken
+    expr: rate(globalmon_host_cpu_usage_ratio)
+"""
+SOURCE = {"job": c.JOB_AGENT, "instance": "127.0.0.1:9464", "region": REGION, "agent": "web-1"}
+
+
+def _history(end: float) -> str:
+    """Two days at one-minute steps: the disk fills towards 90% (it gets there in about 20 h),
+    the CPU swings a little daily and jumps to 97% in its last 20 minutes."""
+    labels = ",".join(f'{k}="{v}"' for k, v in SOURCE.items())
+    disk = f'{labels},mountpoint="/"'
+    lines = [
+        "# TYPE globalmon_host_disk_used_bytes gauge",
+        "# TYPE globalmon_host_disk_size_bytes gauge",
+        "# TYPE globalmon_host_cpu_usage_ratio gauge",
+    ]
+    n = 2 * 24 * 60
+    for i in range(n):
+        t = int(end) - (n - i) * 60
+        used = 100e9 * (0.5 + 0.3 * i / n)
+        cpu = 0.2 + 0.02 * math.sin(2 * math.pi * t / 86400) + 0.005 * math.sin(i * 1.7)
+        if i >= n - 20:
+            cpu = 0.97
+        lines.append(f"globalmon_host_disk_used_bytes{{{disk}}} {used} {t}")
+        lines.append(f"globalmon_host_disk_size_bytes{{{disk}}} 100e9 {t}")
+        lines.append(f"globalmon_host_cpu_usage_ratio{{{labels}}} {cpu} {t}")
+    return "\n".join(lines) + "\n# EOF\n"
+
+
+@pytest.fixture
+def seeded(prometheus_bin: str, promtool_bin: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    (tmp_path / "spec.yaml").write_text(SPEC.split("  - name: broken")[0])
+    spec = load_spec_text((tmp_path / "spec.yaml").read_text())
+    rules = generate(spec, "spec.yaml")[f"rules/{REGION}.rules.yml"]
+    (tmp_path / "rules.yml").write_text(rules)
+    (tmp_path / "history.om").write_text(_history(time.time() - 60))
+    subprocess.run(
+        [promtool_bin, "tsdb", "create-blocks-from", "openmetrics",
+         str(tmp_path / "history.om"), str(tmp_path / "data")],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    sidecar_port = servers.free_port()
+    (tmp_path / "prometheus.yml").write_text(
+        yaml.safe_dump(
+            {
+                "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                "rule_files": [str(tmp_path / "rules.yml")],
+                "scrape_configs": [
+                    {
+                        "job_name": c.JOB_SIDECAR,
+                        "honor_labels": True,
+                        "static_configs": [
+                            {"targets": [f"127.0.0.1:{sidecar_port}"], "labels": {"region": REGION}}
+                        ],
+                    }
+                ],
+            }
+        )
+    )
+    prom = servers.prometheus(prometheus_bin, tmp_path / "prometheus.yml", tmp_path).start()
+    (tmp_path / "spec-with-broken.yaml").write_text(SPEC)
+    sidecar = servers.Server(
+        "sidecar",
+        [sys.executable, "-m", "globalmon", "sidecar", "--spec",
+         str(tmp_path / "spec-with-broken.yaml"), "--prometheus-url", prom.url,
+         "--web.listen-address", f"127.0.0.1:{sidecar_port}", "--interval", "2s"],
+        sidecar_port,
+        tmp_path / "sidecar",
+    )  # fmt: skip
+    try:
+        prom.wait_ready()
+        sidecar.start().wait_ready(path="/-/healthy")
+        yield {"prom": prom, "sidecar": sidecar, "rules": yaml.safe_load(rules)}
+    finally:
+        sidecar.stop()
+        prom.stop()
+
+
+async def test_the_sidecar_serves_what_the_generated_rules_query(
+    seeded: dict[str, Any], promtool_bin: str
+) -> None:
+    prom, sidecar = seeded["prom"], seeded["sidecar"]
+    own = f'target="disk",region="{REGION}",instance="127.0.0.1:9464",mountpoint="/"'
+    # scraped back with the source labels kept (honor_labels) plus target, horizon and bound
+    bands = await until(
+        "forecast bands", lambda: query(prom.url, f'{c.FORECAST.name}{{{own},horizon="24h"}}')
+    )
+    by_bound = {b["metric"]["bound"]: float(b["value"][1]) for b in bands}
+    assert set(by_bound) == {"yhat", "yhat_lower", "yhat_upper"}
+    assert by_bound["yhat_lower"] <= by_bound["yhat"] <= by_bound["yhat_upper"]
+    assert by_bound["yhat"] == pytest.approx(0.95, abs=0.03)  # 0.8 now, rising 0.15 a day
+    assert bands[0]["metric"]["job"] == c.JOB_AGENT  # the source's job, not the sidecar's
+    [left] = await until(
+        "time to exhaustion", lambda: query(prom.url, f"{c.CAPACITY_EXHAUSTION.name}{{{own}}}")
+    )
+    hours = float(left["value"][1]) / 3600
+    assert 10 < hours < 30, hours  # linear: 0.1 to go at 0.15 a day is 16 h
+    [direction] = query(prom.url, f"{c.TREND_DIRECTION.name}{{{own}}}")
+    assert direction["value"][1] == "1"  # filling up is degrading
+    cpu = f'target="cpu",region="{REGION}"'
+    [flag] = await until(
+        "the CPU anomaly", lambda: query(prom.url, f"{c.ANOMALY_FLAG.name}{{{cpu}}}")
+    )
+    assert flag["value"][1] == "1"
+    # the generated capacity and anomaly alerts fire on the sidecar's series: the disk fills
+    # within a day, the CPU jumped; the disk's anomaly rule finds its flag at 0
+    groups = [g for g in seeded["rules"]["groups"] if g["name"].startswith(c.GROUP_CAPACITY)]
+    rules = {
+        (r["alert"], r["labels"]["target"]): r["expr"]
+        for g in groups
+        for r in g["rules"]
+        if "alert" in r and "predict_linear" not in r["expr"]
+    }
+    assert set(rules) == {
+        ("CapacityExhaustionSoon", "disk"),
+        ("CapacityExhaustionImminent", "disk"),
+        ("MetricAnomalous", "disk"),
+        ("MetricAnomalous", "cpu"),
+    }
+    for key in (
+        ("CapacityExhaustionSoon", "disk"),
+        ("CapacityExhaustionImminent", "disk"),
+        ("MetricAnomalous", "cpu"),
+    ):
+        await until(str(key), lambda e=rules[key]: query(prom.url, e))
+    quiet = rules[("MetricAnomalous", "disk")].removesuffix(" == 1")
+    [disk_flag] = query(prom.url, quiet)
+    assert disk_flag["value"][1] == "0"
+    # the bad target is named at start and the others run anyway
+    await until("the broken target reported", lambda: "'broken'" in sidecar.log())
+    [series] = await until(
+        "self-metrics", lambda: query(prom.url, f'{c.FORECASTER_SERIES.name}{{target="disk"}}')
+    )
+    assert series["value"][1] == "1"
+    text = servers.http_get(f"http://127.0.0.1:{sidecar.port}/metrics")[1].decode()
+    await check_metrics(promtool_bin, text)
+
+
+async def test_the_sidecar_keeps_its_last_results_while_prometheus_is_down(
+    seeded: dict[str, Any],
+) -> None:
+    prom, sidecar = seeded["prom"], seeded["sidecar"]
+    url = f"http://127.0.0.1:{sidecar.port}/metrics"
+
+    def body() -> str:
+        return servers.http_get(url)[1].decode()
+
+    await until("a first run", lambda: c.FORECAST.name in body())
+    prom.stop()
+    text = await until(
+        "an unreachable failure",
+        lambda: (
+            (t := body())
+            and 'globalmon_forecaster_failures_total{reason="unreachable"} 0.0' not in t
+            and t
+        ),
+    )
+    assert c.FORECAST.name in text  # last good results still served
+    assert sidecar.process is not None
+    assert sidecar.process.poll() is None  # and the sidecar did not crash
