@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from globalmon.cliutil import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, load_or_report
+from globalmon.cliutil import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, duration_arg, load_or_report
 from globalmon.secrets import SecretUnavailable, read_secret
 from globalmon.spec.types import duration_seconds
 
@@ -169,14 +169,6 @@ def run_plugin_exporter(args: argparse.Namespace) -> int:
         store.close()
 
 
-def _duration(text: str) -> str:
-    try:
-        duration_seconds(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"found {text!r}; expected a duration like 10m") from None
-    return text
-
-
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"found {text!r}; expected a whole number above 0")
@@ -248,14 +240,14 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument(
         "--plugin-ttl",
         default="10m",
-        type=_duration,
+        type=duration_arg,
         metavar="DURATION",
         help="remove the series of plugins silent this long (default: %(default)s)",
     )
     p.add_argument(
         "--retention",
         default="30d",
-        type=_duration,
+        type=duration_arg,
         metavar="DURATION",
         help="keep logs, events, snapshots and reports this long (default: %(default)s)",
     )

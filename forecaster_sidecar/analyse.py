@@ -9,6 +9,7 @@ the ones the generated rules and boards query.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,14 +60,37 @@ def _slope(y: Array, step: float, window: int) -> Array:
     return out
 
 
-def analyse(target: Target, matrix: Matrix) -> tuple[list[Sample], int]:
-    """Samples for every series with data, and how many series that was."""
+def analyse(
+    target: Target,
+    matrix: Matrix,
+    *,
+    chunk: int = 500,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[Sample], int]:
+    """Samples for every series with data, and how many series that was. Series are analysed
+    ``chunk`` at a time (bounded memory); ``progress(done, total)`` is called after each."""
     has_data = ~np.all(np.isnan(matrix.values), axis=1)
     labels = [lab for lab, ok in zip(matrix.labels, has_data, strict=True) if ok]
-    if not labels:
-        return [], 0
+    values = matrix.values[has_data]
+    out: list[Sample] = []
+    sums: dict[str, list[float]] = {h: [0.0, 0.0] for h in target.horizons}  # MASE sum, count
+    for first in range(0, len(labels), chunk):
+        part = Matrix(labels[first : first + chunk], matrix.start, matrix.step,
+                      values[first : first + chunk])  # fmt: skip
+        out += _analyse_rows(target, part, sums)
+        if progress is not None:
+            progress(min(first + chunk, len(labels)), len(labels))
+    for h, (total, count) in sums.items():
+        if count:
+            mase_labels = {c.LABEL_TARGET: target.name, c.LABEL_HORIZON: h}
+            out.append(Sample(c.FORECAST_MASE.name, mase_labels, total / count))
+    return out, len(labels)
+
+
+def _analyse_rows(target: Target, matrix: Matrix, sums: dict[str, list[float]]) -> list[Sample]:
+    labels = matrix.labels
     step, now = matrix.step, matrix.end
-    y = fill_gaps(matrix.values[has_data])
+    y = fill_gaps(matrix.values)
     horizons = {h: max(1, round(duration_seconds(h) / step)) for h in target.horizons}
     longest = max(horizons.values())
     result = forecast_auto(y, longest, _seasons(target, step))
@@ -87,7 +111,7 @@ def analyse(target: Target, matrix: Matrix) -> tuple[list[Sample], int]:
             ):
                 bound_labels = {**own, c.LABEL_HORIZON: h, c.LABEL_BOUND: bound}
                 out.append(Sample(c.FORECAST.name, bound_labels, float(values[i, k - 1])))
-        score = scores(matrix.values[has_data][i], step)
+        score = scores(matrix.values[i], step)
         out.append(Sample(c.ANOMALY_SCORE.name, own, float(score[-1])))
         flagged = bool((score[-hold:] >= FLAG_THRESHOLD).any())
         out.append(Sample(c.ANOMALY_FLAG.name, own, 1.0 if flagged else 0.0))
@@ -106,16 +130,10 @@ def analyse(target: Target, matrix: Matrix) -> tuple[list[Sample], int]:
                 out.append(Sample(c.CAPACITY_EXHAUSTION_AT.name, own, now + seconds))
     scale = np.nanmean(np.abs(np.diff(y, axis=1)), axis=1)  # in-sample naive error
     errors = result.backtest_errors
+    ok = scale > 0
     for h, k in horizons.items():
-        if errors.shape[1] == 0:
-            break
-        within = errors[:, : min(k, errors.shape[1])].mean(axis=1)
-        ok = scale > 0
-        if ok.any():
-            mase = float(np.mean(within[ok] / scale[ok]))
-            out.append(
-                Sample(
-                    c.FORECAST_MASE.name, {c.LABEL_TARGET: target.name, c.LABEL_HORIZON: h}, mase
-                )
-            )
-    return out, len(labels)
+        if errors.shape[1] and ok.any():
+            within = errors[ok, : min(k, errors.shape[1])].mean(axis=1)
+            sums[h][0] += float(np.sum(within / scale[ok]))
+            sums[h][1] += int(ok.sum())
+    return out

@@ -29,11 +29,13 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from forecaster_sidecar.analyse import Sample, analyse, shard_of
 from forecaster_sidecar.prometheus import Matrix, QueryError, check, query_range
+from forecaster_sidecar.remote_write import RemoteWriteError, push
 from globalmon import conventions as c
 from globalmon.spec.forecast import Forecast as Target
 from globalmon.spec.types import duration_seconds
 
 POINTS = 2000  # per series and fit: the step is history / POINTS
+PROGRESS_ABOVE = 500  # series in a target before its first fit reports progress
 FAMILIES = (
     c.FORECAST,
     c.ANOMALY_SCORE,
@@ -44,7 +46,7 @@ FAMILIES = (
     c.TREND_DIRECTION,
     c.FORECAST_MASE,
 )
-REASONS = ("unreachable", "timeout", "http", "bad_query", "fit")
+REASONS = ("unreachable", "timeout", "http", "bad_query", "fit", "remote_write")
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class SidecarConfig:
     interval: float = 60.0
     shard: tuple[int, int] = (0, 1)  # (i, n): this sidecar takes the series with hash % n == i
     min_step: float = 15.0
+    remote_write_url: str | None = None
 
 
 @dataclass
@@ -131,7 +134,9 @@ class Sidecar:
                 continue
             try:
                 matrix = await self._fetch(session, target)
-                samples, n = await asyncio.to_thread(analyse, target, matrix)
+                samples, n = await asyncio.to_thread(
+                    analyse, target, matrix, progress=self._progress(target)
+                )
             except QueryError as exc:
                 self.metrics.failures.labels(exc.reason).inc()
                 ok = False
@@ -145,12 +150,37 @@ class Sidecar:
                 continue
             self.results[target.name] = samples
             self.metrics.series.labels(target.name).set(n)
-        self.body = render([s for samples in self.results.values() for s in samples]).encode()
+        current = [s for samples in self.results.values() for s in samples]
+        self.body = render(current).encode()
+        if self.config.remote_write_url and current:
+            try:
+                await push(session, self.config.remote_write_url, current, int(self.clock() * 1000))
+            except RemoteWriteError as exc:
+                print(f"globalmon sidecar: remote write: {exc}", file=sys.stderr)
+                self.metrics.failures.labels("remote_write").inc()
+                ok = False
         self.metrics.duration.set(time.perf_counter() - started)
         if ok:
             self.metrics.last_success.set(self.clock())
         self.runs += 1
         return ok
+
+    def _progress(self, target: Target) -> Callable[[int, int], None] | None:
+        """A progress line per chunk on the first run of a target with many series."""
+        if self.runs:
+            return None
+        started = time.perf_counter()
+
+        def report(done: int, total: int) -> None:
+            if total > PROGRESS_ABOVE:
+                print(
+                    f"globalmon sidecar: first fit of {target.name!r}: {done}/{total} series "
+                    f"({time.perf_counter() - started:.0f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+        return report
 
     async def _fetch(self, session: aiohttp.ClientSession, target: Target) -> Matrix:
         step = self._step(target)

@@ -14,7 +14,7 @@ from aiohttp import web
 from forecaster_sidecar.anomaly import scores, step_of
 from forecaster_sidecar.csvio import CsvError, Table, read
 from forecaster_sidecar.forecast import forecast_auto, seasons_for
-from globalmon.cliutil import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from globalmon.cliutil import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, duration_arg
 from globalmon.spec.types import duration_seconds
 
 
@@ -129,6 +129,7 @@ def run_live(args: argparse.Namespace) -> int:
         args.prometheus_url.rstrip("/"),
         interval=seconds(args.interval),
         shard=shard,
+        remote_write_url=args.remote_write_url,
     )
     try:
         web.run_app(
@@ -168,7 +169,16 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="take the series whose stable hash modulo N is I (default: %(default)s)",
     )
     p.add_argument(
-        "--interval", default="1m", metavar="DURATION", help="between runs (default: %(default)s)"
+        "--interval",
+        default="1m",
+        type=duration_arg,
+        metavar="DURATION",
+        help="between runs (default: %(default)s)",
+    )
+    p.add_argument(
+        "--remote-write-url",
+        metavar="URL",
+        help="also push every run's series here (Prometheus remote write 1.0)",
     )
     p.set_defaults(func=run_live)
     modes = p.add_subparsers(dest="mode", metavar="MODE")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from globalmon.spec import Spec, SpecError, load_spec
@@ -16,3 +17,14 @@ def load_or_report(path: str) -> Spec | None:
     except SpecError as exc:
         print(exc, file=sys.stderr)
         return None
+
+
+def duration_arg(text: str) -> str:
+    """An argparse type for Prometheus durations: a bad one is a usage error (exit 2)."""
+    from globalmon.spec.types import duration_seconds
+
+    try:
+        duration_seconds(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"found {text!r}; expected a duration like 10m") from None
+    return text

@@ -72,3 +72,18 @@ def test_render_escapes_label_values() -> None:
     text = render([Sample(c.ANOMALY_SCORE.name, {"path": 'a"b\\c\nd', "target": "t"}, 0.5)])
     assert 'path="a\\"b\\\\c\\nd"' in text
     assert text.startswith(f"# HELP {c.ANOMALY_SCORE.name} ")
+
+
+def test_chunks_give_the_same_samples_and_report_progress() -> None:
+    rng = np.random.default_rng(2)
+    rows = [np.cumsum(rng.normal(0, 1, 600)) + 100 for _ in range(5)]
+    whole, n = analyse(target(limit=150.0), matrix(*rows))
+    calls: list[tuple[int, int]] = []
+    parts, m = analyse(
+        target(limit=150.0), matrix(*rows), chunk=2, progress=lambda d, t: calls.append((d, t))
+    )
+    assert n == m == 5
+    assert calls == [(2, 5), (4, 5), (5, 5)]
+    key = [(s.name, sorted(s.labels.items())) for s in whole]
+    assert key == [(s.name, sorted(s.labels.items())) for s in parts]
+    assert np.allclose([s.value for s in whole], [s.value for s in parts])

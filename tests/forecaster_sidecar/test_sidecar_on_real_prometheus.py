@@ -106,21 +106,37 @@ def seeded(prometheus_bin: str, promtool_bin: str, tmp_path: Path) -> Iterator[d
         )
     )
     prom = servers.prometheus(prometheus_bin, tmp_path / "prometheus.yml", tmp_path).start()
+    (tmp_path / "receiver").mkdir()
+    (tmp_path / "receiver" / "prometheus.yml").write_text("global: {}\n")
+    receiver = servers.prometheus(
+        prometheus_bin,
+        tmp_path / "receiver" / "prometheus.yml",
+        tmp_path / "receiver",
+        extra=["--web.enable-remote-write-receiver"],
+    ).start()
     (tmp_path / "spec-with-broken.yaml").write_text(SPEC)
     sidecar = servers.Server(
         "sidecar",
         [sys.executable, "-m", "globalmon", "sidecar", "--spec",
          str(tmp_path / "spec-with-broken.yaml"), "--prometheus-url", prom.url,
-         "--web.listen-address", f"127.0.0.1:{sidecar_port}", "--interval", "2s"],
+         "--web.listen-address", f"127.0.0.1:{sidecar_port}", "--interval", "2s",
+         "--remote-write-url", f"{receiver.url}/api/v1/write"],
         sidecar_port,
         tmp_path / "sidecar",
     )  # fmt: skip
     try:
         prom.wait_ready()
+        receiver.wait_ready()
         sidecar.start().wait_ready(path="/-/healthy")
-        yield {"prom": prom, "sidecar": sidecar, "rules": yaml.safe_load(rules)}
+        yield {
+            "prom": prom,
+            "receiver": receiver,
+            "sidecar": sidecar,
+            "rules": yaml.safe_load(rules),
+        }
     finally:
         sidecar.stop()
+        receiver.stop()
         prom.stop()
 
 
@@ -182,6 +198,13 @@ async def test_the_sidecar_serves_what_the_generated_rules_query(
     assert series["value"][1] == "1"
     text = servers.http_get(f"http://127.0.0.1:{sidecar.port}/metrics")[1].decode()
     await check_metrics(promtool_bin, text)
+    # the same series reach a remote-write receiver, at the run's time (never ahead of it)
+    receiver = seeded["receiver"]
+    pushed = f'{c.FORECAST.name}{{{own},horizon="24h",bound="yhat"}}'
+    [sample] = await until("remote-written bands", lambda: query(receiver.url, pushed))
+    assert sample["metric"]["job"] == c.JOB_AGENT
+    [stamp] = query(receiver.url, f"timestamp({pushed})")
+    assert time.time() - 60 < float(stamp["value"][1]) <= time.time()
 
 
 async def test_the_sidecar_keeps_its_last_results_while_prometheus_is_down(

@@ -37,6 +37,7 @@ def test_bench_spec_is_valid_at_any_size() -> None:
             ["--plugins", "20", "--requests", "60", "--rounds", "1", "--concurrency", "4"],
             "p99 shift while scraped",
         ),
+        ("bench.sidecar_speed", ["--series", "5", "--runs", "1"], "fetch + parse"),
     ],
 )
 def test_bench_module_runs(module: str, args: list[str], expect: str) -> None:

@@ -1,0 +1,103 @@
+"""The sidecar's run on a real Prometheus: fetch (query_range), parse, fit and forecast, score.
+
+Seeds a Prometheus with N series x 2,016 points (7 days at 5 minutes) through ``promtool tsdb
+create-blocks-from openmetrics``, then times one sidecar run of a 7-day target over all of them,
+phase by phase (medians of the runs), with the process's peak resident memory. Targets of the
+issue: 1,000 series in at most 2 s, 10,000 in at most 30 s.
+
+    python -m bench.sidecar_speed [--series 1000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+
+from forecaster_sidecar.analyse import analyse
+from forecaster_sidecar.prometheus import query_range
+from globalmon import servers
+from globalmon.spec.forecast import Forecast
+
+STEP = 300
+POINTS = 2016
+
+
+def history(path: Path, series: int, end: int) -> None:
+    rng = np.random.default_rng(0)
+    t = end - STEP * np.arange(POINTS)[::-1]
+    with path.open("w") as out:
+        out.write("# TYPE bench_value gauge\n")
+        for s in range(series):
+            amp, level = rng.uniform(0, 20), rng.uniform(10, 100)
+            values = level + amp * np.sin(2 * np.pi * t / 86400) + rng.normal(0, 2, POINTS)
+            lab = f'bench_value{{instance="host-{s}:9100"}}'
+            out.writelines(f"{lab} {v:.4f} {ts}\n" for v, ts in zip(values, t, strict=True))
+        out.write("# EOF\n")
+
+
+async def one_run(url: str, target: Forecast, end: float) -> dict[str, float]:
+    timeout = aiohttp.ClientTimeout(total=600)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        started = time.perf_counter()
+        matrix = await query_range(
+            session, url, target.expr, end - (POINTS - 1) * STEP, end, float(STEP)
+        )
+        fetched = time.perf_counter()
+        samples, n = analyse(target, matrix)
+        done = time.perf_counter()
+    assert n == matrix.values.shape[0]
+    assert samples
+    return {
+        "fetch + parse": fetched - started,
+        "analyse": done - fetched,
+        "total": done - started,
+        "series": float(n),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--series", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    prom_bin = servers.find_binary(["prometheus"])
+    promtool = servers.find_binary(["promtool"])
+    if prom_bin is None or promtool is None:
+        raise SystemExit("prometheus and promtool are missing: run `make setup`")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        end = int(time.time()) // STEP * STEP - STEP
+        history(work / "h.om", args.series, end)
+        subprocess.run(
+            [promtool, "tsdb", "create-blocks-from", "openmetrics", str(work / "h.om"),
+             str(work / "data")],
+            check=True, capture_output=True, timeout=1800,
+        )  # fmt: skip
+        (work / "prometheus.yml").write_text("global: {}\n")
+        prom = servers.prometheus(prom_bin, work / "prometheus.yml", work).start()
+        try:
+            prom.wait_ready(timeout=120)
+            target = Forecast.model_validate(
+                {"name": "bench", "expr": "bench_value", "horizons": ["1h", "6h", "24h"]}
+            )
+            results = [asyncio.run(one_run(prom.url, target, end)) for _ in range(args.runs)]
+        finally:
+            prom.stop()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"sidecar run: {args.series} series x {POINTS} points, median of {args.runs} runs")
+    for phase in ("fetch + parse", "analyse", "total"):
+        print(f"{phase:<14} {statistics.median(r[phase] for r in results):8.2f} s")
+    print(f"peak memory    {peak_mb:8.0f} MB (whole process)")
+
+
+if __name__ == "__main__":
+    main()
