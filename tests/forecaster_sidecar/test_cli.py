@@ -152,3 +152,19 @@ def test_forecast_eval_runs_on_a_corpus(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "2 origins" in result.stdout
     assert "globalmon (backtest choice)" in result.stdout
+
+
+def test_live_mode_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = str(REPO / "examples" / "regions.yaml")
+    assert main(["sidecar"]) == 2
+    assert "--spec and --prometheus-url are required" in capsys.readouterr().err
+    url = ["--prometheus-url", "http://127.0.0.1:1"]
+    assert main(["sidecar", "--spec", spec, *url, "--shard", "2/2"]) == 2
+    assert "--shard: found '2/2'; expected i/n with 0 <= i < n" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["sidecar", "--spec", spec, *url, "--interval", "often"])
+    assert exit_.value.code == 2
+    assert "--interval: found 'often'" in capsys.readouterr().err
+    minimal = str(REPO / "examples" / "minimal.yaml")
+    assert main(["sidecar", "--spec", minimal, *url]) == 2
+    assert "has no forecasts" in capsys.readouterr().err
