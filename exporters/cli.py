@@ -1,4 +1,4 @@
-"""`globalmon agent` and `globalmon registry`."""
+"""`globalmon agent`, `globalmon registry` and `globalmon plugin-exporter`."""
 
 from __future__ import annotations
 
@@ -9,37 +9,17 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from aiohttp import web
-
-from globalmon.cliutil import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, duration_arg, load_or_report
+from globalmon.cliutil import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    bad_address,
+    duration_arg,
+    listen_address,
+    load_or_report,
+    serve,
+)
 from globalmon.secrets import SecretUnavailable, read_secret
 from globalmon.spec.types import duration_seconds
-
-
-def _listen(address: str) -> tuple[str, int] | None:
-    host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit():
-        return None
-    return host.strip("[]") or "0.0.0.0", int(port)
-
-
-def _bad_address(address: str, what: str) -> int:
-    print(
-        f"globalmon {what}: --web.listen-address: found {address!r}; expected host:port",
-        file=sys.stderr,
-    )
-    return EXIT_USAGE
-
-
-def _serve(app: web.Application, address: str, what: str) -> int:
-    listen = _listen(address)
-    assert listen is not None  # checked before any secret was read
-    try:
-        web.run_app(app, host=listen[0], port=listen[1], print=None)
-    except OSError as exc:
-        print(f"globalmon {what}: cannot listen on {address}: {exc.strerror}", file=sys.stderr)
-        return EXIT_FAILURE
-    return EXIT_OK
 
 
 def run_agent(args: argparse.Namespace) -> int:
@@ -59,8 +39,8 @@ def run_agent(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     address = args.listen or agent.address
-    if _listen(address) is None:
-        return _bad_address(address, "agent")
+    if listen_address(address) is None:
+        return bad_address(address, "agent")
     token = spec.global_.credentials.registry_token
     try:
         secret = read_secret(token) if token and region.endpoints.registry_url else None
@@ -72,7 +52,7 @@ def run_agent(args: argparse.Namespace) -> int:
         or duration_seconds(spec.defaults.thresholds.heartbeat_stale_after) / 4
     )
     config = AgentConfig(region.id, agent, region.endpoints.registry_url, secret, interval)
-    return _serve(create_app(config, clock=time.time), address, "agent")
+    return serve(create_app(config, clock=time.time), address, "agent")
 
 
 def run_registry(args: argparse.Namespace) -> int:
@@ -82,8 +62,8 @@ def run_registry(args: argparse.Namespace) -> int:
     spec = load_or_report(args.spec)
     if spec is None:
         return EXIT_USAGE
-    if _listen(args.listen) is None:
-        return _bad_address(args.listen, "registry")
+    if listen_address(args.listen) is None:
+        return bad_address(args.listen, "registry")
     token_ref = spec.global_.credentials.registry_token
     try:
         token = read_secret(token_ref) if token_ref else None
@@ -100,7 +80,7 @@ def run_registry(args: argparse.Namespace) -> int:
     stale = duration_seconds(spec.defaults.thresholds.heartbeat_stale_after)
     config = RegistryConfig(token, stale, duration_seconds(args.ttl), path or TARGETS_PATH)
     try:
-        return _serve(create_app(config, clock=time.time, store=store), args.listen, "registry")
+        return serve(create_app(config, clock=time.time, store=store), args.listen, "registry")
     finally:
         store.close()
 
@@ -126,8 +106,8 @@ def run_plugin_exporter(args: argparse.Namespace) -> int:
             )
             return EXIT_USAGE
     address = args.listen or (region and region.endpoints.plugin_exporter) or "127.0.0.1:9465"
-    if _listen(address) is None:
-        return _bad_address(address, "plugin-exporter")
+    if listen_address(address) is None:
+        return bad_address(address, "plugin-exporter")
     plugins = {
         p.id: p
         for p in spec.plugins
@@ -164,7 +144,7 @@ def run_plugin_exporter(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     try:
         app = create_app(config, clock=time.time, store=store)
-        return _serve(app, address, "plugin-exporter")
+        return serve(app, address, "plugin-exporter")
     finally:
         store.close()
 

@@ -9,12 +9,18 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aiohttp import web
-
 from forecaster_sidecar.anomaly import scores, step_of
 from forecaster_sidecar.csvio import CsvError, Table, read
 from forecaster_sidecar.forecast import forecast_auto, seasons_for
-from globalmon.cliutil import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, duration_arg
+from globalmon.cliutil import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    bad_address,
+    duration_arg,
+    listen_address,
+    serve,
+)
 from globalmon.spec.types import duration_seconds
 
 
@@ -111,13 +117,8 @@ def run_live(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    host, sep, port = args.listen.rpartition(":")
-    if not sep or not port.isdigit():
-        print(
-            f"globalmon sidecar: --web.listen-address: found {args.listen!r}; expected host:port",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
+    if listen_address(args.listen) is None:
+        return bad_address(args.listen, "sidecar")
     spec = load_or_report(args.spec)
     if spec is None:
         return EXIT_USAGE
@@ -131,15 +132,7 @@ def run_live(args: argparse.Namespace) -> int:
         shard=shard,
         remote_write_url=args.remote_write_url,
     )
-    try:
-        web.run_app(
-            create_app(config, clock=time.time), host=host.strip("[]") or "0.0.0.0",
-            port=int(port), print=None,
-        )  # fmt: skip
-    except OSError as exc:
-        print(f"globalmon sidecar: cannot listen on {args.listen}: {exc.strerror}", file=sys.stderr)
-        return EXIT_FAILURE
-    return EXIT_OK
+    return serve(create_app(config, clock=time.time), args.listen, "sidecar")
 
 
 def _shard(text: str) -> tuple[int, int] | None:

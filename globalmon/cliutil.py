@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 from globalmon.spec import Spec, SpecError, load_spec
 
@@ -28,3 +32,33 @@ def duration_arg(text: str) -> str:
     except ValueError:
         raise argparse.ArgumentTypeError(f"found {text!r}; expected a duration like 10m") from None
     return text
+
+
+def listen_address(address: str) -> tuple[str, int] | None:
+    """(host, port) of a ``--web.listen-address``, or None when it is not host:port."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def bad_address(address: str, what: str) -> int:
+    print(
+        f"globalmon {what}: --web.listen-address: found {address!r}; expected host:port",
+        file=sys.stderr,
+    )
+    return EXIT_USAGE
+
+
+def serve(app: web.Application, address: str, what: str) -> int:
+    """Run an aiohttp app until interrupted; a port that cannot be bound is a runtime failure."""
+    from aiohttp import web
+
+    listen = listen_address(address)
+    assert listen is not None  # callers check the address before reading any secret
+    try:
+        web.run_app(app, host=listen[0], port=listen[1], print=None)
+    except OSError as exc:
+        print(f"globalmon {what}: cannot listen on {address}: {exc.strerror}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
