@@ -2,9 +2,9 @@
 
 Checks run in this order, and a request that fails one stores nothing: bearer token (401),
 known plugin (404), body size (413), shape and values (400 malformed JSON, 422 a bad value; the
-field is named), timestamps not ahead of our clock (422), rate limit (429 + Retry-After),
-cardinality budget (422). Then the rows and the series delta are committed together and only
-then answered 201, exposed on /metrics and streamed.
+field is named), timestamps neither ahead of our clock nor past retention (422), rate limit
+(429 + Retry-After), cardinality budget (422). Then the rows and the series delta are committed
+together and only then answered 201, exposed on /metrics and streamed.
 """
 
 from __future__ import annotations
@@ -47,10 +47,12 @@ def _batch(kind: str, raw: bytes) -> BatchIn:
     return BatchIn.model_validate({kind: [SINGLE[kind].model_validate_json(raw)]})
 
 
-def _future_field(batch: BatchIn, limit: float) -> str | None:
+def _time_field(batch: BatchIn, earliest: float, latest: float) -> str | None:
+    """The first timestamp outside [earliest, latest]: ahead of our clock, or so old that
+    retention would delete it right after we said 201."""
     for kind in ("metrics", "logs", "events", "snapshots"):
         for i, item in enumerate(getattr(batch, kind)):
-            if item.timestamp is not None and item.timestamp > limit:
+            if item.timestamp is not None and not earliest <= item.timestamp <= latest:
                 return f"{kind}.{i}.timestamp"
     return None
 
@@ -157,9 +159,13 @@ async def ingest(request: web.Request) -> web.Response:
     except ValidationError as exc:
         return _reject(state, "invalid", invalid(exc))
     now = state.clock()
-    field = _future_field(batch, now + state.config.limits.max_future_seconds)
+    latest = now + state.config.limits.max_future_seconds
+    field = _time_field(batch, now - state.config.retention, latest)
     if field is not None:
-        reason = "a time at most max_future_seconds ahead of the exporter's clock"
+        reason = (
+            "a Unix time within the retention period and at most max_future_seconds ahead "
+            "of the exporter's clock"
+        )
         return _reject(state, "invalid", error(422, f"expected {reason}", field))
     wait = state.limiter.allow(plugin, now)
     if wait is not None:

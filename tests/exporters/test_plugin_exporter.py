@@ -178,6 +178,14 @@ BAD: list[tuple[str, str, Any, dict[str, str] | None, int, str]] = [
         422,
         "logs.0.timestamp",
     ),
+    (
+        "timestamp past retention",
+        "events",
+        {"type": "x", "severity": "low", "timestamp": 1000.0},
+        None,
+        422,
+        "events.0.timestamp",
+    ),
     ("empty batch", "batch", {}, None, 422, "body"),
     (
         "one bad item spoils the batch",
@@ -418,12 +426,13 @@ async def test_retention_and_caps_prune_the_oldest(
     aiohttp_client: Any, clock: Clock, store: PluginStore
 ) -> None:
     caps = {"logs": 5, "events": 100, "snapshots": 100, "metrics": 100}
-    exp = await start(aiohttp_client, clock, store, retention=3600, caps=caps)
+    exp = await start(aiohttp_client, clock, store, retention=3600, caps=caps, ttl=86400)
     old = [
-        {"level": "info", "message": f"old {i}", "timestamp": clock.now - 7200} for i in range(3)
+        {"level": "info", "message": f"old {i}", "timestamp": clock.now - 1800} for i in range(3)
     ]
     new = [{"level": "info", "message": f"new {i}"} for i in range(8)]
     assert (await exp.post("payments", "batch", {"logs": old + new})).status == 201
+    clock.now += 2000  # the old ones are now past the hour of retention, the new ones not
     await maintain(exp.state)
     items = (await exp.get("/plugins/payments/logs"))["items"]
     assert [i["message"] for i in items] == [f"new {i}" for i in range(7, 2, -1)]

@@ -58,6 +58,14 @@ def start_exporter(exporter_env: None, tmp_path: Path) -> Iterator[Any]:
         server.stop()
 
 
+_DIAGNOSE = (
+    f"{c.RECORD_PLUGIN_ERROR_RATIO}",
+    f"rate({c.PLUGIN_ERRORS.name}[5m])",
+    f"rate({c.PLUGIN_REQUESTS.name}[5m])",
+    "up",
+)
+
+
 def _plugin_rules() -> list[dict[str, Any]]:
     groups = yaml.safe_load(RULES.read_text())["groups"]
     [group] = [g for g in groups if g["name"] == f"{c.GROUP_PLUGINS}.{PLUGIN}"]
@@ -114,7 +122,11 @@ scrape_configs:
         # rule), an alert through its expression: every one must return this plugin's data
         what = rule.get("alert") or rule["record"]
         promql = expr if "alert" in rule else f'{what}{{plugin="{PLUGIN}"}}'
-        result = await until(f"{what}: {promql}", lambda q=promql: query(prom.url, q))
+        try:
+            result = await until(f"{what}: {promql}", lambda q=promql: query(prom.url, q))
+        except AssertionError as exc:  # say what Prometheus had instead
+            seen = {q: query(prom.url, q) for q in _DIAGNOSE}
+            raise AssertionError(f"{exc}; Prometheus had {seen}") from None
         assert all(r["metric"].get("plugin") == PLUGIN for r in result), what
 
 
