@@ -4,6 +4,8 @@ find its series; kill -9 in the middle of 10k acknowledged writes loses none of 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import os
 import signal
 import sys
@@ -95,23 +97,40 @@ scrape_configs:
 """,
     )
 
+    # Traffic runs for as long as the checks do, and only once Prometheus scrapes the exporter:
+    # rate() needs changes that it saw (on a loaded machine its first scrape can come late).
+    await until("the exporter scraped", lambda: servers.targets_up(prom.url))
     async with aiohttp.ClientSession(f"http://127.0.0.1:{exporter.port}") as http:
-        for i in range(30):
-            report = {
-                "cpu_usage_ratio": 0.95, "memory_bytes": 1e8 + i * 1e6, "memory_usage_ratio": 0.97,
-                "requests": 20, "errors": 5, "response_times_seconds": [0.2, 3.0],
-            }  # fmt: skip
-            async with http.post(f"{API}/metrics", json=report, headers=headers) as resp:
-                assert resp.status == 201
-            if i == 20:
-                event = {"type": "oom", "severity": "critical", "description": "killed"}
-                async with http.post(f"{API}/events", json=event, headers=headers) as resp:
-                    assert resp.status == 201
-            await asyncio.sleep(0.2)
+        traffic = asyncio.create_task(_traffic(http, headers))
+        try:
+            await _check_plugin_rules(prom.url)
+        finally:
+            traffic.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await traffic
 
+
+async def _traffic(http: aiohttp.ClientSession, headers: dict[str, str]) -> None:
+    """A report every 0.2 s (5 errors in 20 requests, slow, CPU and memory high) and one
+    critical event."""
+    for i in itertools.count():
+        report = {
+            "cpu_usage_ratio": 0.95, "memory_bytes": 1e8 + i * 1e6, "memory_usage_ratio": 0.97,
+            "requests": 20, "errors": 5, "response_times_seconds": [0.2, 3.0],
+        }  # fmt: skip
+        async with http.post(f"{API}/metrics", json=report, headers=headers) as resp:
+            assert resp.status == 201
+        if i == 5:
+            event = {"type": "oom", "severity": "critical", "description": "killed"}
+            async with http.post(f"{API}/events", json=event, headers=headers) as resp:
+                assert resp.status == 201
+        await asyncio.sleep(0.2)
+
+
+async def _check_plugin_rules(prom_url: str) -> None:
     own = f'job="{c.JOB_PLUGIN_EXPORTER}",region="us-east-1",plugin="{PLUGIN}"'
     [sample] = await until(
-        "plugin requests", lambda: query(prom.url, f"globalmon_plugin_requests_total{{{own}}}")
+        "plugin requests", lambda: query(prom_url, f"globalmon_plugin_requests_total{{{own}}}")
     )
     assert float(sample["value"][1]) > 0
     for rule in _plugin_rules():
@@ -123,9 +142,9 @@ scrape_configs:
         what = rule.get("alert") or rule["record"]
         promql = expr if "alert" in rule else f'{what}{{plugin="{PLUGIN}"}}'
         try:
-            result = await until(f"{what}: {promql}", lambda q=promql: query(prom.url, q))
+            result = await until(f"{what}: {promql}", lambda q=promql: query(prom_url, q))
         except AssertionError as exc:  # say what Prometheus had instead
-            seen = {q: query(prom.url, q) for q in _DIAGNOSE}
+            seen = {q: query(prom_url, q) for q in _DIAGNOSE}
             raise AssertionError(f"{exc}; Prometheus had {seen}") from None
         assert all(r["metric"].get("plugin") == PLUGIN for r in result), what
 
