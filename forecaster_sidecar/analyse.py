@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from forecaster_sidecar.anomaly import scores
-from forecaster_sidecar.forecast import DAY, WEEK, forecast_auto
+from forecaster_sidecar.forecast import DAY, forecast_auto, seasons_for
 from forecaster_sidecar.models import Array, fill_gaps
 from forecaster_sidecar.prometheus import Matrix
 from globalmon import conventions as c
@@ -39,16 +39,6 @@ def shard_of(labels: dict[str, str], shards: int) -> int:
     """A stable shard for a series: the same on every sidecar and every run."""
     key = "\x00".join(f"{k}={v}" for k, v in sorted(labels.items()))
     return int.from_bytes(hashlib.sha1(key.encode()).digest()[:8], "big") % shards
-
-
-def _seasons(target: Target, step: float) -> tuple[int, ...]:
-    wanted = {
-        "auto": (DAY, WEEK),
-        "daily": (DAY,),
-        "weekly": (WEEK,),
-        "none": (),
-    }[target.seasonality]
-    return tuple(round(s / step) for s in wanted if (s / step).is_integer())
 
 
 def _slope(y: Array, step: float, window: int) -> Array:
@@ -93,7 +83,7 @@ def _analyse_rows(target: Target, matrix: Matrix, sums: dict[str, list[float]]) 
     y = fill_gaps(matrix.values)
     horizons = {h: max(1, round(duration_seconds(h) / step)) for h in target.horizons}
     longest = max(horizons.values())
-    result = forecast_auto(y, longest, _seasons(target, step))
+    result = forecast_auto(y, longest, seasons_for(step, target.seasonality))
     worse = 1.0 if target.polarity == "higher_is_worse" else -1.0
     slope = _slope(y, step, min(y.shape[1], round(DAY / step)))
     level = np.abs(np.nanmean(y, axis=1))

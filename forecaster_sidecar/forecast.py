@@ -9,10 +9,15 @@ from forecaster_sidecar.models import Array, Forecast, detect_season, fill_gaps,
 DAY, WEEK = 86400.0, 7 * 86400.0
 
 
-def seasons_for(step: float) -> tuple[int, ...]:
-    """The daily and weekly seasons in steps of ``step`` seconds (those that fit a whole number
-    of steps)."""
-    return tuple(round(s / step) for s in (DAY, WEEK) if step > 0 and (s / step).is_integer())
+SEASONS = {"auto": (DAY, WEEK), "daily": (DAY,), "weekly": (WEEK,), "none": ()}
+
+
+def seasons_for(step: float, seasonality: str = "auto") -> tuple[int, ...]:
+    """The candidate seasons (a spec's ``seasonality``) in steps of ``step`` seconds, those that
+    fit a whole number of steps."""
+    return tuple(
+        round(s / step) for s in SEASONS[seasonality] if step > 0 and (s / step).is_integer()
+    )
 
 
 def forecast_auto(y: Array, horizon: int, seasons: tuple[int, ...]) -> Forecast:

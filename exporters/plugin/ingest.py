@@ -75,8 +75,7 @@ def _budget(state: State, plugin: str, batch: BatchIn) -> tuple[str, str] | None
                         f"metrics.{i}.custom.{j}.name",
                         f"more than {limits.max_custom_names} custom metric names for {plugin}",
                     )
-            labels = "".join(f',{k}="{s.escape(v)}"' for k, v in sorted(m.labels.items()))
-            k = s.key(family, labels=labels)
+            k = s.custom_key(m)
             if k not in known:
                 known.add(k)
                 n_series += 1

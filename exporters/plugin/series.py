@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from itertools import accumulate
 
-from exporters.plugin.models import EventIn, Level, LogIn, MetricReport
+from exporters.plugin.models import CustomMetric, EventIn, Level, LogIn, MetricReport
 from globalmon import conventions as c
 
 SEP = "\x1f"
@@ -71,9 +71,6 @@ def _initial() -> dict[str, float]:
     return dict.fromkeys(keys, 0.0)
 
 
-INITIAL_KEYS = tuple(_initial())
-
-
 @dataclass
 class Delta:
     adds: dict[str, float] = field(default_factory=dict)
@@ -117,10 +114,14 @@ def metric_delta(report: MetricReport, now: float) -> Delta:
         if value:
             d.add(key(c.PLUGIN_IO.name, labels=f',kind="{kind}",direction="{direction}"'), value)
     for m in report.custom:
-        labels = "".join(f',{n}="{escape(v)}"' for n, v in sorted(m.labels.items()))
-        d.sets[key(c.PLUGIN_CUSTOM_PREFIX + m.name, labels=labels)] = m.value
+        d.sets[custom_key(m)] = m.value
     d.sets[key(c.PLUGIN_LAST_REPORT.name)] = now
     return d
+
+
+def custom_key(m: CustomMetric) -> str:
+    labels = "".join(f',{n}="{escape(v)}"' for n, v in sorted(m.labels.items()))
+    return key(c.PLUGIN_CUSTOM_PREFIX + m.name, labels=labels)
 
 
 def log_delta(log: LogIn, now: float) -> Delta:

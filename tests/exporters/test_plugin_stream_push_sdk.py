@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
+import socket
 from typing import Any
 
 import pytest
@@ -12,7 +12,6 @@ from aiohttp import WSMsgType, web
 from exporters.plugin.limits import Limits
 from exporters.plugin.sdk import PluginClient
 from exporters.plugin.store import PluginStore
-from globalmon import servers
 from tests.exporters.plugin_fixtures import TOKEN, Clock, Exporter, clock, exporter, start, store
 from tests.exporters.waiting import until
 
@@ -145,16 +144,24 @@ async def test_sdk_batches_timings_logs_events_and_snapshots(exporter: Exporter)
 
 
 async def test_sdk_never_blocks_and_counts_what_it_drops(exporter: Exporter) -> None:
-    port = servers.free_port()  # nobody listens here
-    client = PluginClient(
-        f"http://127.0.0.1:{port}", "payments", max_buffer=100, flush_interval=0.01
-    )
-    started = time.perf_counter()
+    # An exporter that accepts connections and never answers: the sender thread hangs on its
+    # first request, and every record call must still return (no timing asserted: the calls
+    # finish while the sender is provably stuck).
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    client = PluginClient(url, "payments", max_buffer=100, flush_interval=0.01, timeout=30)
+    client.record_log("info", "first")
+    await until("the sender stuck on its first batch", lambda: client.pending == 0)
     for i in range(1000):
         client.record_log("info", f"line {i}")
-    assert time.perf_counter() - started < 1.0  # appends, not HTTP calls
-    await until("a failed send", lambda: client.failures >= 1)
+    assert (client.sent, client.failures) == (0, 0)  # the first request is still hanging
+    assert client.pending == 100
     assert client.dropped == 900
+    silent.close()  # the hanging request fails; its item finds the buffer full
+    await until("a failed send", lambda: client.failures >= 1)
+    assert client.dropped == 901
     assert client.sent == 0
     await asyncio.to_thread(client.close, 1.0)
 
