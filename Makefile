@@ -29,6 +29,8 @@ system-deps:
 	  || missing="$$missing prometheus-alertmanager"; \
 	command -v amtool >/dev/null || missing="$$missing prometheus-alertmanager"; \
 	command -v prometheus-pushgateway >/dev/null || missing="$$missing prometheus-pushgateway"; \
+	command -v dockerd >/dev/null || missing="$$missing docker.io"; \
+	[ -x /bin/busybox ] || missing="$$missing busybox-static"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	missing=$$(echo $$missing | tr ' ' '\n' | sort -u | tr '\n' ' '); \
 	echo "installing Debian packages: $$missing"; \

@@ -7,6 +7,8 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ssl import SSLContext
+
     from aiohttp import web
 
 from globalmon.spec import Spec, SpecError, load_spec
@@ -50,14 +52,16 @@ def bad_address(address: str, what: str) -> int:
     return EXIT_USAGE
 
 
-def serve(app: web.Application, address: str, what: str) -> int:
+def serve(
+    app: web.Application, address: str, what: str, *, ssl_context: SSLContext | None = None
+) -> int:
     """Run an aiohttp app until interrupted; a port that cannot be bound is a runtime failure."""
     from aiohttp import web
 
     listen = listen_address(address)
     assert listen is not None  # callers check the address before reading any secret
     try:
-        web.run_app(app, host=listen[0], port=listen[1], print=None)
+        web.run_app(app, host=listen[0], port=listen[1], print=None, ssl_context=ssl_context)
     except OSError as exc:
         print(f"globalmon {what}: cannot listen on {address}: {exc.strerror}", file=sys.stderr)
         return EXIT_FAILURE

@@ -270,6 +270,14 @@ WEBHOOK_ACTIONS = _m(
 WEBHOOK_PROCESSING = _m(
     "webhook_processing_duration_seconds", "histogram", "Time to commit a webhook payload."
 )
+WEBHOOK_DUPLICATES = _m(
+    "webhook_alerts_duplicate_total",
+    "counter",
+    "Alerts already received (Alertmanager retries, HA pairs); ignored.",
+)
+WEBHOOK_REJECTED = _m(
+    "webhook_payloads_rejected_total", "counter", "Payloads refused, by reason.", LABEL_REASON
+)
 
 # Prometheus' and Alertmanager's own metrics that meta-monitoring reads (not ours: no prefix).
 PROMETHEUS_RULE_FAILURES = "prometheus_rule_evaluation_failures_total"

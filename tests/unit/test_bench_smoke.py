@@ -38,6 +38,11 @@ def test_bench_spec_is_valid_at_any_size() -> None:
             "p99 shift while scraped",
         ),
         ("bench.sidecar_speed", ["--series", "5", "--runs", "1"], "fetch + parse"),
+        (
+            "bench.webhook_ingest",
+            ["--requests", "40", "--rounds", "1", "--storm", "100", "--concurrency", "4"],
+            "one POST of 100 alerts",
+        ),
     ],
 )
 def test_bench_module_runs(module: str, args: list[str], expect: str) -> None:

@@ -1,0 +1,247 @@
+"""The alert webhook's aiohttp app.
+
+POST /webhook                                   Alertmanager webhook payloads (version 4)
+GET  /api/v1/incidents[?state=&severity=&region=&service=&alertname=&limit=&before=]
+GET  /api/v1/incidents/{id}                     with timeline, notifications, actions, root causes
+POST /api/v1/incidents/{id}/{acknowledge|unacknowledge|resolve|annotate}   {"by": ..., "note": ...}
+GET  /api/v1/actions[?state=awaiting_approval]
+POST /api/v1/actions/{id}/{approve|reject}      {"by": ...}
+GET  /metrics, /-/healthy, /-/ready
+
+Everything under /webhook and /api authenticates (bearer token, or basic auth with the token as
+password); /metrics and the health checks do not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import hmac
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated
+
+from aiohttp import web
+from prometheus_client import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+
+from alert_webhook import incidents as inc
+from alert_webhook.payload import Payload
+from alert_webhook.runtime import Clock, Sleep, Webhook, WebhookConfig
+from alert_webhook.store import WebhookStore
+from exporters.http import error, invalid
+from globalmon.durable import WriterClosed
+
+HOOK: web.AppKey[Webhook] = web.AppKey("webhook", Webhook)
+FILTERS = ("state", "severity", "region", "service", "alertname")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Act(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    by: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    note: Annotated[str, StringConstraints(max_length=4096)] = ""
+
+
+def authorized(request: web.Request, config: WebhookConfig) -> bool:
+    if config.token is None:
+        return True
+    given = request.headers.get("Authorization", "")
+    scheme, _, value = given.partition(" ")
+    if scheme.lower() == "bearer":
+        return hmac.compare_digest(value.encode(), config.token.encode())
+    if scheme.lower() == "basic":
+        try:
+            user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        ok_user = hmac.compare_digest(user.encode(), config.basic_user.encode())
+        ok_password = hmac.compare_digest(password.encode(), config.token.encode())
+        return ok_user and ok_password
+    return False
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    hook = request.app[HOOK]
+    protected = request.path == "/webhook" or request.path.startswith("/api/")
+    if protected and not authorized(request, hook.config):
+        hook.metrics.auth_failures.labels("webhook").inc()
+        hook.metrics.rejected.labels("unauthorized").inc()
+        return error(401, "missing or wrong credentials", "Authorization")
+    try:
+        return await handler(request)
+    except WriterClosed:
+        return error(503, "shutting down")
+    except web.HTTPRequestEntityTooLarge:
+        hook.metrics.rejected.labels("too_large").inc()
+        return error(413, f"body larger than {hook.config.max_body_bytes} bytes", "body")
+
+
+async def receive(request: web.Request) -> web.Response:
+    hook = request.app[HOOK]
+    started = time.perf_counter()
+    body = await request.read()
+    try:
+        payload = Payload.model_validate_json(body)
+    except ValidationError as exc:
+        hook.metrics.rejected.labels("invalid").inc()
+        return invalid(exc)
+    try:
+        out = await hook.store.ingest(list(payload.alerts), hook.clock())
+    except Exception as exc:  # the disk: Alertmanager retries on 5xx, so nothing is lost
+        hook.metrics.rejected.labels("unavailable").inc()
+        return error(503, f"cannot store the alerts: {exc}")
+    hook.metrics.processing.observe(time.perf_counter() - started)
+    hook.metrics.count(out)
+    if out.opened or out.actions:
+        hook.wake.set()  # the first escalation step and actions are due now, not next second
+    return web.json_response(
+        {
+            "received": sum(out.received.values()),
+            "duplicates": out.duplicates,
+            "incidents_opened": out.opened,
+        }
+    )
+
+
+def _int(request: web.Request, name: str) -> int:
+    text = request.match_info.get(name) or request.query.get(name, "")
+    if not text.isdigit():
+        raise web.HTTPBadRequest(
+            text=f'{{"error": "a whole number", "field": "{name}"}}',
+            content_type="application/json",
+        )
+    return int(text)
+
+
+async def list_incidents(request: web.Request) -> web.Response:
+    hook = request.app[HOOK]
+    unknown = set(request.query) - {*FILTERS, "limit", "before"}
+    if unknown:
+        return error(
+            400,
+            f"unknown parameter; expected one of {', '.join(FILTERS)}, limit, before",
+            sorted(unknown)[0],
+        )
+    state = request.query.get("state")
+    if state is not None and state not in inc.STATES:
+        return error(400, f"one of {', '.join(inc.STATES)}", "state")
+    limit = min(_int(request, "limit"), 1000) if "limit" in request.query else 100
+    before = _int(request, "before") if "before" in request.query else None
+    filters = {k: request.query[k] for k in FILTERS if k in request.query}
+    found = await hook.store.incidents(filters, limit, before)
+    page: dict[str, object] = {"incidents": found}
+    if len(found) == limit:
+        page["next"] = found[-1]["id"]
+    return web.json_response(page)
+
+
+async def show_incident(request: web.Request) -> web.Response:
+    found = await request.app[HOOK].store.incident(_int(request, "id"))
+    if found is None:
+        return error(404, "no such incident", "id")
+    return web.json_response(found)
+
+
+async def _change(
+    request: web.Request, what: str, change: Callable[[Act, float], Awaitable[None]]
+) -> web.Response | None:
+    """Validate the body and apply ``change``; an error response, or None when it is done."""
+    hook = request.app[HOOK]
+    try:
+        body = Act.model_validate_json(await request.read())
+    except ValidationError as exc:
+        return invalid(exc)
+    try:
+        await change(body, hook.clock())
+    except inc.NotFound:
+        return error(404, f"no such {what}", "id")
+    except inc.Conflict as exc:
+        return error(409, str(exc), "state")
+    hook.wake.set()  # an unacknowledged step or an approved action may be due now
+    return None
+
+
+async def act_on_incident(request: web.Request) -> web.Response:
+    store = request.app[HOOK].store
+    incident = _int(request, "id")
+    operation = {
+        "acknowledge": store.acknowledge,
+        "unacknowledge": store.unacknowledge,
+        "resolve": store.resolve,
+        "annotate": store.annotate,
+    }[request.match_info["verb"]]
+    failed = await _change(
+        request, "incident", lambda body, now: operation(incident, body.by, body.note, now)
+    )
+    return failed or web.json_response(await store.incident(incident))
+
+
+async def list_actions(request: web.Request) -> web.Response:
+    return web.json_response(
+        {"actions": await request.app[HOOK].store.actions(request.query.get("state"))}
+    )
+
+
+async def approve_action(request: web.Request) -> web.Response:
+    store = request.app[HOOK].store
+    row = _int(request, "id")
+    approved = request.match_info["verb"] == "approve"
+    failed = await _change(
+        request, "action", lambda body, now: store.approve(row, body.by, approved, now)
+    )
+    return failed or web.json_response({"id": row, "state": "pending" if approved else "rejected"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    hook = request.app[HOOK]
+    await hook.refresh_open()
+    body = generate_latest(hook.metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def healthy(request: web.Request) -> web.Response:
+    return web.Response(text="ok\n")
+
+
+def create_app(
+    config: WebhookConfig,
+    *,
+    clock: Clock,
+    store: WebhookStore,
+    sleep: Sleep = asyncio.sleep,
+    background: bool = True,
+) -> web.Application:
+    """The app; ``background=False`` leaves ticking to the caller (tests with a fake clock)."""
+    app = web.Application(client_max_size=config.max_body_bytes, middlewares=[guard])
+    hook = Webhook(config, store, clock=clock, sleep=sleep)
+    app[HOOK] = hook
+    app.router.add_post("/webhook", receive)
+    app.router.add_get("/api/v1/incidents", list_incidents)
+    app.router.add_get(r"/api/v1/incidents/{id:\d+}", show_incident)
+    app.router.add_post(
+        r"/api/v1/incidents/{id:\d+}/{verb:acknowledge|unacknowledge|resolve|annotate}",
+        act_on_incident,
+    )
+    app.router.add_get("/api/v1/actions", list_actions)
+    app.router.add_post(r"/api/v1/actions/{id:\d+}/{verb:approve|reject}", approve_action)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/-/healthy", healthy)
+    app.router.add_get("/-/ready", healthy)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await hook.start()
+        task = asyncio.create_task(hook.loop()) if background else None
+        yield
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await hook.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app

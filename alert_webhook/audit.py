@@ -1,0 +1,103 @@
+"""The audit trail: an append-only, hash-chained log in the webhook's database.
+
+Each record stores the previous record's hash, and its own hash covers its sequence number,
+time, kind, data and that previous hash:
+
+    hash[n] = sha256("\\n".join([hash[n-1], seq, repr(at), kind, data_as_stored]))
+
+so an edited record no longer matches its hash, and a deleted or inserted one breaks the chain
+(a gap in ``seq`` or a ``prev_hash`` that is not the hash before it). Someone able to rewrite
+the database can recompute every hash after their edit; `audit verify` prints the head hash so it
+can be kept elsewhere (a log shipper, a ticket) and compared with ``--expect-head``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+GENESIS = "0" * 64
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit(
+    seq INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    kind TEXT NOT NULL,
+    data TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+"""
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+canonical = _ENCODER.encode  # one encoder: json.dumps with options builds one per call
+
+
+def _digest(prev: str, seq: int, at: float, kind: str, data: str) -> str:
+    return hashlib.sha256(f"{prev}\n{seq}\n{at!r}\n{kind}\n{data}".encode()).hexdigest()
+
+
+class Chain:
+    """Appends records inside the caller's transaction (the writer thread's)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        row = db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        self.db = db
+        self.seq: int = row[0] if row else 0
+        self.head: str = row[1] if row else GENESIS
+
+    def append(self, at: float, kind: str, data: dict[str, Any] | str) -> None:
+        """Append a record; ``data`` is a dict or its canonical JSON text already made."""
+        text = data if isinstance(data, str) else canonical(data)
+        seq = self.seq + 1
+        digest = _digest(self.head, seq, at, kind, text)
+        self.db.execute(
+            "INSERT INTO audit(seq, at, kind, data, prev_hash, hash) VALUES (?,?,?,?,?,?)",
+            (seq, at, kind, text, self.head, digest),
+        )
+        self.seq, self.head = seq, digest
+
+
+@dataclass(frozen=True)
+class Verdict:
+    records: int
+    head: str
+    problems: list[str]
+
+
+def verify(db: sqlite3.Connection) -> Verdict:
+    """Walk the chain; every record that is not where and what the chain says is a problem."""
+    problems: list[str] = []
+    expected_seq, prev, count = 1, GENESIS, 0
+    for seq, at, kind, data, prev_hash, digest in db.execute(
+        "SELECT seq, at, kind, data, prev_hash, hash FROM audit ORDER BY seq"
+    ):
+        count += 1
+        if seq != expected_seq:
+            problems.append(f"record {seq}: expected record {expected_seq} here (deleted records)")
+        if prev_hash != prev:
+            problems.append(
+                f"record {seq}: does not follow the record before it (inserted or deleted records)"
+            )
+        try:
+            actual = _digest(prev_hash, seq, at, kind, data)
+        except (ValueError, TypeError):
+            actual = ""
+        if actual != digest:
+            problems.append(f"record {seq}: content does not match its hash (edited)")
+        expected_seq, prev = seq + 1, digest
+    return Verdict(count, prev, problems)
+
+
+def export(db: sqlite3.Connection) -> Iterator[str]:
+    """The records as JSON lines, oldest first."""
+    for seq, at, kind, data, prev_hash, digest in db.execute(
+        "SELECT seq, at, kind, data, prev_hash, hash FROM audit ORDER BY seq"
+    ):
+        record = {"seq": seq, "at": at, "kind": kind, "data": json.loads(data)}
+        record |= {"prev_hash": prev_hash, "hash": digest}
+        yield json.dumps(record, sort_keys=True)

@@ -1,0 +1,175 @@
+"""`globalmon webhook` and `globalmon audit {verify,export}`."""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+from globalmon.cliutil import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    bad_address,
+    listen_address,
+    load_or_report,
+    serve,
+)
+
+
+def run_webhook(args: argparse.Namespace) -> int:
+    import ssl
+
+    from alert_webhook.app import create_app
+    from alert_webhook.channels import resolve_secrets
+    from alert_webhook.rules import Rules
+    from alert_webhook.runtime import WebhookConfig
+    from alert_webhook.store import WebhookStore
+    from globalmon.secrets import SecretUnavailable, read_secret
+
+    spec = load_or_report(args.spec)
+    if spec is None:
+        return EXIT_USAGE
+    address = args.listen or spec.global_.webhook_url.split("://", 1)[1].split("/", 1)[0]
+    if listen_address(address) is None:
+        return bad_address(address, "webhook")
+    if (args.tls_cert_file is None) != (args.tls_key_file is None):
+        print("globalmon webhook: --tls-cert-file and --tls-key-file go together", file=sys.stderr)
+        return EXIT_USAGE
+    ref = spec.global_.credentials.webhook_token
+    try:
+        token = read_secret(ref) if ref else None
+    except SecretUnavailable as exc:
+        print(f"globalmon webhook: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    secrets, unavailable = resolve_secrets(list(spec.receivers))
+    for name, why in unavailable.items():
+        print(f"globalmon webhook: receiver {name} disabled: {why}", file=sys.stderr)
+    config = WebhookConfig(
+        rules=Rules(spec),
+        token=token,
+        basic_user=args.basic_auth_user,
+        secrets=secrets,
+        unavailable=unavailable,
+    )
+    context = None
+    if args.tls_cert_file:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.load_cert_chain(args.tls_cert_file, args.tls_key_file)
+        except (OSError, ssl.SSLError) as exc:
+            print(f"globalmon webhook: cannot load the TLS certificate: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
+    try:
+        store = WebhookStore(Path(args.db), config.rules, synchronous=args.synchronous)
+    except (sqlite3.Error, OSError) as exc:
+        print(f"globalmon webhook: cannot open {args.db}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    try:
+        app = create_app(config, clock=time.time, store=store)
+        return serve(app, address, "webhook", ssl_context=context)
+    finally:
+        store.close()
+
+
+def _open_audit(path: str) -> sqlite3.Connection | None:
+    if not Path(path).is_file():
+        print(
+            f"globalmon audit: --db: found {path!r}; expected an existing webhook database",
+            file=sys.stderr,
+        )
+        return None
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        db.execute("SELECT 1 FROM audit LIMIT 1")
+    except sqlite3.Error as exc:
+        print(f"globalmon audit: cannot read the audit trail in {path}: {exc}", file=sys.stderr)
+        return None
+    return db
+
+
+def run_audit_verify(args: argparse.Namespace) -> int:
+    from alert_webhook.audit import verify
+
+    db = _open_audit(args.db)
+    if db is None:
+        return EXIT_FAILURE
+    verdict = verify(db)
+    for problem in verdict.problems:
+        print(problem)
+    if args.expect_head and args.expect_head != verdict.head:
+        print(
+            f"head {verdict.head} is not the expected {args.expect_head} (records removed or "
+            "rewritten at the end)"
+        )
+        return EXIT_FAILURE
+    if verdict.problems:
+        print(
+            f"audit trail BROKEN: {len(verdict.problems)} problem(s) in {verdict.records} records"
+        )
+        return EXIT_FAILURE
+    print(f"audit trail intact: {verdict.records} records, head {verdict.head}")
+    return EXIT_OK
+
+
+def run_audit_export(args: argparse.Namespace) -> int:
+    from alert_webhook.audit import export
+
+    db = _open_audit(args.db)
+    if db is None:
+        return EXIT_FAILURE
+    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+    try:
+        for line in export(db):
+            out.write(line + "\n")
+    finally:
+        if args.output:
+            out.close()
+    return EXIT_OK
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("webhook", help="run the alert webhook (incidents, escalation, recovery)")
+    p.add_argument("--spec", required=True, metavar="SPEC", help="region spec YAML file")
+    p.add_argument(
+        "--db",
+        default="globalmon-webhook.db",
+        metavar="PATH",
+        help="SQLite file for alerts, incidents and the audit trail (default: %(default)s)",
+    )
+    p.add_argument(
+        "--web.listen-address",
+        dest="listen",
+        metavar="ADDR",
+        help="host:port (default: the host and port of the spec's global.webhook_url)",
+    )
+    p.add_argument("--tls-cert-file", metavar="FILE", help="serve HTTPS with this certificate")
+    p.add_argument("--tls-key-file", metavar="FILE", help="the certificate's private key")
+    p.add_argument(
+        "--basic-auth-user",
+        default="alertmanager",
+        metavar="NAME",
+        help="user name accepted with basic auth; the password is the webhook token "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--synchronous",
+        choices=["FULL", "NORMAL"],
+        default="FULL",
+        help="SQLite synchronous mode: FULL survives power loss, NORMAL only a crash "
+        "(default: %(default)s)",
+    )
+    p.set_defaults(func=run_webhook)
+
+    p = sub.add_parser("audit", help="check or export the webhook's hash-chained audit trail")
+    verbs = p.add_subparsers(dest="verb", required=True, metavar="{verify,export}")
+    v = verbs.add_parser("verify", help="find edited, inserted or deleted records")
+    v.add_argument("--db", required=True, metavar="PATH", help="the webhook's database")
+    v.add_argument("--expect-head", metavar="HASH", help="the head hash recorded earlier")
+    v.set_defaults(func=run_audit_verify)
+    e = verbs.add_parser("export", help="write the records as JSON lines")
+    e.add_argument("--db", required=True, metavar="PATH", help="the webhook's database")
+    e.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    e.set_defaults(func=run_audit_export)

@@ -1,0 +1,278 @@
+"""The webhook's background work: escalation ticks, notification delivery, recovery actions.
+
+``tick()`` does one pass with the injected clock; the app's loop calls it every second (and at
+once after a payload opened an incident). Tests call it directly with a fake clock: the logic
+never sleeps, only the loop between ticks and an action's verification polling do, through the
+injected ``sleep``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import aiohttp
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from alert_webhook import actions as act
+from alert_webhook.channels import DeliveryError, Message, send
+from alert_webhook.incidents import Outcome
+from alert_webhook.rules import Rules
+from alert_webhook.store import WebhookStore
+from globalmon import conventions as c
+from globalmon.spec.types import duration_seconds
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    rules: Rules
+    token: str | None  # bearer token (or basic-auth password); None only when the spec names none
+    basic_user: str = "alertmanager"
+    secrets: dict[str, str] = field(default_factory=dict)  # receiver name -> its secret
+    unavailable: dict[str, str] = field(default_factory=dict)  # receiver name -> why
+    max_body_bytes: int = 64 * 1024 * 1024  # a 10k-alert storm is about 10-20 MiB
+    delivery_attempts: int = 8
+    delivery_backoff: float = 2.0
+    tick_interval: float = 1.0
+    delivery_concurrency: int = 20
+
+
+class WebhookMetrics:
+    def __init__(self) -> None:
+        self.registry = r = CollectorRegistry()
+
+        def counter(m: c.MetricDef, *children: tuple[str, ...]) -> Counter:
+            metric = Counter(m.name.removesuffix("_total"), m.help, m.labels, registry=r)
+            for labels in children:
+                metric.labels(*labels)  # present from the first scrape, so rate() sees the first
+            return metric
+
+        self.alerts = counter(c.WEBHOOK_ALERTS, ("firing",), ("resolved",))
+        self.duplicates = counter(c.WEBHOOK_DUPLICATES)
+        self.rejected = counter(
+            c.WEBHOOK_REJECTED,
+            *[(x,) for x in ("unauthorized", "invalid", "too_large", "unavailable")],
+        )
+        self.auth_failures = counter(c.HTTP_AUTH_FAILURES, ("webhook",))
+        self.notifications = counter(c.WEBHOOK_NOTIFICATIONS)
+        self.escalations = counter(c.WEBHOOK_ESCALATIONS)
+        self.actions = counter(c.WEBHOOK_ACTIONS)
+        m = c.WEBHOOK_INCIDENTS_OPEN
+        self.open = Gauge(m.name, m.help, m.labels, registry=r)
+        m = c.WEBHOOK_PROCESSING
+        self.processing = Histogram(
+            m.name,
+            m.help,
+            registry=r,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+
+    def count(self, out: Outcome) -> None:
+        for status, n in out.received.items():
+            if n:
+                self.alerts.labels(status).inc(n)
+        if out.duplicates:
+            self.duplicates.inc(out.duplicates)
+        for step in out.escalations:
+            self.escalations.labels(step).inc()
+
+
+class Webhook:
+    """Everything that runs after a payload is committed."""
+
+    def __init__(
+        self,
+        config: WebhookConfig,
+        store: WebhookStore,
+        *,
+        clock: Clock,
+        sleep: Sleep = asyncio.sleep,
+        metrics: WebhookMetrics | None = None,
+    ) -> None:
+        self.config, self.store, self.clock, self.sleep = config, store, clock, sleep
+        self.rules = config.rules
+        self.metrics = metrics or WebhookMetrics()
+        self.wake = asyncio.Event()
+        self.running: set[asyncio.Task[None]] = set()
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    async def close(self) -> None:
+        for task in list(self.running):
+            task.cancel()
+        await asyncio.gather(*self.running, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+
+    async def start(self) -> None:
+        """At start: actions cut short by a crash are marked interrupted, never run again."""
+        await self.store.interrupt_running(self.clock())
+
+    async def tick(self) -> None:
+        now = self.clock()
+        escalations, actions = await self.store.work_due(now)
+        if escalations:
+            self.metrics.count(await self.store.escalate(now))
+        await self.deliver(now)
+        for row in await self.store.claim_actions(now) if actions else []:
+            task = asyncio.create_task(self._execute(row))
+            self.running.add(task)
+            task.add_done_callback(self.running.discard)
+
+    async def drain(self) -> None:
+        """Wait for the actions started so far (tests, shutdown)."""
+        while self.running:
+            await asyncio.gather(*list(self.running), return_exceptions=True)
+
+    async def loop(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception as exc:  # a full disk, a bug in one path: keep serving, say so
+                print(f"globalmon webhook: background pass failed: {exc!r}", file=sys.stderr)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), self.config.tick_interval)
+            self.wake.clear()
+
+    # --- notifications ---
+
+    async def deliver(self, now: float) -> None:
+        due = await self.store.due_deliveries(now)
+        gate = asyncio.Semaphore(self.config.delivery_concurrency)
+
+        async def one(d: dict[str, object]) -> None:
+            async with gate:
+                await self._deliver(d)
+
+        await asyncio.gather(*(one(d) for d in due))
+
+    async def _deliver(self, d: dict[str, object]) -> None:
+        name = str(d["receiver"])
+        receiver = self.rules.receivers.get(name)
+        retry = True
+        if receiver is None:
+            ok, detail, retry = False, f"receiver {name} is not in the spec", False
+        elif name in self.config.unavailable:
+            ok, detail, retry = False, self.config.unavailable[name], False
+        else:
+            message = Message(
+                incident={
+                    "id": d["incident_id"],
+                    "state": d["state"],
+                    "labels": json.loads(str(d["labels"])),
+                    "annotations": json.loads(str(d["annotations"])),
+                    "startsAt": d["starts_at"],
+                },
+                event=str(d["event"]),
+                step=str(d["step"]),
+                note=str(d["note"]),
+            )
+            try:
+                detail = await send(self.session, receiver, self.config.secrets.get(name), message)
+                ok = True
+            except DeliveryError as exc:
+                ok, detail, retry = False, str(exc), exc.retry
+        state = await self.store.delivery_result(
+            int(str(d["id"])),
+            ok,
+            retry,
+            detail,
+            self.clock(),
+            self.config.delivery_attempts,
+            self.config.delivery_backoff,
+        )
+        outcome = "sent" if ok else ("retrying" if state == "pending" else "failed")
+        self.metrics.notifications.labels(name, outcome).inc()
+
+    # --- recovery actions ---
+
+    async def _execute(self, row: int) -> None:
+        found = await self.store.action(row)
+        assert found is not None
+        action = self.rules.actions[found["action"]]
+        labels = json.loads(found["labels"])
+        annotations = json.loads(found["annotations"])
+        g = action.guardrails
+        prometheus = self.rules.prometheus_for(labels.get("region"))
+        if g.precondition is not None and not g.dry_run:
+            holds, why = await act.promql_holds(self.session, prometheus, g.precondition)
+            if not holds:
+                await self._finish(row, action.name, "precondition_failed", why)
+                return
+        silenced = None
+        if g.silence and not g.dry_run:
+            hold = duration_seconds(g.timeout) + (
+                duration_seconds(action.verify.within) if action.verify else 0
+            )
+            silenced = await act.silence(
+                self.session,
+                self.rules.spec.global_.alertmanager_urls,
+                labels,
+                hold,
+                f"globalmon recovery action {action.name} (incident {found['incident_id']})",
+            )
+        try:
+            try:
+                result, detail = await act.run(
+                    action,
+                    labels,
+                    annotations,
+                    incident=found["incident_id"],
+                    status=found["trigger"],
+                    session=self.session,
+                )
+            except Exception as exc:  # a runner bug must not leave the row 'running' forever
+                result, detail = "error", repr(exc)
+            verifying = result == "succeeded" and action.verify is not None
+            await self._finish(row, action.name, result, detail, verifying=verifying)
+            if verifying:
+                assert action.verify is not None
+                ok, why = await self._verify(
+                    prometheus,
+                    action.verify.expr,
+                    duration_seconds(action.verify.within),
+                    duration_seconds(action.verify.interval),
+                )
+                await self.store.verified(row, ok, why, self.clock())
+                self.metrics.actions.labels(
+                    action.name, "verified" if ok else "verify_failed"
+                ).inc()
+        finally:
+            if silenced is not None:
+                await act.expire_silence(self.session, *silenced)
+        self.wake.set()  # a failure may have made an escalation due now
+
+    async def _finish(
+        self, row: int, name: str, result: str, detail: str, *, verifying: bool = False
+    ) -> None:
+        await self.store.finish_action(row, result, detail, self.clock(), verifying=verifying)
+        self.metrics.actions.labels(name, result).inc()
+
+    async def _verify(
+        self, prometheus: str | None, expr: str, within: float, every: float
+    ) -> tuple[bool, str]:
+        deadline = self.clock() + within
+        while True:
+            holds, why = await act.promql_holds(self.session, prometheus, expr)
+            if holds:
+                return True, f"post-check held: {why}"
+            if self.clock() + every > deadline:
+                return False, f"post-check did not hold within {within:.0f}s: {why}"
+            await self.sleep(every)
+
+    async def refresh_open(self) -> None:
+        self.metrics.open.clear()
+        for severity, region, n in await self.store.open_counts():
+            self.metrics.open.labels(severity, region).set(n)

@@ -1,0 +1,258 @@
+"""The webhook's database: writes through the shared group-commit writer, reads beside it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from alert_webhook import incidents as inc
+from alert_webhook.audit import Chain
+from alert_webhook.payload import Alert
+from alert_webhook.rules import Rules
+from alert_webhook.schema import SCHEMA
+from globalmon.durable import GroupCommitWriter
+
+BACKOFF_CAP = 300.0
+
+
+def _incident(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "state": row["state"],
+        "alertname": row["alertname"],
+        "severity": row["severity"],
+        "region": row["region"],
+        "service": row["service"],
+        "fingerprint": row["fingerprint"],
+        "startsAt": row["starts_at"],
+        "labels": json.loads(row["labels"]),
+        "annotations": json.loads(row["annotations"]),
+        "opened_at": inc.iso(row["opened_at"]),
+        "acknowledged_at": inc.iso(row["acknowledged_at"]),
+        "acknowledged_by": row["acknowledged_by"],
+        "resolved_at": inc.iso(row["resolved_at"]),
+        "resolved_by": row["resolved_by"],
+        "policy": row["policy"],
+        "next_escalation_at": inc.iso(row["next_due"]),
+        "auto_recovered": bool(row["auto_recovered"]),
+        "symptom_of": row["symptom_of"],
+    }
+
+
+class WebhookStore:
+    def __init__(self, path: str | Path, rules: Rules, *, synchronous: str = "FULL") -> None:
+        self.rules = rules
+        self.writer = GroupCommitWriter(path, SCHEMA, synchronous=synchronous)
+
+    def close(self) -> None:
+        self.writer.close()
+
+    # --- writes (each one transaction, committed before it returns) ---
+
+    async def ingest(self, alerts: list[Alert], now: float) -> inc.Outcome:
+        return await self.writer.write(lambda db: inc.ingest(db, self.rules, alerts, now))
+
+    async def escalate(self, now: float) -> inc.Outcome:
+        return await self.writer.write(lambda db: inc.escalate(db, self.rules, now))
+
+    async def acknowledge(self, incident: int, by: str, note: str, now: float) -> None:
+        await self.writer.write(lambda db: inc.acknowledge(db, incident, by, note, now))
+
+    async def unacknowledge(self, incident: int, by: str, note: str, now: float) -> None:
+        await self.writer.write(
+            lambda db: inc.unacknowledge(db, self.rules, incident, by, note, now)
+        )
+
+    async def resolve(self, incident: int, by: str, note: str, now: float) -> None:
+        await self.writer.write(lambda db: inc.resolve_by_hand(db, incident, by, note, now))
+
+    async def annotate(self, incident: int, by: str, note: str, now: float) -> None:
+        await self.writer.write(lambda db: inc.annotate(db, incident, by, note, now))
+
+    async def approve(self, action: int, by: str, approved: bool, now: float) -> None:
+        await self.writer.write(lambda db: inc.approve(db, action, by, approved, now))
+
+    async def claim_actions(self, now: float) -> list[int]:
+        return await self.writer.write(lambda db: inc.claim_actions(db, self.rules, now))
+
+    async def finish_action(
+        self, row: int, result: str, detail: str, now: float, *, verifying: bool = False
+    ) -> None:
+        await self.writer.write(
+            lambda db: inc.finish_action(
+                db, self.rules, row, result, detail, now, verifying=verifying
+            )
+        )
+
+    async def verified(self, row: int, ok: bool, detail: str, now: float) -> None:
+        await self.writer.write(lambda db: inc.verified(db, self.rules, row, ok, detail, now))
+
+    async def interrupt_running(self, now: float) -> int:
+        return await self.writer.write(lambda db: inc.interrupt_running(db, self.rules, now))
+
+    async def delivery_result(
+        self,
+        delivery: int,
+        ok: bool,
+        retry: bool,
+        detail: str,
+        now: float,
+        max_attempts: int,
+        backoff: float,
+    ) -> str:
+        """Log one attempt; returns the delivery's state: sent, pending (retry later) or failed."""
+
+        def work(db: sqlite3.Connection) -> str:
+            (attempts,) = db.execute(
+                "SELECT attempts FROM deliveries WHERE id=?", (delivery,)
+            ).fetchone()
+            attempts += 1
+            if ok:
+                state = "sent"
+            elif retry and attempts < max_attempts:
+                state = "pending"
+            else:
+                state = "failed"
+            wait = min(backoff * 2 ** (attempts - 1), BACKOFF_CAP)
+            db.execute(
+                "UPDATE deliveries SET attempts=?, state=?, next_attempt=? WHERE id=?",
+                (attempts, state, now + wait, delivery),
+            )
+            db.execute(
+                "INSERT INTO delivery_attempts(delivery_id, at, outcome, detail) VALUES (?,?,?,?)",
+                (delivery, now, "sent" if ok else "failed", detail[:1000]),
+            )
+            incident, receiver, event = db.execute(
+                "SELECT incident_id, receiver, event FROM deliveries WHERE id=?", (delivery,)
+            ).fetchone()
+            Chain(db).append(
+                now,
+                "notification",
+                {
+                    "incident": incident,
+                    "receiver": receiver,
+                    "event": event,
+                    "attempt": attempts,
+                    "outcome": "sent" if ok else "failed",
+                    "detail": detail[:200],
+                },
+            )
+            return state
+
+        return await self.writer.write(work)
+
+    # --- reads ---
+
+    async def rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        """Rows of a read-only query, on a reader connection in a worker thread."""
+
+        def work(db: sqlite3.Connection) -> list[sqlite3.Row]:
+            db.row_factory = sqlite3.Row
+            return db.execute(sql, args).fetchall()
+
+        return await self.writer.read(work)
+
+    async def incidents(
+        self, filters: dict[str, str], limit: int, before: int | None
+    ) -> list[dict[str, Any]]:
+        where: list[str] = []
+        args: list[object] = []
+        for column, value in filters.items():
+            where.append(f"{column} = ?")
+            args.append(value)
+        if before is not None:
+            where.append("id < ?")
+            args.append(before)
+        sql = "SELECT * FROM incidents"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        return [_incident(r) for r in await self.rows(sql, (*args, limit))]
+
+    async def incident(self, incident: int) -> dict[str, Any] | None:
+        def work(db: sqlite3.Connection) -> dict[str, Any] | None:
+            db.row_factory = sqlite3.Row
+            row = db.execute("SELECT * FROM incidents WHERE id=?", (incident,)).fetchone()
+            if row is None:
+                return None
+            out = _incident(row)
+            out["timeline"] = [
+                {"at": inc.iso(t["at"]), "kind": t["kind"], **json.loads(t["detail"])}
+                for t in db.execute(
+                    "SELECT at, kind, detail FROM timeline WHERE incident_id=? ORDER BY id",
+                    (incident,),
+                )
+            ]
+            out["notifications"] = [
+                dict(d)
+                for d in db.execute(
+                    "SELECT id, receiver, event, step, state, attempts FROM deliveries "
+                    "WHERE incident_id=? ORDER BY id",
+                    (incident,),
+                )
+            ]
+            out["actions"] = [
+                dict(a)
+                for a in db.execute(
+                    "SELECT id, action, target, state, reason, detail FROM actions "
+                    "WHERE incident_id=? ORDER BY id",
+                    (incident,),
+                )
+            ]
+            out["symptoms"] = [
+                r[0] for r in db.execute("SELECT id FROM incidents WHERE symptom_of=?", (incident,))
+            ]
+            db.row_factory = None
+            candidates = inc.root_causes(db, self.rules, row["service"], row["region"])
+            out["root_cause_candidates"] = [
+                {**c, "opened_at": inc.iso(c["opened_at"])}
+                for c in candidates
+                if c["id"] != incident
+            ]
+            return out
+
+        return await self.writer.read(work)
+
+    async def actions(self, state: str | None) -> list[dict[str, Any]]:
+        sql = "SELECT id, incident_id, action, target, region, state, reason FROM actions"
+        args: tuple[Any, ...] = ()
+        if state:
+            sql += " WHERE state = ?"
+            args = (state,)
+        return [dict(r) for r in await self.rows(sql + " ORDER BY id DESC LIMIT 500", args)]
+
+    async def action(self, row: int) -> dict[str, Any] | None:
+        found = await self.rows(
+            "SELECT a.*, i.labels, i.annotations FROM actions a "
+            "JOIN incidents i ON i.id = a.incident_id WHERE a.id=?",
+            (row,),
+        )
+        return dict(found[0]) if found else None
+
+    async def work_due(self, now: float) -> tuple[bool, bool]:
+        """(escalations due, actions ready): a read, so an idle tick writes nothing."""
+        rows = await self.rows(
+            "SELECT EXISTS(SELECT 1 FROM incidents WHERE next_due <= ? AND state='firing'), "
+            "EXISTS(SELECT 1 FROM actions WHERE state='pending' AND not_before <= ?)",
+            (now, now),
+        )
+        return bool(rows[0][0]), bool(rows[0][1])
+
+    async def due_deliveries(self, now: float, limit: int = 100) -> list[dict[str, Any]]:
+        rows = await self.rows(
+            "SELECT d.id, d.receiver, d.event, d.step, d.note, i.id AS incident_id, i.state, "
+            "i.labels, i.annotations, i.starts_at FROM deliveries d "
+            "JOIN incidents i ON i.id = d.incident_id "
+            "WHERE d.state='pending' AND d.next_attempt <= ? ORDER BY d.next_attempt LIMIT ?",
+            (now, limit),
+        )
+        return [dict(r) for r in rows]
+
+    async def open_counts(self) -> list[tuple[str, str, int]]:
+        rows = await self.rows(
+            "SELECT severity, region, count(*) FROM incidents WHERE state != 'resolved' "
+            "GROUP BY severity, region"
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
