@@ -97,8 +97,8 @@ async def receive(request: web.Request) -> web.Response:
         return error(503, f"cannot store the alerts: {exc}")
     hook.metrics.processing.observe(time.perf_counter() - started)
     hook.metrics.count(out)
-    if out.opened or out.actions:
-        hook.wake.set()  # the first escalation step and actions are due now, not next second
+    if out.due_now:  # a first step due at once, a resolution to tell, an action to run
+        hook.wake.set()  # now, not at the next second's pass
     return web.json_response(
         {
             "received": sum(out.received.values()),

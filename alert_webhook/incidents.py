@@ -39,6 +39,7 @@ class Outcome:
     opened: list[int] = field(default_factory=list)
     escalations: list[str] = field(default_factory=list)  # step numbers, 1-based
     actions: list[int] = field(default_factory=list)  # action rows to run
+    due_now: bool = False  # something for the background pass to do at once
 
 
 def _timeline(
@@ -101,6 +102,7 @@ def _open(
     if incident is None:  # its resolution arrived first (Alertmanager retries out of order)
         return
     out.opened.append(incident)
+    out.due_now |= first_due is not None and first_due <= now
     _timeline(db, chain, incident, now, "opened", policy=policy, startsAt=starts)
     _link_root_cause(db, chain, rules, incident, labels, now)
     _decide_actions(db, chain, rules, incident, alert, now, out)
@@ -217,6 +219,7 @@ def _resolved_by_alertmanager(
         incident, state = row
         if state != "resolved":
             _resolve(db, chain, incident, now, "alertmanager")
+            out.due_now = True  # the receivers that were told get the resolution
     _decide_actions(db, chain, rules, incident, alert, now, out)
 
 
@@ -435,6 +438,7 @@ def _decide_actions(
         )
         if state == "pending":
             out.actions.append(row)
+            out.due_now = True
 
 
 def _guard(

@@ -190,3 +190,16 @@ async def test_a_storm_of_ten_thousand_alerts_in_one_post(
     rest = await big.get(f"/api/v1/incidents?limit=1000&alertname=Storm&before={page['next']}")
     assert rest["incidents"][0]["id"] == page["incidents"][-1]["id"] - 1
     store.close()
+
+
+async def test_the_plugin_exporters_critical_event_push_is_a_valid_payload(hook: Harness) -> None:
+    from exporters.plugin.push import payload as pushed
+
+    event = {"id": 7, "plugin": "payments", "type": "fraud", "timestamp": T0, "description": "x"}
+    body = pushed(event, "eu-west-1")
+    out = await hook.post(body)
+    assert out["incidents_opened"] == [1]
+    assert (await hook.post(body))["duplicates"] == 1  # the exporter's retry changes nothing
+    incident = await hook.get("/api/v1/incidents/1")
+    assert incident["alertname"] == "PluginCriticalEvent"
+    assert incident["labels"]["plugin"] == "payments"
