@@ -10,10 +10,10 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := prometheus prometheus-alertmanager
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps lint test demo bench clean
+.PHONY: help setup system-deps lint test demo demo-down bench clean
 
 help:
-	@echo "make demo   set up, then validate, describe and generate examples/regions.yaml"
+	@echo "make demo   set up, start the example stack, run a fault scenario (demo-down stops it)"
 	@echo "make test   set up, then ruff, ruff format --check, mypy --strict and pytest"
 	@echo "make bench  set up, then run every benchmark under bench/"
 
@@ -64,14 +64,20 @@ lint: $(STAMP)
 test: setup lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# The main job: the example's four regions on real Prometheus and Alertmanager, one fault
+# scenario with its measured timeline; the stack stays up (make demo-down stops it).
 demo: setup
-	$(BIN)/globalmon validate examples/regions.yaml examples/minimal.yaml
-	@echo
-	$(BIN)/globalmon describe examples/regions.yaml
-	@echo
+	$(BIN)/globalmon validate examples/regions.yaml
 	$(BIN)/globalmon generate examples/regions.yaml -o .demo/generated
-	@echo "Prometheus configs, rules, promtool tests, Alertmanager config and Grafana boards:"
-	@cd .demo/generated && find . -type f | sort | sed 's|^\./|  .demo/generated/|'
+	@if [ -f .demo/stack/stack.json ]; then $(BIN)/globalmon stack down --dir .demo/stack; fi
+	$(BIN)/globalmon stack up --spec examples/regions.yaml --dir .demo/stack
+	$(BIN)/globalmon stack scenario agent-offline --dir .demo/stack
+	@echo
+	@echo "The stack stays up: globalmon stack status --dir .demo/stack; make demo-down stops it."
+
+demo-down:
+	@if [ -f .demo/stack/stack.json ]; then $(BIN)/globalmon stack down --dir .demo/stack; \
+	else echo "no demo stack is up"; fi
 
 bench: setup
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,bench]'

@@ -96,7 +96,7 @@ async def receive(request: web.Request) -> web.Response:
         hook.metrics.rejected.labels("unavailable").inc()
         return error(503, f"cannot store the alerts: {exc}")
     hook.metrics.processing.observe(time.perf_counter() - started)
-    hook.metrics.count(out)
+    hook.metrics.count(out, hook.clock())
     if out.due_now:  # a first step due at once, a resolution to tell, an action to run
         hook.wake.set()  # now, not at the next second's pass
     return web.json_response(

@@ -64,6 +64,8 @@ class WebhookMetrics:
         self.notifications = counter(c.WEBHOOK_NOTIFICATIONS)
         self.escalations = counter(c.WEBHOOK_ESCALATIONS)
         self.actions = counter(c.WEBHOOK_ACTIONS)
+        m = c.WEBHOOK_WATCHDOG
+        self.watchdog = Gauge(m.name, m.help, m.labels, registry=r)
         m = c.WEBHOOK_INCIDENTS_OPEN
         self.open = Gauge(m.name, m.help, m.labels, registry=r)
         m = c.WEBHOOK_PROCESSING
@@ -74,7 +76,7 @@ class WebhookMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
 
-    def count(self, out: Outcome) -> None:
+    def count(self, out: Outcome, now: float | None = None) -> None:
         for status, n in out.received.items():
             if n:
                 self.alerts.labels(status).inc(n)
@@ -82,6 +84,8 @@ class WebhookMetrics:
             self.duplicates.inc(out.duplicates)
         for step in out.escalations:
             self.escalations.labels(step).inc()
+        for region in set(out.watchdogs):
+            self.watchdog.labels(region).set(now or 0.0)
 
 
 class Webhook:

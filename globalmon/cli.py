@@ -119,10 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     from alert_webhook.cli import add_parsers as add_webhook_parsers
     from exporters.cli import add_parsers
     from forecaster_sidecar.cli import add_parsers as add_sidecar_parsers
+    from globalmon.stack.cli import add_parsers as add_stack_parsers
 
     add_parsers(sub)
     add_sidecar_parsers(sub)
     add_webhook_parsers(sub)
+    add_stack_parsers(sub)
 
     p = sub.add_parser("schema", help="print the region spec's JSON Schema (or its reference)")
     p.add_argument(

@@ -275,6 +275,12 @@ WEBHOOK_DUPLICATES = _m(
     "counter",
     "Alerts already received (Alertmanager retries, HA pairs); ignored.",
 )
+WEBHOOK_WATCHDOG = _m(
+    "webhook_watchdog_last_seen_timestamp_seconds",
+    "gauge",
+    "When each region's Watchdog alert last arrived (the alert pipeline works).",
+    LABEL_REGION,
+)
 WEBHOOK_REJECTED = _m(
     "webhook_payloads_rejected_total", "counter", "Payloads refused, by reason.", LABEL_REASON
 )

@@ -48,6 +48,28 @@ def free_port() -> int:
         return port
 
 
+def free_ports(n: int, *, avoid: Sequence[int] = ()) -> list[int]:
+    """``n`` distinct TCP ports on 127.0.0.1 that were free a moment ago, none in ``avoid``.
+
+    The sockets stay bound until all are chosen: ``free_port()`` called n times may hand out
+    the same port twice, as nothing holds it in between.
+    """
+    held: list[socket.socket] = []
+    try:
+        ports: list[int] = []
+        while len(ports) < n:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            held.append(s)
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+            if port not in avoid:
+                ports.append(port)
+        return ports
+    finally:
+        for s in held:
+            s.close()
+
+
 def wait_for(
     probe: Callable[[], T | None],
     *,

@@ -268,3 +268,18 @@ async def test_auth_bearer_and_basic(hook: Harness) -> None:
     assert resp.status == 401
     resp = await hook.client.get("/api/v1/incidents", headers=AUTH)
     assert resp.status == 200
+
+
+async def test_the_watchdog_is_a_heartbeat_not_an_incident(hook: Harness) -> None:
+    dog = alert("Watchdog", starts=T0, severity="none")
+    await hook.post(payload(dog))
+    hook.clock.advance(60)
+    again = await hook.post(payload(dog))  # Alertmanager's repeat every minute
+    assert again["duplicates"] == 1
+    assert (await hook.get("/api/v1/incidents"))["incidents"] == []
+    metrics = await (await hook.client.get("/metrics")).text()
+    series = 'globalmon_webhook_watchdog_last_seen_timestamp_seconds{region="eu-west-1"} '
+    (value,) = [
+        line.removeprefix(series) for line in metrics.splitlines() if line.startswith(series)
+    ]
+    assert float(value) == T0 + 60

@@ -1,0 +1,1 @@
+"""The local stack: every part of globalmon on real Prometheus and Alertmanager, on loopback."""
