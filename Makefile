@@ -71,7 +71,7 @@ demo: setup
 	$(BIN)/globalmon generate examples/regions.yaml -o .demo/generated
 	@if [ -f .demo/stack/stack.json ]; then $(BIN)/globalmon stack down --dir .demo/stack; fi
 	$(BIN)/globalmon stack up --spec examples/regions.yaml --dir .demo/stack
-	$(BIN)/globalmon stack scenario agent-offline --dir .demo/stack
+	$(BIN)/globalmon stack scenario latency-spike --dir .demo/stack
 	@echo
 	@echo "The stack stays up: globalmon stack status --dir .demo/stack; make demo-down stops it."
 

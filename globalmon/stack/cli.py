@@ -111,7 +111,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     with_dir(q)
     q.set_defaults(func=_down)
     q = verbs.add_parser("scenario", help="inject a fault and print the measured timeline")
-    q.add_argument("name", metavar="NAME", help="agent-offline")
+    q.add_argument(
+        "name",
+        metavar="NAME",
+        help="plugin-memory-leak, agent-offline, region-outage, latency-spike or error-burst",
+    )
     with_dir(q)
     q.set_defaults(func=_scenario)
     q = verbs.add_parser("world", help=argparse.SUPPRESS)

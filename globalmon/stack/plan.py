@@ -101,7 +101,7 @@ def plan(
                 "prometheus",
                 [
                     prometheus,
-                    f"--config.file={gen / 'prometheus' / 'global.yml'}",
+                    f"--config.file={gen / 'prometheus' / 'global.stack.yml'}",
                     f"--storage.tsdb.path={data / 'prometheus-global'}",
                     f"--web.listen-address={hostport(view.url)}",
                     "--storage.tsdb.retention.time=2d",

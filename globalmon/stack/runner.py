@@ -99,21 +99,30 @@ def prepare(spec_path: Path, root: Path) -> tuple[Spec, Path, list[Proc], dict[s
 
 
 def _patch_configs(spec: Spec, gen: Path, world_url: str) -> None:
-    """The demo's additions to generated configs: each region scrapes its demo services, and
-    Alertmanager waits 1-2 s instead of 10 s to minutes."""
+    """The demo's copies of generated configs (``*.stack.yml``): rules on the demo's time scale,
+    each region scraping its demo services, Alertmanager waiting 1-2 s instead of 10 s to
+    minutes. The generated files themselves keep the production settings."""
     world = urllib.parse.urlsplit(world_url)
-    for region in spec.regions:
-        config = yaml.safe_load((gen / "prometheus" / f"{region.id}.yml").read_text())
-        config["scrape_configs"].append(
-            {
-                "job_name": "globalmon-demo-services",
-                "metrics_path": f"/services/{region.id}/metrics",
-                "static_configs": [
-                    {"targets": [f"{world.hostname}:{world.port}"], "labels": {"region": region.id}}
-                ],
-            }
-        )
-        (gen / "prometheus" / f"{region.id}.stack.yml").write_text(yaml.safe_dump(config))
+    for path in sorted((gen / "rules").glob("*.rules.yml")):
+        rules = yaml.safe_load(path.read_text())
+        path.with_suffix(".stack.yml").write_text(yaml.safe_dump(demo.fast_rules(rules)))
+    names = [r.id for r in spec.regions] + (["global"] if spec.global_.global_view else [])
+    for name in names:
+        config = yaml.safe_load((gen / "prometheus" / f"{name}.yml").read_text())
+        config["rule_files"] = [
+            f.removesuffix(".yml") + ".stack.yml" for f in config.get("rule_files", [])
+        ]
+        if name != "global":
+            config["scrape_configs"].append(
+                {
+                    "job_name": "globalmon-demo-services",
+                    "metrics_path": f"/services/{name}/metrics",
+                    "static_configs": [
+                        {"targets": [f"{world.hostname}:{world.port}"], "labels": {"region": name}}
+                    ],
+                }
+            )
+        (gen / "prometheus" / f"{name}.stack.yml").write_text(yaml.safe_dump(config))
     am = yaml.safe_load((gen / "alertmanager" / "alertmanager.yml").read_text())
     (gen / "alertmanager" / "alertmanager.stack.yml").write_text(
         yaml.safe_dump(demo.fast_alertmanager(am))

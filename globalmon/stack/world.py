@@ -4,7 +4,8 @@ One process serves, on the ports the demo spec names:
 
 - the services' own metrics, per region (``/services/REGION/metrics``): request and error
   counters and a latency histogram that move with wall time, with faults a scenario can inject
-  (``POST /faults`` ``{"region", "service", "kind": "latency"|"errors"}``, ``DELETE /faults``);
+  (``POST /faults`` ``{"region", "service", "kind": "latency"|"errors"}`` or
+  ``{"region", "plugin", "kind": "leak"}``, ``DELETE /faults``);
 - the probes' targets (HTTP ``/healthz`` and TCP ports from the agents' probes);
 - the notification receivers (``/receivers/NAME``) and an SMTP server, which append what they get
   to ``notifications.jsonl``;
@@ -61,6 +62,7 @@ class World:
         self.spec = spec
         self.out = out
         self.faults: dict[tuple[str, str], str] = {}  # (region, service) -> kind
+        self.leaks: dict[tuple[str, str], float] = {}  # (region, plugin) -> since
         self.services: dict[tuple[str, str], ServiceState] = {}
         for s in spec.services:
             for r in spec.regions:
@@ -119,6 +121,10 @@ def app(world: World) -> web.Application:
 
     async def set_fault(request: web.Request) -> web.Response:
         body = await request.json()
+        if body.get("kind") == "leak":
+            plugin = (str(body["region"]), str(body["plugin"]))
+            world.leaks[plugin] = time.time()
+            return web.json_response({"leaks": len(world.leaks)})
         key = (str(body["region"]), str(body["service"]))
         if key not in world.services:
             return web.json_response({"error": "no such service in that region"}, status=404)
@@ -129,8 +135,9 @@ def app(world: World) -> web.Application:
     async def clear(request: web.Request) -> web.Response:
         for region in {r for r, _ in world.faults}:
             world.advance(region)
-        cleared = len(world.faults)
+        cleared = len(world.faults) + len(world.leaks)
         world.faults.clear()
+        world.leaks.clear()
         if request.path == "/recover":
             world.record("recovery", {"body": await request.text(), "cleared": cleared})
         return web.json_response({"cleared": cleared})
@@ -154,8 +161,12 @@ def app(world: World) -> web.Application:
     return a
 
 
-async def plugin_load(spec: Spec, token: str | None) -> None:
+LEAK_PER_SECOND = 0.1  # a leaking plugin's memory grows by 10 % of its normal size a second
+
+
+async def plugin_load(world: World, token: str | None) -> None:
     """Every plugin reports every 2 s to its regions' plugin exporters."""
+    spec = world.spec
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     rng = random.Random(7)
     async with aiohttp.ClientSession(headers=headers) as http:
@@ -168,10 +179,13 @@ async def plugin_load(spec: Spec, token: str | None) -> None:
                     if p.regions is not None and region.id not in p.regions:
                         continue
                     base = f"http://{address}/api/advanced-monitoring/plugins/{p.id}"
+                    memory = 200e6 + rng.random() * 5e6
+                    if (since := world.leaks.get((region.id, p.id))) is not None:
+                        memory *= 1 + LEAK_PER_SECOND * (time.time() - since)
                     report = {
                         "cpu_usage_ratio": 0.2 + rng.random() * 0.1,
-                        "memory_bytes": 200e6 + rng.random() * 5e6,
-                        "memory_usage_ratio": 0.4,
+                        "memory_bytes": memory,
+                        "memory_usage_ratio": min(1.0, memory / 500e6),
                         "requests": rng.randint(20, 40),
                         "errors": int(rng.random() < 0.02),
                         "response_times_seconds": [rng.lognormvariate(-3, 0.5) for _ in range(5)],
@@ -245,7 +259,7 @@ async def serve(
     servers = [await _tcp_listener(h, p) for h, p in tcp_ports - http_ports]
     smtp = _smtp(world, smtp_port) if smtp_port else None
     stand_ins = process_stand_ins(spec)
-    load = asyncio.create_task(plugin_load(spec, token))
+    load = asyncio.create_task(plugin_load(world, token))
     try:
         await asyncio.Event().wait()
     finally:
