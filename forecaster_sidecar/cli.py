@@ -130,6 +130,7 @@ def run_live(args: argparse.Namespace) -> int:
         args.prometheus_url.rstrip("/"),
         interval=seconds(args.interval),
         shard=shard,
+        min_step=seconds(args.min_step),
         remote_write_url=args.remote_write_url,
     )
     return serve(create_app(config, clock=time.time), args.listen, "sidecar")
@@ -167,6 +168,13 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         type=duration_arg,
         metavar="DURATION",
         help="between runs (default: %(default)s)",
+    )
+    p.add_argument(
+        "--min-step",
+        default="15s",
+        type=duration_arg,
+        metavar="DURATION",
+        help="the finest history step read (default: %(default)s, Prometheus' usual scrape)",
     )
     p.add_argument(
         "--remote-write-url",

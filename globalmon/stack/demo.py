@@ -10,6 +10,7 @@ them for speed so a fault shows end to end in seconds:
   20 s, still 20 samples), so a fault shows and clears in seconds, not in 5 minutes;
 - the `for` of the alerts the scenarios trip shortened (``FAST_FOR``);
 - Alertmanager: group_wait 1 s, group_interval 2 s on every route;
+- forecasts read 10 minutes of history at a 1 s step (a fresh stack has no days to read);
 - receivers point at the demo world (its receivers and SMTP server), secrets come from files the
   stack writes, and recovery actions call the world's ``/recover`` (they never touch the host).
 """
@@ -37,6 +38,7 @@ FAST_FOR = {
     "WebhookDown": "10s",
 }
 TIME_SCALE = 15
+FORECAST_HISTORY = "10m"
 AM_FAST = {"group_wait": "1s", "group_interval": "2s"}
 TOKENS = ("GLOBALMON_WEBHOOK_TOKEN", "GLOBALMON_INGEST_TOKEN", "GLOBALMON_REGISTRY_TOKEN")
 
@@ -57,6 +59,8 @@ def demo_spec(data: dict[str, Any], world_url: str, smtp_port: int) -> dict[str,
         alerts[name] = {**alerts.get(name, {}), "for": for_}
     defaults["alerts"] = alerts
     out["receivers"] = [_receiver(r, world_url, smtp_port) for r in data.get("receivers", [])]
+    # a fresh stack has minutes of history, not days: forecasts read the last 10 minutes
+    out["forecasts"] = [{**f, "history": FORECAST_HISTORY} for f in data.get("forecasts", [])]
     out["recovery_actions"] = [_action(a, world_url) for a in data.get("recovery_actions", [])]
     return out
 

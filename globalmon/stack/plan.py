@@ -212,6 +212,8 @@ def plan(
                         e.sidecar,
                         "--interval",
                         "30s",
+                        "--min-step",  # the demo scrapes every second
+                        "1s",
                     ],
                     f"http://{e.sidecar}",
                     ready="/-/healthy",

@@ -233,6 +233,13 @@ def _resolved(timeline: Timeline, root: Path, incident: dict[str, Any], limit: f
     )
 
 
+def _kill(proc: dict[str, Any]) -> None:
+    os.kill(proc["pid"], signal.SIGKILL)
+    child = runner._CHILDREN.pop(proc["pid"], None)
+    if child is not None:  # started by this process (a test): reap it, leave no zombie
+        child.wait(10)
+
+
 def _restart(root: Path, proc: dict[str, Any]) -> int:
     with (root / "logs" / f"{proc['name']}.log").open("ab") as log:
         child = subprocess.Popen(
@@ -279,7 +286,7 @@ def agent_offline(root: Path, say: Callable[[str], None], limit: float = 90) -> 
     after = _last_incident(root)
     say(f"agent-offline: killing agent {agent_id} in {region} (pid {agent['pid']})")
     timeline = Timeline("agent-offline", time.time())
-    os.kill(agent["pid"], signal.SIGKILL)
+    _kill(agent)
     timeline.mark("breach", f"agent {agent_id} killed (SIGKILL)")
     _alert(timeline, prom, "AgentDown", limit, agent=agent_id)
     incident = _received(timeline, root, "AgentDown", after, limit, agent=agent_id)
@@ -304,7 +311,7 @@ def region_outage(root: Path, say: Callable[[str], None], limit: float = 90) -> 
     say(f"region-outage: killing every agent of {region} ({', '.join(ids)})")
     timeline = Timeline("region-outage", time.time())
     for agent in agents:
-        os.kill(agent["pid"], signal.SIGKILL)
+        _kill(agent)
     timeline.mark("breach", f"every agent of {region} killed (SIGKILL): {len(agents)}")
     _alert(timeline, prom, "RegionFailed", limit, region=region)
     incident = _received(timeline, root, "RegionFailed", after, limit, region=region)

@@ -10,8 +10,8 @@ One process serves, on the ports the demo spec names:
 - the notification receivers (``/receivers/NAME``) and an SMTP server, which append what they get
   to ``notifications.jsonl``;
 - the recovery endpoint the demo's actions call (``POST /recover``: clears the faults);
-- a load generator: every plugin reports metrics, logs and now and then events to its region's
-  plugin exporter.
+- a load generator: every plugin reports metrics and logs every 2 s, an event and a snapshot
+  every 10 s, to its region's plugin exporter.
 """
 
 from __future__ import annotations
@@ -169,6 +169,7 @@ async def plugin_load(world: World, token: str | None) -> None:
     spec = world.spec
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     rng = random.Random(7)
+    rounds = 0
     async with aiohttp.ClientSession(headers=headers) as http:
         while True:
             for region in spec.regions:
@@ -190,12 +191,20 @@ async def plugin_load(world: World, token: str | None) -> None:
                         "errors": int(rng.random() < 0.02),
                         "response_times_seconds": [rng.lognormvariate(-3, 0.5) for _ in range(5)],
                     }
-                    log = {"level": "info", "message": f"handled a batch in {region.id}"}
+                    posts = [
+                        ("metrics", report),
+                        ("logs", {"level": "info", "message": f"handled a batch in {region.id}"}),
+                    ]
+                    if rounds % 5 == 0:  # every 10 s: an event (never critical) and a snapshot
+                        severity = "medium" if rng.random() < 0.2 else "low"
+                        event = {"type": "config_reloaded", "severity": severity}
+                        posts.append(("events", event))
+                        posts.append(("snapshots", {"status": "healthy", "memory_bytes": memory}))
                     with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                        async with http.post(f"{base}/metrics", json=report, timeout=_T) as r:
-                            await r.read()
-                        async with http.post(f"{base}/logs", json=log, timeout=_T) as r:
-                            await r.read()
+                        for kind, body in posts:
+                            async with http.post(f"{base}/{kind}", json=body, timeout=_T) as r:
+                                await r.read()
+            rounds += 1
             await asyncio.sleep(2)
 
 
