@@ -279,8 +279,8 @@ class Webhook:
     async def refresh_open(self) -> None:
         self.metrics.open.clear()
         # zeros for the spec's regions: "no open incident" is a value, not a missing series
-        for region in self.rules.spec.regions:
-            for severity in c.Severity:
-                self.metrics.open.labels(severity.value, region.id).set(0)
+        for spec_region in self.rules.spec.regions:
+            for level in c.Severity:
+                self.metrics.open.labels(level.value, spec_region.id).set(0)
         for severity, region, n in await self.store.open_counts():
             self.metrics.open.labels(severity, region).set(n)
