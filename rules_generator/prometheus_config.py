@@ -95,8 +95,18 @@ def region_config(spec: Spec, region: Region, secrets_dir: str) -> dict[str, Any
     }
     view = g.global_view
     if view is not None and view.mode == "remote_write":
-        config["remote_write"] = [{"url": f"{view.url.rstrip('/')}/api/v1/write"}]
+        config["remote_write"] = [{"url": remote_write_url(view.url)}]
     return config
+
+
+# Write endpoints of Prometheus' receiver, Thanos Receive and Mimir: a URL ending in one is
+# used as it is; a base URL gets Prometheus' path.
+WRITE_PATHS = ("/api/v1/write", "/api/v1/receive", "/api/v1/push")
+
+
+def remote_write_url(url: str) -> str:
+    base = url.rstrip("/")
+    return base if base.endswith(WRITE_PATHS) else f"{base}/api/v1/write"
 
 
 def global_config(spec: Spec) -> dict[str, Any] | None:

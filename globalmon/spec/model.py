@@ -46,8 +46,11 @@ class GlobalView(StrictModel):
         examples=["remote_write"],
     )
     url: Url = Field(
-        description="The global Prometheus (or Thanos Receive / Mimir) base URL.",
-        examples=["http://prometheus-global:9090"],
+        description=(
+            "The global Prometheus base URL; for remote_write, a URL ending in /api/v1/write,"
+            " /api/v1/receive (Thanos Receive) or /api/v1/push (Mimir) is used as it is."
+        ),
+        examples=["http://prometheus-global:9090", "http://mimir:8080/api/v1/push"],
     )
 
 

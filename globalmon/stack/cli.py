@@ -1,4 +1,4 @@
-"""`globalmon stack {up,status,down,scenario}` (and `world`, the demo world process)."""
+"""`globalmon stack {up,status,down,scenario,compose}` (and `world`, the demo world process)."""
 
 from __future__ import annotations
 
@@ -76,6 +76,34 @@ def _scenario(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _compose(args: argparse.Namespace) -> int:
+    import os
+
+    from globalmon.spec import SpecError, load_spec
+    from globalmon.stack import compose
+
+    try:
+        spec = load_spec(Path(args.spec))
+    except SpecError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    out = Path(args.output) if args.output else None
+    base = out.parent if out else Path.cwd()
+    text = compose.dump(
+        compose.render(
+            spec,
+            spec_file=os.path.relpath(args.spec, base),
+            generated=os.path.relpath(args.generated, base),
+        ),
+        Path(args.spec).name,
+    )
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text)
+    return EXIT_OK
+
+
 def _world(args: argparse.Namespace) -> int:
     import os
 
@@ -90,7 +118,9 @@ def _world(args: argparse.Namespace) -> int:
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("stack", help="run every part on real Prometheus/Alertmanager, locally")
-    verbs = p.add_subparsers(dest="verb", required=True, metavar="{up,status,down,scenario}")
+    verbs = p.add_subparsers(
+        dest="verb", required=True, metavar="{up,status,down,scenario,compose}"
+    )
 
     def with_dir(q: argparse.ArgumentParser) -> None:
         q.add_argument(
@@ -118,6 +148,16 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     with_dir(q)
     q.set_defaults(func=_scenario)
+    q = verbs.add_parser("compose", help="write a docker-compose.yml with production settings")
+    q.add_argument("--spec", required=True, metavar="SPEC", help="region spec YAML file")
+    q.add_argument(
+        "--generated",
+        required=True,
+        metavar="DIR",
+        help="what `globalmon generate SPEC -o DIR` wrote (mounted, read-only)",
+    )
+    q.add_argument("-o", "--output", metavar="FILE", help="write here, not to standard output")
+    q.set_defaults(func=_compose)
     q = verbs.add_parser("world", help=argparse.SUPPRESS)
     with_dir(q)
     q.add_argument("--port", type=int, required=True)

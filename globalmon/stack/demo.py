@@ -38,6 +38,8 @@ FAST_FOR = {
     "WebhookDown": "10s",
 }
 TIME_SCALE = 15
+ACTION_COOLDOWN = "30s"
+VERIFY_INTERVAL = "1s"
 FORECAST_HISTORY = "10m"
 AM_FAST = {"group_wait": "1s", "group_interval": "2s"}
 TOKENS = ("GLOBALMON_WEBHOOK_TOKEN", "GLOBALMON_INGEST_TOKEN", "GLOBALMON_REGISTRY_TOKEN")
@@ -113,11 +115,16 @@ def _action(a: dict[str, Any], world_url: str) -> dict[str, Any]:
         '"region": "{{ labels.region }}"}'
     )
     if "verify" in a:
-        out["verify"] = {**a["verify"], "expr": scale_windows(a["verify"]["expr"])}
+        # on the demo's time scale, polled every second as the stack scrapes
+        out["verify"] = {
+            **a["verify"],
+            "expr": scale_windows(a["verify"]["expr"]),
+            "interval": VERIFY_INTERVAL,
+        }
     guardrails = dict(out.get("guardrails", {}))
     guardrails.pop("require_approval", None)  # nobody approves in a demo
     guardrails.pop("precondition", None)
-    guardrails["cooldown"] = "30s"
+    guardrails["cooldown"] = ACTION_COOLDOWN
     out["guardrails"] = guardrails
     return out
 

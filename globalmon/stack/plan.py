@@ -53,27 +53,35 @@ def plan(
     world_port: int,
     smtp_port: int,
     cluster_ports: list[int],
+    fast: bool = True,
+    world: bool = True,
 ) -> list[Proc]:
+    """``fast``: the demo's configs (``*.stack.yml``) and flags; otherwise the generated files
+    and production defaults (what deploy/docker-compose.yml runs)."""
     gen, data = root / "generated", root / "data"
     s = str(spec_path)
-    procs = [
-        Proc(
-            "world",
-            "world",
-            [
-                *GM,
-                "stack",
+    cfg = ".stack.yml" if fast else ".yml"
+    fast_flags = FAST_FLAGS if fast else []
+    procs: list[Proc] = []
+    if world:
+        procs.append(
+            Proc(
                 "world",
-                "--dir",
-                str(root),
-                "--port",
-                str(world_port),
-                "--smtp-port",
-                str(smtp_port),
-            ],
-            f"http://127.0.0.1:{world_port}",
+                "world",
+                [
+                    *GM,
+                    "stack",
+                    "world",
+                    "--dir",
+                    str(root),
+                    "--port",
+                    str(world_port),
+                    "--smtp-port",
+                    str(smtp_port),
+                ],
+                f"http://127.0.0.1:{world_port}",
+            )
         )
-    ]
     for region in spec.regions:
         url = region.prometheus_urls[0]
         procs.append(
@@ -82,12 +90,12 @@ def plan(
                 "prometheus",
                 [
                     prometheus,
-                    f"--config.file={gen / 'prometheus' / f'{region.id}.stack.yml'}",
+                    f"--config.file={gen / 'prometheus' / (region.id + cfg)}",
                     f"--storage.tsdb.path={data / f'prometheus-{region.id}'}",
                     f"--web.listen-address={hostport(url)}",
                     "--storage.tsdb.retention.time=2d",
                     "--web.enable-remote-write-receiver",
-                    *FAST_FLAGS,
+                    *fast_flags,
                 ],
                 url.rstrip("/"),
                 region=region.id,
@@ -101,12 +109,12 @@ def plan(
                 "prometheus",
                 [
                     prometheus,
-                    f"--config.file={gen / 'prometheus' / 'global.stack.yml'}",
+                    f"--config.file={gen / 'prometheus' / ('global' + cfg)}",
                     f"--storage.tsdb.path={data / 'prometheus-global'}",
                     f"--web.listen-address={hostport(view.url)}",
                     "--storage.tsdb.retention.time=2d",
                     "--web.enable-remote-write-receiver",
-                    *FAST_FLAGS,
+                    *fast_flags,
                 ],
                 view.url.rstrip("/"),
             )
@@ -115,7 +123,7 @@ def plan(
     for i, url in enumerate(ams):
         argv = [
             alertmanager,
-            f"--config.file={gen / 'alertmanager' / 'alertmanager.stack.yml'}",
+            f"--config.file={gen / 'alertmanager' / ('alertmanager' + cfg)}",
             f"--storage.path={data / f'alertmanager-{i}'}",
             f"--web.listen-address={hostport(url)}",
             f"--cluster.listen-address=127.0.0.1:{cluster_ports[i]}",
@@ -165,8 +173,7 @@ def plan(
                     region.id,
                     "--agent-id",
                     agent.id,
-                    "--heartbeat-interval",
-                    "1",
+                    *(["--heartbeat-interval", "1"] if fast else []),
                 ],
                 f"http://{agent.address}",
                 ready="/-/healthy",
@@ -210,10 +217,8 @@ def plan(
                         region.prometheus_urls[0],
                         "--web.listen-address",
                         e.sidecar,
-                        "--interval",
-                        "30s",
-                        "--min-step",  # the demo scrapes every second
-                        "1s",
+                        # the demo scrapes every second and has minutes of history
+                        *(["--interval", "30s", "--min-step", "1s"] if fast else []),
                     ],
                     f"http://{e.sidecar}",
                     ready="/-/healthy",

