@@ -1,7 +1,9 @@
 """`globalmon stack scenario NAME`: inject a fault into a running stack and time what follows.
 
-Each milestone is polled every 100 ms from the parts' own APIs (Prometheus, the webhook, the
-demo world's receivers), so a latency is measured as a user would see it, to within the poll.
+Milestones come from the parts' own APIs (Prometheus, the webhook, the demo world's records):
+polled every 100 ms where only a state can be seen (an alert's condition and state), placed at
+the time the webhook or the world recorded otherwise (incident opened, action started and
+verified, recovery call, incident resolved).
 """
 
 from __future__ import annotations
@@ -423,8 +425,9 @@ def _epoch(iso: str) -> float:
 
 
 def latency_spike(root: Path, say: Callable[[str], None], limit: float = 120) -> Timeline:
-    """Slow a service down (median 2 s): its p95 and latency SLO burn; the webhook runs the
-    recovery action matching ServiceResponseTimeHigh, which fixes it, and verifies it."""
+    """Slow a service down (median 2 s): ServiceResponseTimeHigh fires (a latency SLO, if the
+    service has one, burns too); the webhook runs the recovery action matching the alert,
+    which fixes the service, and its post-check verifies it."""
     found = _action_for(root, "ServiceResponseTimeHigh", "service")
     if found is None:
         raise ScenarioError("no recovery action matches ServiceResponseTimeHigh with a service")

@@ -1,10 +1,12 @@
 """deploy/: the compose file is the render of examples/regions.yaml, `docker-compose config -q`
-accepts it, and every globalmon command in it and in the Kubernetes manifests parses."""
+accepts it, and every globalmon command in it, in the Kubernetes manifests and in the systemd
+units parses."""
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shlex
 import subprocess
 from pathlib import Path
@@ -105,12 +107,22 @@ def _globalmon_commands() -> list[tuple[str, list[str]]]:
             if doc and doc.get("kind") in ("Deployment", "DaemonSet"):
                 for c in doc["spec"]["template"]["spec"]["containers"]:
                     found.append((f"{path.name} {c['name']}", list(c["args"])))
+    for path in sorted((DEPLOY / "systemd").glob("*.service")):
+        for line in path.read_text().splitlines():
+            if line.startswith("ExecStart="):
+                # as systemd expands them: %i the instance, ${X} one word, $X split (none here)
+                text = line.removeprefix("ExecStart=").replace("%i", "eu-west-1")
+                text = re.sub(r"\$\{\w+\}", "value", text)
+                argv = [a for a in shlex.split(text) if not a.startswith("$")]
+                assert argv[0].endswith("/globalmon"), path.name
+                found.append((path.name, argv[1:]))
     return found
 
 
 def test_every_globalmon_command_parses() -> None:
     commands = _globalmon_commands()
     assert len(commands) > 20
+    assert {w.split()[0] for w, _ in commands} >= {"globalmon-sidecar@.service", "agent.yaml"}
     parser = build_parser()
     for where, argv in commands:
         try:
