@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import resource
 import statistics
 import subprocess
@@ -22,7 +23,9 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 
+from bench._pandas_detector import scores as reference
 from forecaster_sidecar.analyse import analyse
+from forecaster_sidecar.anomaly import scores
 from forecaster_sidecar.prometheus import query_range
 from globalmon import servers
 from globalmon.spec.forecast import Forecast
@@ -56,11 +59,34 @@ async def one_run(url: str, target: Forecast, end: float) -> dict[str, float]:
         done = time.perf_counter()
     assert n == matrix.values.shape[0]
     assert samples
+    # the read path's baseline: the usual client (gzip asked for, as aiohttp and requests do)
+    # and json.loads with a numpy conversion per series
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        t0 = time.perf_counter()
+        params = {"query": target.expr, "start": repr(end - (POINTS - 1) * STEP),
+                  "end": repr(end), "step": repr(float(STEP))}  # fmt: skip
+        async with session.get(f"{url}/api/v1/query_range", params=params) as resp:
+            body = await resp.read()
+        for series in json.loads(body)["data"]["result"]:
+            points = series["values"]
+            np.fromiter((p[0] for p in points), float, len(points))
+            np.array([p[1] for p in points], dtype=float)
+        baseline = time.perf_counter() - t0
+    # the detector alone: ours over the matrix against pandas' rolling windows per series
+    t0 = time.perf_counter()
+    ours = scores(matrix.values, float(STEP))
+    t1 = time.perf_counter()
+    plain = np.stack([reference(row, float(STEP)) for row in matrix.values])
+    t2 = time.perf_counter()
+    assert np.allclose(ours, plain, atol=1e-9)
     return {
         "fetch + parse": fetched - started,
+        "fetch + parse (json)": baseline,
         "analyse": done - fetched,
         "total": done - started,
         "series": float(n),
+        "detector (ours)": t1 - t0,
+        "detector (pandas)": t2 - t1,
     }
 
 
@@ -94,9 +120,15 @@ def main() -> None:
             prom.stop()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"sidecar run: {args.series} series x {POINTS} points, median of {args.runs} runs")
-    for phase in ("fetch + parse", "analyse", "total"):
-        print(f"{phase:<14} {statistics.median(r[phase] for r in results):8.2f} s")
-    print(f"peak memory    {peak_mb:8.0f} MB (whole process)")
+    phases = ("fetch + parse", "analyse", "total", "fetch + parse (json)", "detector (ours)",
+              "detector (pandas)")  # fmt: skip
+    for phase in phases:
+        print(f"{phase:<20} {statistics.median(r[phase] for r in results):8.2f} s")
+    ratio = statistics.median(r["fetch + parse (json)"] / r["fetch + parse"] for r in results)
+    print(f"read path: gzip + json.loads take {ratio:.1f}x ours (median ratio)")
+    ratio = statistics.median(r["detector (pandas)"] / r["detector (ours)"] for r in results)
+    print(f"detector: pandas' rolling windows per series take {ratio:.1f}x ours (median ratio)")
+    print(f"peak memory          {peak_mb:8.0f} MB (whole process)")
 
 
 if __name__ == "__main__":

@@ -90,6 +90,7 @@ def _analyse_rows(target: Target, matrix: Matrix, sums: dict[str, list[float]]) 
     stable = np.abs(slope) * DAY < STABLE_PER_DAY * np.maximum(level, 1e-12)
     direction = np.where(stable, 0.0, np.sign(slope) * worse)
     hold = max(1, round(FLAG_HOLD_SECONDS / step))
+    score = scores(matrix.values, step)  # every row at once
     out: list[Sample] = []
     for i, lab in enumerate(labels):
         own = {**lab, c.LABEL_TARGET: target.name}
@@ -101,9 +102,8 @@ def _analyse_rows(target: Target, matrix: Matrix, sums: dict[str, list[float]]) 
             ):
                 bound_labels = {**own, c.LABEL_HORIZON: h, c.LABEL_BOUND: bound}
                 out.append(Sample(c.FORECAST.name, bound_labels, float(values[i, k - 1])))
-        score = scores(matrix.values[i], step)
-        out.append(Sample(c.ANOMALY_SCORE.name, own, float(score[-1])))
-        flagged = bool((score[-hold:] >= FLAG_THRESHOLD).any())
+        out.append(Sample(c.ANOMALY_SCORE.name, own, float(score[i, -1])))
+        flagged = bool((score[i, -hold:] >= FLAG_THRESHOLD).any())
         out.append(Sample(c.ANOMALY_FLAG.name, own, 1.0 if flagged else 0.0))
         out.append(Sample(c.TREND_SLOPE.name, own, float(slope[i])))
         out.append(Sample(c.TREND_DIRECTION.name, own, float(direction[i])))

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench._pandas_detector import scores as reference
 from forecaster_sidecar.anomaly import scores, step_of
 
 STEP = 300.0
@@ -63,3 +64,27 @@ def test_step_of_is_the_median_spacing() -> None:
 @pytest.mark.parametrize("n", [1, 2, 10])
 def test_short_history_scores_zero(n: int) -> None:
     assert not scores(noisy(n), STEP).any()
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_matrix_scorer_equals_the_plain_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 3000))  # shorter and longer than every window
+    x = rng.normal(0, 1, n).cumsum() * rng.uniform(0.1, 10) + rng.uniform(-100, 100)
+    if seed % 3 == 0:
+        x[rng.integers(0, n, n // 10 + 1)] = np.nan  # gaps
+    if seed % 4 == 0:
+        x[: n // 5] = np.nan  # a series that starts late
+    if seed % 5 == 0:
+        x = np.round(x)  # ties in the medians
+    x[rng.integers(0, n, 3)] += 50  # spikes
+    step = float(rng.choice([60.0, 300.0, 3600.0]))
+    assert np.allclose(scores(x, step), reference(x, step), atol=1e-9)
+
+
+def test_a_matrix_is_scored_row_by_row() -> None:
+    matrix = np.stack([noisy(800, seed) for seed in range(5)])
+    matrix[2, 400] += 80
+    each = np.stack([scores(row, STEP) for row in matrix])
+    assert np.array_equal(scores(matrix, STEP), each)
+    assert each[2].max() > 0
