@@ -76,7 +76,9 @@ def render(spec: Spec, *, spec_file: str, generated: str) -> dict[str, Any]:
             service["build"] = {"context": "..", "dockerfile": "deploy/Dockerfile"}
             service["command"] = p.argv[3:]  # after `python -m globalmon`: the entrypoint's
             service["environment"] = dict(env)
-        service["volumes"] = [*mounts, f"globalmon-data:{ROOT / 'data'}"]
+        # a volume per service: ours start from the image's data directory (owned by the
+        # image's user), Prometheus' and Alertmanager's run as root; none shares one
+        service["volumes"] = [*mounts, f"{p.name}-data:{ROOT / 'data'}"]
         services[p.name] = service
     grafana = urlsplit(spec.global_.grafana_url or "http://127.0.0.1:3000")
     dashboards = "/var/lib/grafana/dashboards/globalmon"
@@ -96,7 +98,7 @@ def render(spec: Spec, *, spec_file: str, generated: str) -> dict[str, Any]:
     return {
         "name": "globalmon",
         "services": services,
-        "volumes": {"globalmon-data": {}},
+        "volumes": {f"{p.name}-data": {} for p in procs},
     }
 
 
