@@ -103,13 +103,15 @@ def holt(y: Array, horizon: int) -> Array:
     level = np.repeat(y[:, :1], len(grid), axis=1)
     trend = np.zeros_like(level)
     sse = np.zeros_like(level)
+    ab = a * b
+    # the recursion is one small numpy call after another: every call saved is time saved
     for i in range(1, t):
-        pred = level + phi * trend
+        damped = phi * trend
+        pred = level + damped
         err = y[:, i : i + 1] - pred
         sse += err * err
-        new_level = pred + a * err
-        trend = phi * trend + a * b * err
-        level = new_level
+        level = pred + a * err
+        trend = damped + ab * err
     best = np.argmin(sse, axis=1)
     rows = np.arange(s)
     steps = _damped_sum(grid[:, 2], horizon)[best]
@@ -134,23 +136,27 @@ def holt_winters(y: Array, horizon: int, season: int) -> Array:
     # the level at the end of the first season, where the recursion starts
     level = np.repeat((first.mean(axis=1) + slope * (season - 1) / 2)[:, None], g, axis=1)
     trend = np.repeat(slope[:, None], g, axis=1)
-    seas = np.repeat((first - first.mean(axis=1, keepdims=True) - ramp)[:, None, :], g, axis=1)
+    # (season, series, grid): each step's seasonal slice is one contiguous block
+    start = first - first.mean(axis=1, keepdims=True) - ramp
+    seas = np.ascontiguousarray(np.repeat(start.T[:, :, None], g, axis=2))
     sse = np.zeros((s, g))
+    ab, gain = a * b, gam * (1 - a)
+    # the recursion is one small numpy call after another: every call saved is time saved
     for i in range(season, t):
-        k = i % season
-        pred = level + phi * trend + seas[:, :, k]
-        err = y[:, i : i + 1] - pred
+        now = seas[i % season]  # a view: updated in place
+        damped = phi * trend
+        base = level + damped
+        err = y[:, i : i + 1] - (base + now)
         sse += err * err
-        new_level = level + phi * trend + a * err
-        trend = phi * trend + a * b * err
-        seas[:, :, k] = seas[:, :, k] + gam * (1 - a) * err
-        level = new_level
+        level = base + a * err
+        trend = damped + ab * err
+        now += gain * err
     best = np.argmin(sse, axis=1)
     rows = np.arange(s)
     steps = _damped_sum(grid[:, 3], horizon)[best]
     k = (t + np.arange(horizon)) % season
     out: Array = (
-        level[rows, best][:, None] + trend[rows, best][:, None] * steps + seas[rows, best][:, k]
+        level[rows, best][:, None] + trend[rows, best][:, None] * steps + seas[k][:, rows, best].T
     )
     return out
 
