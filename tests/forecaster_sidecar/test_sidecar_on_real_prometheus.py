@@ -229,3 +229,25 @@ async def test_the_sidecar_keeps_its_last_results_while_prometheus_is_down(
     assert c.FORECAST.name in text  # last good results still served
     assert sidecar.process is not None
     assert sidecar.process.poll() is None  # and the sidecar did not crash
+
+
+async def test_a_range_read_in_chunks_is_the_range_read_at_once(
+    seeded: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aiohttp
+    import numpy as np
+
+    from forecaster_sidecar import prometheus as reader
+
+    end = math.floor(time.time() / 60) * 60 - 120
+    start, step = end - 2 * 86400 + 60, 60.0  # 2,880 points
+    expr = "globalmon_host_cpu_usage_ratio or globalmon_host_disk_used_bytes"
+    async with aiohttp.ClientSession() as session:
+        whole = await reader.query_range(session, seeded["prom"].url, expr, start, end, step)
+        monkeypatch.setattr(reader, "MAX_POINTS", 1000)  # three requests, merged
+        pieces = await reader.query_range(session, seeded["prom"].url, expr, start, end, step)
+    assert pieces.values.shape == whole.values.shape == (2, 2880)
+    assert sorted(map(str, pieces.labels)) == sorted(map(str, whole.labels))
+    order = [whole.labels.index(lab) for lab in pieces.labels]
+    assert np.array_equal(pieces.values, whole.values[order], equal_nan=True)
+    assert np.isfinite(whole.values).mean() > 0.9  # the history is there, not two empty reads
