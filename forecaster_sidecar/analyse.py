@@ -9,7 +9,9 @@ the ones the generated rules and boards query.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +28,7 @@ from globalmon.spec.types import duration_seconds
 FLAG_THRESHOLD = 0.43
 FLAG_HOLD_SECONDS = 1800.0  # a detection keeps the flag up this long, so alert `for:` can see it
 STABLE_PER_DAY = 0.01  # a trend under 1% of the level per day counts as stable
+WORKERS = min(4, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -55,22 +58,39 @@ def analyse(
     matrix: Matrix,
     *,
     chunk: int = 500,
+    workers: int = WORKERS,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[Sample], int]:
     """Samples for every series with data, and how many series that was. Series are analysed
-    ``chunk`` at a time (bounded memory); ``progress(done, total)`` is called after each."""
+    ``chunk`` at a time (bounded memory), ``workers`` chunks at once (numpy and bottleneck
+    release the GIL in their loops: two threads take 0.95 s where one takes 1.3 s for 1,000
+    series here); ``progress(done, total)`` is called after each chunk, in order."""
     has_data = ~np.all(np.isnan(matrix.values), axis=1)
     labels = [lab for lab, ok in zip(matrix.labels, has_data, strict=True) if ok]
     values = matrix.values[has_data]
+    parts = [
+        Matrix(
+            labels[first : first + chunk], matrix.start, matrix.step, values[first : first + chunk]
+        )
+        for first in range(0, len(labels), chunk)
+    ]
+
+    def run(part: Matrix) -> tuple[list[Sample], dict[str, list[float]]]:
+        sums: dict[str, list[float]] = {h: [0.0, 0.0] for h in target.horizons}
+        return _analyse_rows(target, part, sums), sums
+
     out: list[Sample] = []
-    sums: dict[str, list[float]] = {h: [0.0, 0.0] for h in target.horizons}  # MASE sum, count
-    for first in range(0, len(labels), chunk):
-        part = Matrix(labels[first : first + chunk], matrix.start, matrix.step,
-                      values[first : first + chunk])  # fmt: skip
-        out += _analyse_rows(target, part, sums)
-        if progress is not None:
-            progress(min(first + chunk, len(labels)), len(labels))
-    for h, (total, count) in sums.items():
+    totals: dict[str, list[float]] = {h: [0.0, 0.0] for h in target.horizons}  # MASE sum, count
+    with ThreadPoolExecutor(max(1, min(workers, len(parts)))) as pool:
+        # in order; at most `workers` chunks at once
+        for i, (samples, sums) in enumerate(pool.map(run, parts)):
+            out += samples
+            for h, (total, count) in sums.items():
+                totals[h][0] += total
+                totals[h][1] += count
+            if progress is not None:
+                progress(min((i + 1) * chunk, len(labels)), len(labels))
+    for h, (total, count) in totals.items():
         if count:
             mase_labels = {c.LABEL_TARGET: target.name, c.LABEL_HORIZON: h}
             out.append(Sample(c.FORECAST_MASE.name, mase_labels, total / count))

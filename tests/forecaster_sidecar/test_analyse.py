@@ -87,3 +87,13 @@ def test_chunks_give_the_same_samples_and_report_progress() -> None:
     key = [(s.name, sorted(s.labels.items())) for s in whole]
     assert key == [(s.name, sorted(s.labels.items())) for s in parts]
     assert np.allclose([s.value for s in whole], [s.value for s in parts])
+
+
+def test_chunks_in_threads_give_what_one_thread_gives() -> None:
+    rng = np.random.default_rng(3)
+    rows = [np.cumsum(rng.normal(0, 1, 700)) + 50 for _ in range(9)]
+    one, _ = analyse(target(limit=80.0), matrix(*rows), chunk=2, workers=1)
+    three, _ = analyse(target(limit=80.0), matrix(*rows), chunk=2, workers=3)
+    assert [(s.name, s.labels, s.value) for s in one] == [
+        (s.name, s.labels, s.value) for s in three
+    ]
