@@ -140,3 +140,17 @@ def corpus_score(files: list[Labelled], scores: list[Array], profile: str = "sta
         float(thresholds[best]),
         {f.name: float(c.raw[best]) for f, c in zip(files, curves, strict=True)},
     )
+
+
+def score_at(
+    files: list[Labelled], scores: list[Array], threshold: float, profile: str = "standard"
+) -> float:
+    """The normalised score of the files at one given threshold."""
+    grid = np.array([threshold])
+    raw = sum(
+        float(file_curve(f, s, grid, profile).raw[0]) for f, s in zip(files, scores, strict=True)
+    )
+    tp_w, _, fn_w = PROFILES[profile]
+    windows = sum(len(f.windows) for f in files)
+    null, perfect = -fn_w * windows, tp_w * windows
+    return 100 * (raw - null) / (perfect - null)

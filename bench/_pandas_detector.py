@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster_sidecar.anomaly import (
+    DAY,
     MAD_TO_SIGMA,
     RECORD_TOLERANCE,
     Z_FULL_SCALE,
@@ -30,21 +31,43 @@ def scores(values: Array, step: float) -> Array:
     def rows(seconds: float) -> int:
         return max(2, round(seconds / step))
 
-    def robust_z(x: pd.Series[float], n: int) -> pd.Series[float]:
+    def robust_z(x: pd.Series[float], n: int) -> tuple[pd.Series[float], pd.Series[float]]:
         past = x.shift(1)
         med = past.rolling(n, min_periods=8).median()
         mad = (past - med).abs().rolling(n, min_periods=8).median()
-        floor = 0.01 * past.abs().rolling(n, min_periods=8).median() + 1e-9
-        return ((x - med) / np.maximum(MAD_TO_SIGMA * mad, floor)).abs()
+        scale = pd.concat([MAD_TO_SIGMA * mad, 0.01 * med.abs() + 1e-9], axis=1).max(axis=1)
+        scale[mad.isna()] = np.nan  # no MAD yet: no scale (np.maximum's NaN, as bottleneck's)
+        return ((x - med) / scale).abs(), scale
 
     baseline, short = rows(p.baseline_seconds), rows(p.short_seconds)
     x = pd.Series(values).ffill().fillna(0.0)
-    level = robust_z(x, baseline)
-    shifted = robust_z(x.rolling(short, min_periods=1).mean(), baseline) * np.sqrt(short)
-    z = pd.concat([level, shifted], axis=1).max(axis=1).fillna(0.0)
+    level, scale = robust_z(x, baseline)
+    shifted = robust_z(x.rolling(short, min_periods=1).mean(), baseline)[0] * p.short_weight
+    z = pd.concat([level, shifted], axis=1).max(axis=1)
+    # the distance from the range around the same time on each context day, the nearest day's
+    half = round(p.context_seconds / step)
+    gaps = []
+    for days in p.context_days:
+        lag = round(days * DAY / step)
+        around = x.rolling(2 * half + 1, center=True, min_periods=1)
+        lo, hi = around.min().shift(lag), around.max().shift(lag)
+        # a window that would reach into the future of the row is not there yet
+        if lag - half < 1:
+            continue
+        gaps.append(pd.concat([lo - x, x - hi], axis=1).max(axis=1).clip(lower=0.0))
+    if gaps:
+        gap = pd.concat(gaps, axis=1).min(axis=1)
+        past = MAD_TO_SIGMA * gap.shift(1).rolling(baseline, min_periods=8).median()
+        gap_scale = pd.concat([past, 0.1 * scale], axis=1).max(axis=1)
+        gap_scale[past.isna()] = np.nan
+        excused: pd.Series[float] = (gap / gap_scale).fillna(np.inf)
+        z = pd.concat([z, excused], axis=1).min(axis=1)
+    z = z.fillna(0.0)
+    z[: max(p.warmup_rows, rows(p.warmup_seconds))] = 0.0
     record = z.shift(1).rolling(rows(p.record_seconds), min_periods=1).max()
     breaks = (z > record * (1 + RECORD_TOLERANCE)).to_numpy() & (z.to_numpy() > 0)
     score = np.clip(np.log1p(z.to_numpy()) / np.log1p(Z_FULL_SCALE), 0.0, 1.0)
-    score = np.where(breaks, score, 0.0)
-    score[: max(p.warmup_rows, rows(p.warmup_seconds))] = 0.0
-    return score
+    score = pd.Series(np.where(breaks, score, 0.0))
+    recent = score.shift(1).rolling(rows(p.refractory_seconds), min_periods=1).max()
+    again = (recent > 0) & (recent >= p.refractory_ratio * score)
+    return np.where(again.to_numpy(), 0.0, score.to_numpy())

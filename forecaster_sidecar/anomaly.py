@@ -5,18 +5,26 @@ the ``baseline`` before t, so an outlier never moves the baseline it is judged a
 
 - level: the value itself (spikes, drops);
 - short mean: the mean over ``short`` (level shifts and drifts a single point does not show),
-  scaled by the square root of its length.
+  weighted ``short_weight`` times a single value's deviation.
 
-The larger is the surprise ``z``. A surprise only counts when it breaks the record of the
-last ``record`` (half the baseline): a series that is always jumpy then fires once per new
-extreme, not on every jump, and one anomaly is one alert. The score is ``log(1 + z)`` scaled
-so that z = 1000 is 1.0; rows that break no record score 0.
+The larger is the surprise ``z``, unless the time of day excuses it: when the value lies within
+(or near) the range the series had around the same time yesterday or a week ago (``context``
+either side), it is only as surprising as its distance from that range, in units of such
+distances over the baseline (at least a tenth of the level's). A nightly backup's spike is then
+expected at night and not at noon. The first day of a series (no time of day yet) is not scored.
+
+A surprise only counts when it breaks the record of the last ``record`` (half the baseline): a
+series that is always jumpy then fires once per new extreme, not on every jump, and one anomaly
+is one alert. For the same reason a record that another one in the previous ``refractory``
+nearly matched (at least ``refractory_ratio`` of its score) is the same event rising, and is
+not scored again. The score is ``log(1 + z)`` scaled so that z = 1000 is 1.0; rows that break no
+record score 0.
 
 Windows are durations, turned into rows by the series' step; one parameter set for every series
-(no per-series tuning). The moving medians, means and maxima are bottleneck's, over a whole
-(series x time) matrix at once: pandas' rolling windows, one series at a time, cost 3-5x as
-much (bench/sidecar_speed.py prints both). The NAB evaluation is in bench/nab_eval.py and
-docs/sidecar.md.
+(no per-series tuning). The moving medians, means, minima and maxima are bottleneck's, over a
+whole (series x time) matrix at once: pandas' rolling windows, one series at a time, cost 3-6x
+as much (bench/sidecar_speed.py prints both; bench/_pandas_detector.py is that plain version,
+the tests' reference). The NAB evaluation is in bench/nab_eval.py and docs/sidecar.md.
 """
 
 from __future__ import annotations
@@ -31,7 +39,8 @@ Array = npt.NDArray[np.float64]
 MAD_TO_SIGMA = 1.4826
 Z_FULL_SCALE = 1000.0
 RECORD_TOLERANCE = 1e-9
-WEEK = 7 * 86400.0
+DAY = 86400.0
+WEEK = 7 * DAY
 
 
 @dataclass(frozen=True)
@@ -39,8 +48,16 @@ class DetectorParams:
     baseline_seconds: float = WEEK  # history the median and MAD come from
     record_seconds: float = WEEK / 2  # a surprise must beat every one in this much history
     short_seconds: float = 1800.0  # the short mean
+    # A shift of the short mean weighs this many times a single value's deviation (the mean's
+    # own MAD already allows for the averaging; a fixed weight keeps 15 s and 5 min samples
+    # alike, where the square root of the mean's length in rows would not).
+    short_weight: float = 2.5
+    context_seconds: float = 1800.0  # either side of the same time yesterday / a week ago
+    context_days: tuple[int, ...] = (1, 7)
+    refractory_seconds: float = 3600.0  # a record this close after a near-equal one is the same
+    refractory_ratio: float = 0.8
     warmup_rows: int = 64  # rows that never score: too little history to judge...
-    warmup_seconds: float = 43200.0  # ...nor does the first half day of a series
+    warmup_seconds: float = DAY  # ...nor does a series's first day (it has no time of day yet)
 
 
 def _shift(x: Array) -> Array:
@@ -57,13 +74,46 @@ def _median(x: Array, rows: int) -> Array:
     return out
 
 
-def _robust_z(x: Array, rows: int) -> Array:
+def _robust_z(x: Array, rows: int) -> tuple[Array, Array]:
+    """|x - median| over the scale, and the scale (for other distances of the series). The scale
+    has a floor of 1% of the level, so a flat series that moves a little is not infinitely
+    surprising (|median| is the median of |x| for a series of one sign, and one moving median
+    cheaper)."""
+    # in place where it can be: over a (series x week) matrix each temporary is memory traffic
     past = _shift(x)
     med = _median(past, rows)
-    mad = _median(np.abs(past - med), rows)
-    # A floor on the scale: a flat series that moves a little is not infinitely surprising.
-    floor = 0.01 * _median(np.abs(past), rows) + 1e-9
-    out: Array = np.abs((x - med) / np.maximum(MAD_TO_SIGMA * mad, floor))
+    dev = np.abs(np.subtract(past, med, out=past), out=past)
+    mad = _median(dev, rows)
+    mad *= MAD_TO_SIGMA
+    scale = np.abs(med)
+    scale *= 0.01
+    scale += 1e-9
+    np.maximum(mad, scale, out=scale)
+    z: Array = np.subtract(x, med, out=med)
+    z /= scale
+    np.abs(z, out=z)
+    return z, scale
+
+
+def _context_distance(x: Array, step: float, p: DetectorParams) -> Array:
+    """How far each value lies outside the range of the values within ``context_seconds`` of
+    the same time ``context_days`` ago (the nearest such day); NaN with no such history."""
+    n = x.shape[1]
+    half = round(p.context_seconds / step)
+    width = min(2 * half + 1, n)
+    lo = bn.move_min(x, width, min_count=1, axis=1)  # column i: x[i - width + 1 .. i]
+    hi = bn.move_max(x, width, min_count=1, axis=1)
+    out = np.full_like(x, np.inf)
+    for days in p.context_days:
+        lag = round(days * DAY / step)
+        back = lag - half  # the window centred `lag` columns back ends `back` columns back
+        if back < 1 or lag >= n:  # it would reach the row itself, or the series is younger
+            continue
+        now = x[:, lag:]
+        past_lo, past_hi = lo[:, half : n - back], hi[:, half : n - back]
+        gap = np.maximum(np.maximum(past_lo - now, now - past_hi), 0.0)
+        np.minimum(out[:, lag:], gap, out=out[:, lag:])
+    out[np.isinf(out)] = np.nan
     return out
 
 
@@ -94,11 +144,21 @@ def scores(values: Array, step: float, params: DetectorParams = DetectorParams()
     baseline = _rows(p.baseline_seconds, step)
     short = _rows(p.short_seconds, step)
     x = _ffill(x)
-    level = _robust_z(x, baseline)
     n = x.shape[1]
+    level, scale = _robust_z(x, baseline)
     mean = bn.move_mean(x, min(short, n), min_count=1, axis=1)
-    shifted = _robust_z(mean, baseline) * np.sqrt(short)
-    z = np.nan_to_num(np.fmax(level, shifted), nan=0.0, posinf=np.inf)
+    shifted = _robust_z(mean, baseline)[0] * p.short_weight
+    z = np.fmax(level, shifted)
+    # The distance from what this time of day looked like, in the units of such distances over
+    # the baseline (mostly 0: a value usually lies within the range around its hour), and at
+    # least a tenth of the level's: an hour's values that repeat but for noise stay excused.
+    gap = _context_distance(x, step, p)
+    gap_scale = np.maximum(MAD_TO_SIGMA * _median(_shift(gap), baseline), 0.1 * scale)
+    excused = gap / gap_scale
+    z = np.fmin(z, np.where(np.isnan(excused), np.inf, excused))  # no context: z as it is
+    z = np.nan_to_num(z, nan=0.0, posinf=np.inf)
+    warmup = max(p.warmup_rows, _rows(p.warmup_seconds, step))
+    z[:, :warmup] = 0.0  # too little history: neither a score nor a record to beat
     with np.errstate(invalid="ignore"):  # the first column's record is NaN: never broken
         record = bn.move_max(_shift(z), min(_rows(p.record_seconds, step), n), min_count=1, axis=1)
         # by more than float noise: a periodic series repeats its records exactly, and a tie
@@ -106,8 +166,14 @@ def scores(values: Array, step: float, params: DetectorParams = DetectorParams()
         breaks = (z > record * (1 + RECORD_TOLERANCE)) & (z > 0)
     score = np.clip(np.log1p(z) / np.log1p(Z_FULL_SCALE), 0.0, 1.0)
     score = np.where(breaks, score, 0.0)
-    score[:, : max(p.warmup_rows, _rows(p.warmup_seconds, step))] = 0.0
-    return score
+    if p.refractory_seconds <= 0:
+        return score
+    window = min(_rows(p.refractory_seconds, step), n)
+    recent = bn.move_max(_shift(score), window, min_count=1, axis=1)
+    with np.errstate(invalid="ignore"):
+        again = (recent > 0) & (recent >= p.refractory_ratio * score)
+    out: Array = np.where(again, 0.0, score)
+    return out
 
 
 def step_of(timestamps: npt.NDArray[np.int64] | Array) -> float:

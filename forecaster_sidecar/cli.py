@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from forecaster_sidecar.anomaly import scores, step_of
+from forecaster_sidecar.counters import forecast_series, watched
 from forecaster_sidecar.csvio import CsvError, Table, read
-from forecaster_sidecar.forecast import forecast_auto, seasons_for
+from forecaster_sidecar.forecast import seasons_for
 from globalmon.cliutil import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -22,6 +23,8 @@ from globalmon.cliutil import (
     serve,
 )
 from globalmon.spec.types import duration_seconds
+
+COUNTER_HELP = "the values are a counter: undo its resets (any drop) first"
 
 
 def _read(path: Path, what: str) -> Table | int:
@@ -51,7 +54,8 @@ def run_detect(args: argparse.Namespace) -> int:
     table = _read(Path(args.file), "detect")
     if isinstance(table, int):
         return table
-    score = scores(table.values, step_of(table.timestamps))
+    step = step_of(table.timestamps)
+    score = scores(watched(table.values[None, :], step, args.counter)[0], step)
     lines = ["timestamp,value,anomaly_score\n"]
     lines += [
         f"{t},{'' if v != v else repr(float(v))},{s:.6f}\n"
@@ -85,7 +89,7 @@ def run_forecast(args: argparse.Namespace) -> int:
         return table
     step = step_of(table.timestamps)
     steps = max(1, round(horizon_seconds / step))
-    result = forecast_auto(table.values[None, :], steps, seasons_for(step))
+    result = forecast_series(table.values[None, :], steps, seasons_for(step), args.counter)
     last = float(table.timestamps[-1])
     lines = ["timestamp,yhat,yhat_lower,yhat_upper\n"]
     lines += [
@@ -189,6 +193,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     d.add_argument("file", metavar="FILE.csv", help="CSV with the header timestamp,value")
     d.add_argument("-o", "--output", metavar="OUT", help="write here instead of standard output")
+    d.add_argument("--counter", action="store_true", help=COUNTER_HELP + "; scores its increase")
     d.set_defaults(func=run_detect)
     f = modes.add_parser(
         "forecast",
@@ -197,4 +202,5 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     f.add_argument("file", metavar="FILE.csv", help="CSV with the header timestamp,value")
     f.add_argument("--horizon", required=True, metavar="H", help="how far ahead, e.g. 6h")
     f.add_argument("-o", "--output", metavar="OUT", help="write here instead of standard output")
+    f.add_argument("--counter", action="store_true", help=COUNTER_HELP)
     f.set_defaults(func=run_forecast)

@@ -12,14 +12,17 @@
 ``forecast`` picks one model per series by a rolling-origin backtest (the model with the least
 mean absolute error on the last held-out stretch wins), refits it on the whole history and adds
 prediction intervals from the backtest's errors at each horizon. NaN gaps are filled with the
-last value seen; rows with too little data fall back to the last value.
+last value seen; rows with too little data fall back to the last value. Isolated outliers in
+the history are replaced by their neighbours' median before any model is fitted
+(``despike``), so one bad scrape does not bend a level, a trend or a season for days.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+import bottleneck as bn
 import numpy as np
 import numpy.typing as npt
 
@@ -40,6 +43,8 @@ def fill_gaps(y: Array) -> Array:
     if y.ndim == 1:
         y = y[None, :]
     mask = np.isnan(y)
+    if not mask.any():  # the usual case: a scrape every step
+        return y
     idx = np.where(~mask, np.arange(y.shape[1]), 0)
     np.maximum.accumulate(idx, axis=1, out=idx)
     y = y[np.arange(y.shape[0])[:, None], idx]
@@ -49,19 +54,43 @@ def fill_gaps(y: Array) -> Array:
     return y
 
 
+# An outlier is a point far from the median of the SPIKE_WINDOW points centred on it: farther than
+# SPIKE_SIGMAS times the series' robust noise (the MAD of every point's distance to its own
+# centred median) or the window's own MAD, whichever is larger. A run of up to half the window
+# is "isolated"; anything longer is a level shift and stays. The last half window has no future
+# to compare with (a fresh spike and a fresh shift look alike there), so it is left as it is.
+SPIKE_WINDOW = 9
+SPIKE_SIGMAS = 12.0
+MAD_TO_SIGMA = 1.4826
+
+
+def despike(y: Array) -> Array:
+    """``y`` (no NaN) with isolated outliers replaced by their centred median."""
+    t = y.shape[1]
+    w = SPIKE_WINDOW
+    if t < 2 * w:
+        return y
+    half = w // 2
+    centred = bn.move_median(y, w, axis=1)[:, w - 1 :]  # column j: median of y[:, j : j + w]
+    dist = np.abs(y[:, half : t - half] - centred)
+    noise = MAD_TO_SIGMA * bn.median(dist, axis=1)[:, None]
+    rows, cols = np.nonzero(dist > SPIKE_SIGMAS * np.maximum(noise, 1e-9 * np.abs(centred)))
+    # Only the few points past the series' own noise are checked against their neighbourhood's:
+    # a busy stretch is judged by its own spread (the median distance around the point).
+    around = np.clip(cols[:, None] + np.arange(-half, half + 1)[None, :], 0, dist.shape[1] - 1)
+    local = MAD_TO_SIGMA * np.median(dist[rows[:, None], around], axis=1)
+    spikes = dist[rows, cols] > SPIKE_SIGMAS * local
+    rows, cols = rows[spikes], cols[spikes]
+    out = y.copy()
+    out[rows, cols + half] = centred[rows, cols]
+    return out
+
+
 _LEVEL_GRID = (0.05, 0.1, 0.3, 0.6, 0.9)
 
 
 def level(y: Array, horizon: int) -> Array:
-    alphas = np.array(_LEVEL_GRID)[None, :]
-    lv = np.repeat(y[:, :1], alphas.shape[1], axis=1)
-    sse = np.zeros_like(lv)
-    for i in range(1, y.shape[1]):
-        err = y[:, i : i + 1] - lv
-        sse += err * err
-        lv = lv + alphas * err
-    best = lv[np.arange(y.shape[0]), np.argmin(sse, axis=1)]
-    return np.repeat(best[:, None], horizon, axis=1)
+    return _forecast(_advance(_start("level", y, None), y, y.shape[1]), horizon)
 
 
 def median(y: Array, horizon: int, window: int) -> Array:
@@ -97,39 +126,54 @@ def _damped_sum(phi: Array, horizon: int) -> Array:
 
 
 def holt(y: Array, horizon: int) -> Array:
-    s, t = y.shape
-    grid = np.array(_HOLT_GRID)
-    a, b, phi = (grid[:, i][None, :] for i in range(3))
-    level = np.repeat(y[:, :1], len(grid), axis=1)
-    trend = np.zeros_like(level)
-    sse = np.zeros_like(level)
-    ab = a * b
-    # the recursion is one small numpy call after another: every call saved is time saved
-    for i in range(1, t):
-        damped = phi * trend
-        pred = level + damped
-        err = y[:, i : i + 1] - pred
-        sse += err * err
-        level = pred + a * err
-        trend = damped + ab * err
-    best = np.argmin(sse, axis=1)
-    rows = np.arange(s)
-    steps = _damped_sum(grid[:, 2], horizon)[best]
-    out: Array = level[rows, best][:, None] + trend[rows, best][:, None] * steps
-    return out
+    return _forecast(_advance(_start("holt", y, None), y, y.shape[1]), horizon)
 
 
 def holt_winters(y: Array, horizon: int, season: int) -> Array:
-    s, t = y.shape
-    grid = np.array(_HW_GRID)
-    g = len(grid)
-    a, b, gam, phi = (grid[:, i][None, :] for i in range(4))
+    return _forecast(_advance(_start("holt_winters", y, season), y, y.shape[1]), horizon)
+
+
+# The recursive models (level, holt, holt_winters) as a state that one pass advances: the
+# backtest runs every series up to where the held-out stretch begins, and only the series that
+# chose the model go on from there to the end for their forecast (no second pass from the start).
+@dataclass(frozen=True)
+class _State:
+    model: str
+    end: int  # how many points the state has seen
+    level: Array  # (series, grid)
+    trend: Array
+    sse: Array  # the one-step squared errors so far, per parameter set
+    seas: Array | None  # holt_winters: (season, series, grid)
+    season: int | None
+
+    def take(self, rows: npt.NDArray[np.intp]) -> _State:
+        seas = None if self.seas is None else np.ascontiguousarray(self.seas[:, rows])
+        return _State(
+            self.model,
+            self.end,
+            self.level[rows],
+            self.trend[rows],
+            self.sse[rows],
+            seas,
+            self.season,
+        )
+
+
+def _grid(model: str) -> Array:
+    if model == "level":
+        return np.array([(a, 0.0, 0.0) for a in _LEVEL_GRID])
+    return np.array(_HOLT_GRID if model == "holt" else _HW_GRID)
+
+
+def _start(model: str, y: Array, season: int | None) -> _State:
+    s = y.shape[0]
+    g = len(_grid(model))
+    if model != "holt_winters":
+        level = np.repeat(y[:, :1], g, axis=1)
+        return _State(model, 1, level, np.zeros_like(level), np.zeros_like(level), None, None)
+    assert season is not None
     first = y[:, :season]
-    slope = (
-        (y[:, season : 2 * season].mean(axis=1) - first.mean(axis=1)) / season
-        if t >= 2 * season
-        else np.zeros(s)
-    )
+    slope = (y[:, season : 2 * season].mean(axis=1) - first.mean(axis=1)) / season
     # The first season minus its mean and its own ramp: left in, the trend would be counted
     # twice (once in the trend, once as a sawtooth in the season) until gamma unlearns it.
     ramp = slope[:, None] * (np.arange(season) - (season - 1) / 2)[None, :]
@@ -139,10 +183,38 @@ def holt_winters(y: Array, horizon: int, season: int) -> Array:
     # (season, series, grid): each step's seasonal slice is one contiguous block
     start = first - first.mean(axis=1, keepdims=True) - ramp
     seas = np.ascontiguousarray(np.repeat(start.T[:, :, None], g, axis=2))
-    sse = np.zeros((s, g))
+    return _State(model, season, level, trend, np.zeros((s, g)), seas, season)
+
+
+def _advance(st: _State, y: Array, stop: int) -> _State:
+    """The state after ``y[:, :stop]`` (``y``'s rows are the state's series)."""
+    grid = _grid(st.model)
+    level, trend, sse = st.level, st.trend, st.sse.copy()
+    # the recursions are one small numpy call after another: every call saved is time saved
+    if st.model == "level":
+        a = grid[:, 0][None, :]
+        for i in range(st.end, stop):
+            err = y[:, i : i + 1] - level
+            sse += err * err
+            level = level + a * err
+        return replace(st, end=stop, level=level, sse=sse)
+    if st.model == "holt":
+        a, b, phi = (grid[:, i][None, :] for i in range(3))
+        ab = a * b
+        for i in range(st.end, stop):
+            damped = phi * trend
+            pred = level + damped
+            err = y[:, i : i + 1] - pred
+            sse += err * err
+            level = pred + a * err
+            trend = damped + ab * err
+        return replace(st, end=stop, level=level, trend=trend, sse=sse)
+    assert st.seas is not None
+    assert st.season is not None
+    a, b, gam, phi = (grid[:, i][None, :] for i in range(4))
     ab, gain = a * b, gam * (1 - a)
-    # the recursion is one small numpy call after another: every call saved is time saved
-    for i in range(season, t):
+    seas, season = st.seas.copy(), st.season
+    for i in range(st.end, stop):
         now = seas[i % season]  # a view: updated in place
         damped = phi * trend
         base = level + damped
@@ -151,13 +223,23 @@ def holt_winters(y: Array, horizon: int, season: int) -> Array:
         level = base + a * err
         trend = damped + ab * err
         now += gain * err
-    best = np.argmin(sse, axis=1)
-    rows = np.arange(s)
-    steps = _damped_sum(grid[:, 3], horizon)[best]
-    k = (t + np.arange(horizon)) % season
+    return replace(st, end=stop, level=level, trend=trend, sse=sse, seas=seas)
+
+
+def _forecast(st: _State, horizon: int) -> Array:
+    """``horizon`` steps on from the state, with each series' best parameter set so far."""
+    rows = np.arange(st.level.shape[0])
+    best = np.argmin(st.sse, axis=1)
+    if st.model == "level":
+        return np.repeat(st.level[rows, best][:, None], horizon, axis=1)
+    phi = _grid(st.model)[:, 2 if st.model == "holt" else 3]
     out: Array = (
-        level[rows, best][:, None] + trend[rows, best][:, None] * steps + seas[k][:, rows, best].T
+        st.level[rows, best][:, None]
+        + st.trend[rows, best][:, None] * _damped_sum(phi, horizon)[best]
     )
+    if st.seas is not None and st.season is not None:
+        k = (st.end + np.arange(horizon)) % st.season
+        out += st.seas[k][:, rows, best].T
     return out
 
 
@@ -191,21 +273,23 @@ def _fit_line(y: Array) -> Array:
     return out
 
 
+def _runs_as(model: str, season: int | None, points: int) -> str:
+    """Holt-Winters needs two seasons to start from; with less (or no season) it is Holt."""
+    if model == "holt_winters" and (not season or points < 2 * season):
+        return "holt"
+    return model
+
+
 def predict(y: Array, horizon: int, model: str, season: int | None) -> Array:
-    if model == "level":
-        return level(y, horizon)
+    model = _runs_as(model, season, y.shape[1])
+    if model in ("level", "holt", "holt_winters"):
+        return _forecast(_advance(_start(model, y, season), y, y.shape[1]), horizon)
     if model == "median":
         return median(y, horizon, season or min(y.shape[1], 288))
     if model == "seasonal_naive":
         return seasonal_naive(y, horizon, season)
     if model == "linear":
         return linear(y, horizon, season or min(y.shape[1], 288))
-    if model == "holt":
-        return holt(y, horizon)
-    if model == "holt_winters":
-        if not season or y.shape[1] < 2 * season:
-            return holt(y, horizon)
-        return holt_winters(y, horizon, season)
     raise ValueError(f"unknown model {model!r}")
 
 
@@ -226,13 +310,23 @@ def forecast(y: Array, horizon: int, season: int | None) -> Forecast:
     # At least a season (or 12 steps) held out, so a short horizon still gets a fair choice and
     # bounds from more than a couple of errors; at most a quarter of the history.
     holdout = min(max(horizon, season or 0, 12), max(t // 4, 1))
-    train = y[:, : t - holdout]
-    actual = y[:, t - holdout :]
+    # Fitted on despiked history; judged against what really came (spikes and all), so the
+    # bands stay honest about how often such points occur.
+    clean = despike(y)
+    split = t - holdout
+    train, actual = clean[:, :split], y[:, split:]
     errors = {}
+    states: dict[str, _State] = {}  # the recursive models' states where the holdout begins
     for model in MODELS:
-        if train.shape[1] < 8:
+        if split < 8:
             break
-        errors[model] = np.abs(predict(train, holdout, model, season) - actual)
+        runs = _runs_as(model, season, split)
+        if runs in ("level", "holt", "holt_winters"):
+            states[model] = _advance(_start(runs, clean, season), clean, split)
+            guess = _forecast(states[model], holdout)
+        else:
+            guess = predict(train, holdout, model, season)
+        errors[model] = np.abs(guess - actual)
     if not errors:
         flat = np.repeat(y[:, -1:], horizon, axis=1)
         none = np.zeros((s, 0))
@@ -247,7 +341,11 @@ def forecast(y: Array, horizon: int, season: int | None) -> Forecast:
         rows = np.flatnonzero(choice == i)
         if len(rows) == 0:
             continue
-        yhat[rows] = predict(y[rows], horizon, model, season)
+        if model in states:  # on from the holdout's start to the end, these series only
+            state = _advance(states[model].take(rows), clean[rows], t)
+            yhat[rows] = _forecast(state, horizon)
+        else:
+            yhat[rows] = predict(clean[rows], horizon, model, season)
         # the backtest's absolute error, growing with the horizon like a random walk past it
         err = chosen_errors[rows] = errors[model][rows]
         scale = np.sqrt(np.mean(err**2, axis=1))[:, None]

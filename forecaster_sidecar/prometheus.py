@@ -1,7 +1,8 @@
 """Reading history from Prometheus's HTTP API into a (series x time) matrix.
 
-``query_range`` asks for at most ``MAX_POINTS`` points per request (Prometheus refuses more than
-11,000 per series), merges the chunks by label set, and places each sample on the regular grid
+``query_range`` reads a range in ``PIECES`` stretches or more, at most ``MAX_POINTS`` points per
+request (Prometheus refuses more than 11,000 per series), parsing each while Prometheus works on
+the next; it merges the stretches by label set, and places each sample on the regular grid
 ``start + i * step``; missing points are NaN.
 
 Decoding is the cost (1k series x 2k points is 46 MB of JSON): a matrix answer is read without
@@ -28,6 +29,7 @@ import pandas as pd
 from forecaster_sidecar.models import Array
 
 MAX_POINTS = 10_000
+PIECES = 4  # a range is read in at least this many stretches, one parsed while the next comes
 
 
 class QueryError(Exception):
@@ -146,14 +148,13 @@ def fast_matrix(body: bytes) -> Series | None:
     return out
 
 
-async def _matrix(session: aiohttp.ClientSession, url: str, params: dict[str, str]) -> Series:
-    status, body = await _fetch(session, url, params)
+def _parse(url: str, params: dict[str, str], status: int, body: bytes) -> Series:
     if status == 200:
-        fast = await asyncio.to_thread(fast_matrix, body)
+        fast = fast_matrix(body)
         if fast is not None:
             return fast
     try:
-        data = _decoded(url, status, await asyncio.to_thread(json.loads, body))
+        data = _decoded(url, status, json.loads(body))
     except ValueError:
         raise QueryError("http", f"{url} answered {status} with no JSON") from None
     if data.get("resultType") != "matrix":
@@ -179,30 +180,59 @@ def _key(metric: dict[str, str]) -> tuple[tuple[str, str], ...]:
 async def query_range(
     session: aiohttp.ClientSession, base: str, expr: str, start: float, end: float, step: float
 ) -> Matrix:
+    """The range as ``PIECES`` consecutive stretches (more when one would pass ``MAX_POINTS``),
+    each read while the one before is parsed: Prometheus evaluates and encodes the next on its
+    core while this process decodes on the other (bench/sidecar_speed.py)."""
     n = math.floor((end - start) / step) + 1
     rows: dict[tuple[tuple[str, str], ...], Array] = {}
-    for first in range(0, n, MAX_POINTS):
-        last = min(n, first + MAX_POINTS) - 1
-        found = await _matrix(
-            session,
-            f"{base}/api/v1/query_range",
-            {
-                "query": expr,
-                "start": repr(start + first * step),
-                "end": repr(start + last * step),
-                "step": repr(step),
-            },
-        )
-        for metric, stamps, values in found:
-            key = _key(metric)
-            row = rows.get(key)
-            if row is None:
-                row = rows[key] = np.full(n, np.nan)
-            if not len(stamps):
-                continue
-            idx = np.rint((stamps - start) / step).astype(int)
-            ok = (idx >= 0) & (idx < n)
-            row[idx[ok]] = values[ok]
+    pieces = max(math.ceil(n / MAX_POINTS), min(PIECES, n))
+    size = math.ceil(n / pieces)
+    url = f"{base}/api/v1/query_range"
+
+    def params(first: int) -> dict[str, str]:
+        last = min(n, first + size) - 1
+        return {
+            "query": expr,
+            "start": repr(start + first * step),
+            "end": repr(start + last * step),
+            "step": repr(step),
+        }
+
+    parsing: asyncio.Task[Series] | None = None
+    try:
+        for first in range(0, n, size):
+            asked = params(first)
+            status, body = await _fetch(session, url, asked)
+            if status != 200:  # an error's answer is small: say what it is at once
+                _parse(url, asked, status, body)
+            if parsing is not None:
+                _place(rows, await parsing, start, step, n)
+            parsing = asyncio.create_task(asyncio.to_thread(_parse, url, asked, status, body))
+        if parsing is not None:
+            _place(rows, await parsing, start, step, n)
+    finally:
+        if parsing is not None and not parsing.done():
+            parsing.cancel()  # a later stretch failed: this one's result is not wanted
     labels = [dict(k) for k in rows]
     matrix = np.array(list(rows.values())) if rows else np.zeros((0, n))
     return Matrix(labels, start, step, matrix)
+
+
+def _place(
+    rows: dict[tuple[tuple[str, str], ...], Array],
+    found: Series,
+    start: float,
+    step: float,
+    n: int,
+) -> None:
+    """Each series' samples on the regular grid of its row (made on first sight, NaN-filled)."""
+    for metric, stamps, values in found:
+        key = _key(metric)
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = np.full(n, np.nan)
+        if not len(stamps):
+            continue
+        idx = np.rint((stamps - start) / step).astype(int)
+        ok = (idx >= 0) & (idx < n)
+        row[idx[ok]] = values[ok]

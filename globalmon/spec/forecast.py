@@ -28,6 +28,15 @@ class Forecast(StrictModel):
     history: Duration = Field(
         "7d", description="How much history each fit reads.", examples=["14d"]
     )
+    kind: Literal["auto", "gauge", "counter"] = Field(
+        "auto",
+        description=(
+            "What the series are. A counter's resets are undone before it is forecast, and its "
+            "anomaly score and trend are those of its increase per second; auto: a counter when "
+            "`expr` is a bare selector of a name ending in _total, _count, _sum or _bucket."
+        ),
+        examples=["counter"],
+    )
     seasonality: Literal["auto", "none", "daily", "weekly"] = Field(
         "auto", description="Season to model; auto detects daily or weekly.", examples=["daily"]
     )

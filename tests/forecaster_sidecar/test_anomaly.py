@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench._pandas_detector import scores as reference
-from forecaster_sidecar.anomaly import scores, step_of
+from forecaster_sidecar.analyse import FLAG_THRESHOLD
+from forecaster_sidecar.anomaly import DetectorParams, scores, step_of
 
 STEP = 300.0
 
@@ -66,7 +67,7 @@ def test_short_history_scores_zero(n: int) -> None:
     assert not scores(noisy(n), STEP).any()
 
 
-@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("seed", range(16))
 def test_the_matrix_scorer_equals_the_plain_reference(seed: int) -> None:
     rng = np.random.default_rng(seed)
     n = int(rng.integers(5, 3000))  # shorter and longer than every window
@@ -79,6 +80,9 @@ def test_the_matrix_scorer_equals_the_plain_reference(seed: int) -> None:
         x = np.round(x)  # ties in the medians
     x[rng.integers(0, n, 3)] += 50  # spikes
     step = float(rng.choice([60.0, 300.0, 3600.0]))
+    if seed % 2:  # a daily swing on noise: the time of day's context at work
+        t = np.arange(n) * step
+        x = rng.uniform(0, 20) * np.sin(2 * np.pi * t / 86400) + rng.normal(50, 2, n)
     assert np.allclose(scores(x, step), reference(x, step), atol=1e-9)
 
 
@@ -88,3 +92,30 @@ def test_a_matrix_is_scored_row_by_row() -> None:
     each = np.stack([scores(row, STEP) for row in matrix])
     assert np.array_equal(scores(matrix, STEP), each)
     assert each[2].max() > 0
+
+
+def test_a_daily_spike_is_expected_at_its_hour_and_not_at_another() -> None:
+    day = 288
+    t = np.arange(10 * day)
+    x = 50 + 10 * np.sin(2 * np.pi * t / day) + np.random.default_rng(4).normal(0, 0.5, len(t))
+    for d in range(10):
+        x[d * day + 100] += 100  # the nightly job, every day at the same time
+    odd = 9 * day + 200
+    x[odd] += 100  # the same spike at another time of day
+    s = scores(x, STEP)
+    assert s[odd] >= FLAG_THRESHOLD
+    # from the second day on the job is only as surprising as its height's noise
+    assert s[[d * day + 100 for d in range(1, 10)]].max() < FLAG_THRESHOLD
+    # without the time of day, the nightly spikes are no less surprising than the odd one
+    blind = scores(x, STEP, DetectorParams(context_days=()))
+    assert blind[odd] == 0.0  # it equals the nightly record: no new extreme
+
+
+def test_a_rising_spike_is_one_detection() -> None:
+    x = noisy(3000, seed=5)
+    x[2500:2506] += np.array([40.0, 48, 56, 64, 72, 80])  # each row a new record
+    s = scores(x, STEP)
+    assert s[2500] > 0
+    assert np.count_nonzero(s[2500:2506]) == 1
+    plain = scores(x, STEP, DetectorParams(refractory_seconds=0))
+    assert np.count_nonzero(plain[2500:2506]) == 6

@@ -91,3 +91,33 @@ def test_fractional_timestamps_and_warnings_after_the_data() -> None:
 )
 def test_anything_else_is_left_to_json(body: bytes) -> None:
     assert fast_matrix(body) is None
+
+
+async def test_a_stretch_that_fails_fails_the_read_and_leaves_nothing_running(
+    aiohttp_server: Any,
+) -> None:
+    """The first stretch is answered, the second is a 503: the read raises, and the first
+    stretch's parse (under way while the second was asked for) is not left behind."""
+    import aiohttp
+    from aiohttp import web
+
+    from forecaster_sidecar import prometheus as reader
+
+    asked: list[str] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        asked.append(request.query["start"])
+        if len(asked) > 1:
+            return web.json_response({"status": "error", "error": "overloaded"}, status=503)
+        start = float(request.query["start"])
+        points = [[start + 60 * i, "1"] for i in range(10)]
+        return web.Response(body=_answer([{"metric": {"job": "a"}, "values": points}]))
+
+    app = web.Application()
+    app.router.add_get("/api/v1/query_range", handler)
+    server = await aiohttp_server(app)
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(reader.QueryError) as failed:
+            await reader.query_range(session, str(server.make_url("")), "up", 0.0, 2340.0, 60.0)
+    assert failed.value.reason == "http"
+    assert len(asked) == 2  # the third and fourth stretches were never asked for

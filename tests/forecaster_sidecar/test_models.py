@@ -83,3 +83,32 @@ def test_short_or_gappy_history_still_forecasts(n: int) -> None:
     assert f.yhat.shape == (2, 12)
     assert np.isfinite(f.yhat).all()
     assert f.yhat[0].tolist() == [3.0] * 12
+
+
+def test_despike_replaces_isolated_outliers_and_keeps_shifts() -> None:
+    rng = np.random.default_rng(2)
+    y = 10 + rng.normal(0, 1, (1, 400))
+    y[0, 200:] += 30  # a level shift: stays
+    spiked = y.copy()
+    spiked[0, [50, 120, 121, 300]] += 500  # isolated (one, two adjacent, one after the shift)
+    spiked[0, -2] += 500  # in the last half window: a fresh spike or a fresh shift, unknowable
+    clean = m.despike(spiked)
+    spikes = [50, 120, 121, 300]
+    untouched = np.setdiff1d(np.arange(400), spikes)  # noise, the shift, the last spike
+    assert np.array_equal(clean[0, untouched], spiked[0, untouched])
+    assert np.abs(clean[0, [50, 120, 121]] - 10).max() < 4
+    assert abs(clean[0, 300] - 40) < 4
+
+
+def test_outliers_in_the_training_window_do_not_bend_the_forecast() -> None:
+    y = daily(7 * DAY + 72, noise=0.5)[None, :]
+    hist, future = y[:, : 7 * DAY].copy(), y[:, 7 * DAY :]
+    rng = np.random.default_rng(9)
+    bad = rng.choice(7 * DAY - 10, 12, replace=False)
+    hist[0, bad] += rng.choice([-1, 1], 12) * 2000  # bad scrapes, a few a day
+    hist[0, 7 * DAY - 20] += 3000  # and one in the last two hours
+    robust = m.forecast(hist, 72, DAY)
+    assert np.abs(robust.yhat - future).mean() < 2.0  # as on clean history (noise 0.5)
+    # fitted on the raw history, the same models miss by far more
+    naive = np.abs(m.holt_winters(hist, 72, DAY) - future).mean()
+    assert naive > 10

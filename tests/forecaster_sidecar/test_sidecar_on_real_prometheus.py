@@ -243,11 +243,15 @@ async def test_a_range_read_in_chunks_is_the_range_read_at_once(
     start, step = end - 2 * 86400 + 60, 60.0  # 2,880 points
     expr = "globalmon_host_cpu_usage_ratio or globalmon_host_disk_used_bytes"
     async with aiohttp.ClientSession() as session:
+        monkeypatch.setattr(reader, "PIECES", 1)
         whole = await reader.query_range(session, seeded["prom"].url, expr, start, end, step)
         monkeypatch.setattr(reader, "MAX_POINTS", 1000)  # three requests, merged
+        limited = await reader.query_range(session, seeded["prom"].url, expr, start, end, step)
+        monkeypatch.setattr(reader, "PIECES", 7)  # seven, each parsed while the next is read
         pieces = await reader.query_range(session, seeded["prom"].url, expr, start, end, step)
-    assert pieces.values.shape == whole.values.shape == (2, 2880)
-    assert sorted(map(str, pieces.labels)) == sorted(map(str, whole.labels))
-    order = [whole.labels.index(lab) for lab in pieces.labels]
-    assert np.array_equal(pieces.values, whole.values[order], equal_nan=True)
     assert np.isfinite(whole.values).mean() > 0.9  # the history is there, not two empty reads
+    for read in (limited, pieces):
+        assert read.values.shape == whole.values.shape == (2, 2880)
+        assert sorted(map(str, read.labels)) == sorted(map(str, whole.labels))
+        order = [whole.labels.index(lab) for lab in read.labels]
+        assert np.array_equal(read.values, whole.values[order], equal_nan=True)

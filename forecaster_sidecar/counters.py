@@ -1,0 +1,76 @@
+"""Counter targets: resets undone, so a restart is neither a forecast's cliff nor an anomaly.
+
+A forecast target may be a raw counter (``http_requests_total``). Prometheus counts any drop in
+a counter as a reset to zero and the value after it as the increase since (what ``increase()``
+and ``rate()`` do); the sidecar does the same across the whole history, forecasts the corrected
+series, and hands the forecast back on the current counter's own scale (the corrected forecast
+less every reset's lost value), so ``yhat`` sits on the raw series in a Grafana panel. The
+anomaly score and trend of a counter are those of its increase per step: a counter always rises,
+so its level says nothing about whether the traffic is unusual.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import numpy as np
+
+from forecaster_sidecar.forecast import forecast_auto
+from forecaster_sidecar.models import Array, Forecast, fill_gaps
+from globalmon.spec.forecast import Forecast as Target
+
+# A bare instant selector: a metric name with optional label matchers, nothing applied to it.
+_SELECTOR = re.compile(r"\s*([A-Za-z_:][A-Za-z0-9_:]*)\s*(\{[^{}]*\})?\s*")
+COUNTER_SUFFIXES = ("_total", "_count", "_sum", "_bucket")
+
+
+def is_counter(target: Target) -> bool:
+    if target.kind != "auto":
+        return target.kind == "counter"
+    bare = _SELECTOR.fullmatch(target.expr)
+    return bare is not None and bare.group(1).endswith(COUNTER_SUFFIXES)
+
+
+def undo_resets(values: Array) -> tuple[Array, Array]:
+    """The series with every reset undone (gaps stay NaN), and per series how far the corrected
+    series stands above the raw one at its end (the sum of the values lost at resets)."""
+    filled = fill_gaps(values)
+    step = np.diff(filled, axis=1)
+    increase = np.where(step < 0, filled[:, 1:], step)  # after a reset: the value itself
+    corrected = np.empty_like(filled)
+    corrected[:, :1] = filled[:, :1]
+    np.cumsum(increase, axis=1, out=corrected[:, 1:])
+    corrected[:, 1:] += filled[:, :1]
+    offset = corrected[:, -1] - filled[:, -1]
+    corrected[np.isnan(values)] = np.nan
+    return corrected, offset
+
+
+def increase_per_step(corrected: Array) -> Array:
+    """Each row's increase since the row before (NaN for the first row and next to gaps)."""
+    out = np.full_like(corrected, np.nan)
+    out[:, 1:] = np.diff(corrected, axis=1)
+    return out
+
+
+def forecast_series(
+    values: Array, horizon: int, seasons: tuple[int, ...], counter: bool
+) -> Forecast:
+    """``forecast_auto`` of the series, a counter's on its own raw scale (see the module)."""
+    if not counter:
+        return forecast_auto(values, horizon, seasons)
+    corrected, offset = undo_resets(values)
+    result = forecast_auto(corrected, horizon, seasons)
+    back = offset[:, None]
+    return replace(
+        result, yhat=result.yhat - back, lower=result.lower - back, upper=result.upper - back
+    )
+
+
+def watched(values: Array, step: float, counter: bool) -> Array:
+    """What the detector scores and the trend follows: the series, or a counter's increase per
+    second (gaps stay NaN)."""
+    if not counter:
+        return values
+    return increase_per_step(undo_resets(values)[0]) / step
