@@ -10,8 +10,9 @@
 - ``holt_winters``: damped additive trend and additive season, the same way.
 
 ``forecast`` picks one model per series by a rolling-origin backtest (the model with the least
-mean absolute error on the last held-out stretch wins), refits it on the whole history and adds
-prediction intervals from the backtest's errors at each horizon. NaN gaps are filled with the
+mean absolute error on the last held-out stretch wins), fits it on the whole history (a
+recursive model's state carries on from the backtest's) and adds prediction intervals from the
+backtest's errors at each horizon. NaN gaps are filled with the
 last value seen; rows with too little data fall back to the last value. Isolated outliers in
 the history are replaced by their neighbours' median before any model is fitted
 (``despike``), so one bad scrape does not bend a level, a trend or a season for days.
