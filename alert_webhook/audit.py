@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 GENESIS = "0" * 64
+_HEAD = "audit.head"  # the key of the chain head in the write connection's scratch
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit(
     seq INTEGER PRIMARY KEY,
@@ -45,14 +46,22 @@ class Chain:
     """Appends records inside the caller's transaction (the writer thread's)."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
-        row = db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         self.db = db
-        self.seq: int = row[0] if row else 0
-        self.head: str = row[1] if row else GENESIS
+        # The writer's connection keeps the head for the rest of its transaction (it drops it on
+        # a rollback), so the jobs of one group commit read it once, not once each.
+        self._scratch: dict[str, Any] | None = getattr(db, "scratch", None)
+        cached = self._scratch.get(_HEAD) if self._scratch is not None else None
+        if cached is None:
+            row = db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+            cached = (row[0], row[1]) if row else (0, GENESIS)
+        self.seq: int = cached[0]
+        self.head: str = cached[1]
 
     def append(self, at: float, kind: str, data: dict[str, Any] | str) -> None:
         """Append a record; ``data`` is a dict or its canonical JSON text already made."""
         text = data if isinstance(data, str) else canonical(data)
+        if self._scratch is not None and _HEAD in self._scratch:  # another Chain may have added
+            self.seq, self.head = self._scratch[_HEAD]
         seq = self.seq + 1
         digest = _digest(self.head, seq, at, kind, text)
         self.db.execute(
@@ -60,6 +69,8 @@ class Chain:
             (seq, at, kind, text, self.head, digest),
         )
         self.seq, self.head = seq, digest
+        if self._scratch is not None:
+            self._scratch[_HEAD] = (seq, digest)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ def run_webhook(args: argparse.Namespace) -> int:
     from alert_webhook.rules import Rules
     from alert_webhook.runtime import WebhookConfig
     from alert_webhook.store import WebhookStore
+    from globalmon.durable_process import WriterGone
     from globalmon.secrets import SecretUnavailable, read_secret
 
     spec = load_or_report(args.spec)
@@ -63,8 +64,10 @@ def run_webhook(args: argparse.Namespace) -> int:
             print(f"globalmon webhook: cannot load the TLS certificate: {exc}", file=sys.stderr)
             return EXIT_FAILURE
     try:
-        store = WebhookStore(Path(args.db), config.rules, synchronous=args.synchronous)
-    except (sqlite3.Error, OSError) as exc:
+        store = WebhookStore(
+            Path(args.db), config.rules, synchronous=args.synchronous, writer="process"
+        )
+    except (sqlite3.Error, OSError, WriterGone) as exc:
         print(f"globalmon webhook: cannot open {args.db}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     try:

@@ -1,20 +1,23 @@
-"""The webhook's database: writes through the shared group-commit writer, reads beside it."""
+"""The webhook's database: writes through a group-commit writer, reads beside it."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 from alert_webhook import incidents as inc
 from alert_webhook.audit import Chain
-from alert_webhook.payload import Alert
+from alert_webhook.payload import Payload
 from alert_webhook.rules import Rules
 from alert_webhook.schema import SCHEMA
 from globalmon.durable import GroupCommitWriter
+from globalmon.durable_process import ProcessWriter
 
 BACKOFF_CAP = 300.0
+T = TypeVar("T")
 
 
 def _incident(row: sqlite3.Row) -> dict[str, Any]:
@@ -41,56 +44,164 @@ def _incident(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
+# The writes, as module-level functions of (db, rules, ...): the writer process gets them by name.
+
+
+def _ingest(db: sqlite3.Connection, rules: Rules, body: bytes, now: float) -> inc.Outcome:
+    return inc.ingest(db, rules, list(Payload.model_validate_json(body).alerts), now)
+
+
+def _acknowledge(
+    db: sqlite3.Connection, rules: Rules, incident: int, by: str, note: str, now: float
+) -> None:
+    inc.acknowledge(db, incident, by, note, now)
+
+
+def _resolve(
+    db: sqlite3.Connection, rules: Rules, incident: int, by: str, note: str, now: float
+) -> None:
+    inc.resolve_by_hand(db, incident, by, note, now)
+
+
+def _annotate(
+    db: sqlite3.Connection, rules: Rules, incident: int, by: str, note: str, now: float
+) -> None:
+    inc.annotate(db, incident, by, note, now)
+
+
+def _approve(
+    db: sqlite3.Connection, rules: Rules, action: int, by: str, approved: bool, now: float
+) -> None:
+    inc.approve(db, action, by, approved, now)
+
+
+def _finish_action(
+    db: sqlite3.Connection,
+    rules: Rules,
+    row: int,
+    result: str,
+    detail: str,
+    now: float,
+    verifying: bool,
+) -> None:
+    inc.finish_action(db, rules, row, result, detail, now, verifying=verifying)
+
+
+def _delivery_result(
+    db: sqlite3.Connection,
+    rules: Rules,
+    delivery: int,
+    ok: bool,
+    retry: bool,
+    detail: str,
+    now: float,
+    max_attempts: int,
+    backoff: float,
+) -> str:
+    (attempts,) = db.execute("SELECT attempts FROM deliveries WHERE id=?", (delivery,)).fetchone()
+    attempts += 1
+    if ok:
+        state = "sent"
+    elif retry and attempts < max_attempts:
+        state = "pending"
+    else:
+        state = "failed"
+    wait = min(backoff * 2 ** (attempts - 1), BACKOFF_CAP)
+    db.execute(
+        "UPDATE deliveries SET attempts=?, state=?, next_attempt=? WHERE id=?",
+        (attempts, state, now + wait, delivery),
+    )
+    db.execute(
+        "INSERT INTO delivery_attempts(delivery_id, at, outcome, detail) VALUES (?,?,?,?)",
+        (delivery, now, "sent" if ok else "failed", detail[:1000]),
+    )
+    incident, receiver, event = db.execute(
+        "SELECT incident_id, receiver, event FROM deliveries WHERE id=?", (delivery,)
+    ).fetchone()
+    Chain(db).append(
+        now,
+        "notification",
+        {
+            "incident": incident,
+            "receiver": receiver,
+            "event": event,
+            "attempt": attempts,
+            "outcome": "sent" if ok else "failed",
+            "detail": detail[:200],
+        },
+    )
+    return state
+
+
 class WebhookStore:
-    def __init__(self, path: str | Path, rules: Rules, *, synchronous: str = "FULL") -> None:
+    """Writes go to a group-committing writer: a thread (``writer="thread"``, what the tests'
+    in-process apps use) or a child process (``"process"``, what `globalmon webhook` runs: the
+    event loop then keeps its interpreter lock to itself). Both run the same functions below."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        rules: Rules,
+        *,
+        synchronous: str = "FULL",
+        writer: Literal["thread", "process"] = "thread",
+    ) -> None:
         self.rules = rules
-        self.writer = GroupCommitWriter(path, SCHEMA, synchronous=synchronous)
+        self.writer: GroupCommitWriter | ProcessWriter
+        if writer == "process":
+            self.writer = ProcessWriter(
+                path, SCHEMA, synchronous=synchronous, context=(Rules, (rules.spec,))
+            )
+        else:
+            self.writer = GroupCommitWriter(path, SCHEMA, synchronous=synchronous)
 
     def close(self) -> None:
         self.writer.close()
 
+    async def _write(self, func: Callable[..., T], *args: Any) -> T:
+        """``func(db, rules, *args)`` in the next transaction; its result once committed."""
+        if isinstance(self.writer, ProcessWriter):
+            return await self.writer.call(func, *args)
+        return await self.writer.write(lambda db: func(db, self.rules, *args))
+
     # --- writes (each one transaction, committed before it returns) ---
 
-    async def ingest(self, alerts: list[Alert], now: float) -> inc.Outcome:
-        return await self.writer.write(lambda db: inc.ingest(db, self.rules, alerts, now))
+    async def ingest(self, body: bytes, now: float) -> inc.Outcome:
+        """The alerts of a payload already validated (``Payload``): the body goes to the writer
+        as it came, cheaper to send than the parsed alerts."""
+        return await self._write(_ingest, body, now)
 
     async def escalate(self, now: float) -> inc.Outcome:
-        return await self.writer.write(lambda db: inc.escalate(db, self.rules, now))
+        return await self._write(inc.escalate, now)
 
     async def acknowledge(self, incident: int, by: str, note: str, now: float) -> None:
-        await self.writer.write(lambda db: inc.acknowledge(db, incident, by, note, now))
+        await self._write(_acknowledge, incident, by, note, now)
 
     async def unacknowledge(self, incident: int, by: str, note: str, now: float) -> None:
-        await self.writer.write(
-            lambda db: inc.unacknowledge(db, self.rules, incident, by, note, now)
-        )
+        await self._write(inc.unacknowledge, incident, by, note, now)
 
     async def resolve(self, incident: int, by: str, note: str, now: float) -> None:
-        await self.writer.write(lambda db: inc.resolve_by_hand(db, incident, by, note, now))
+        await self._write(_resolve, incident, by, note, now)
 
     async def annotate(self, incident: int, by: str, note: str, now: float) -> None:
-        await self.writer.write(lambda db: inc.annotate(db, incident, by, note, now))
+        await self._write(_annotate, incident, by, note, now)
 
     async def approve(self, action: int, by: str, approved: bool, now: float) -> None:
-        await self.writer.write(lambda db: inc.approve(db, action, by, approved, now))
+        await self._write(_approve, action, by, approved, now)
 
     async def claim_actions(self, now: float) -> list[int]:
-        return await self.writer.write(lambda db: inc.claim_actions(db, self.rules, now))
+        return await self._write(inc.claim_actions, now)
 
     async def finish_action(
         self, row: int, result: str, detail: str, now: float, *, verifying: bool = False
     ) -> None:
-        await self.writer.write(
-            lambda db: inc.finish_action(
-                db, self.rules, row, result, detail, now, verifying=verifying
-            )
-        )
+        await self._write(_finish_action, row, result, detail, now, verifying)
 
     async def verified(self, row: int, ok: bool, detail: str, now: float) -> None:
-        await self.writer.write(lambda db: inc.verified(db, self.rules, row, ok, detail, now))
+        await self._write(inc.verified, row, ok, detail, now)
 
     async def interrupt_running(self, now: float) -> int:
-        return await self.writer.write(lambda db: inc.interrupt_running(db, self.rules, now))
+        return await self._write(inc.interrupt_running, now)
 
     async def delivery_result(
         self,
@@ -103,45 +214,9 @@ class WebhookStore:
         backoff: float,
     ) -> str:
         """Log one attempt; returns the delivery's state: sent, pending (retry later) or failed."""
-
-        def work(db: sqlite3.Connection) -> str:
-            (attempts,) = db.execute(
-                "SELECT attempts FROM deliveries WHERE id=?", (delivery,)
-            ).fetchone()
-            attempts += 1
-            if ok:
-                state = "sent"
-            elif retry and attempts < max_attempts:
-                state = "pending"
-            else:
-                state = "failed"
-            wait = min(backoff * 2 ** (attempts - 1), BACKOFF_CAP)
-            db.execute(
-                "UPDATE deliveries SET attempts=?, state=?, next_attempt=? WHERE id=?",
-                (attempts, state, now + wait, delivery),
-            )
-            db.execute(
-                "INSERT INTO delivery_attempts(delivery_id, at, outcome, detail) VALUES (?,?,?,?)",
-                (delivery, now, "sent" if ok else "failed", detail[:1000]),
-            )
-            incident, receiver, event = db.execute(
-                "SELECT incident_id, receiver, event FROM deliveries WHERE id=?", (delivery,)
-            ).fetchone()
-            Chain(db).append(
-                now,
-                "notification",
-                {
-                    "incident": incident,
-                    "receiver": receiver,
-                    "event": event,
-                    "attempt": attempts,
-                    "outcome": "sent" if ok else "failed",
-                    "detail": detail[:200],
-                },
-            )
-            return state
-
-        return await self.writer.write(work)
+        return await self._write(
+            _delivery_result, delivery, ok, retry, detail, now, max_attempts, backoff
+        )
 
     # --- reads ---
 
