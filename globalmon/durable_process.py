@@ -29,6 +29,7 @@ import itertools
 import os
 import pickle
 import select
+import signal
 import socket
 import struct
 import subprocess
@@ -110,6 +111,10 @@ def _portable(error: BaseException | None) -> BaseException | None:
 
 def child_main(fd: int) -> int:
     """The writer process: ``python -m globalmon.durable_process FD``."""
+    # Ctrl-C and a service manager's SIGTERM reach the whole process group: the parent shuts
+    # down and closes the socket, and this process exits once what it was sent is committed.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sock = socket.socket(fileno=fd)
     frames = _Frames(sock)
     first = frames.read(block=True)
@@ -222,7 +227,10 @@ class ProcessWriter:
         self._pending[job] = done
         writer.write(_frame((job, func, args)))
         if writer.transport.get_write_buffer_size() > 1 << 20:
-            await writer.drain()  # the child is behind: wait instead of buffering without end
+            # the child is behind: wait instead of buffering without end (a lost connection
+            # fails ``done`` with WriterGone, from the reader)
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
         return await done
 
     async def _attached(self) -> asyncio.StreamWriter:

@@ -1,5 +1,6 @@
 """`globalmon webhook` as a process: fed by real Alertmanagers (an HA pair and two independent
-ones), and killed with SIGKILL in the middle of a 10k-alert burst."""
+ones), killed with SIGKILL in the middle of a 10k-alert burst, stopped with Ctrl-C, and with
+its writer process killed under load."""
 
 from __future__ import annotations
 
@@ -293,5 +294,104 @@ async def test_kill_9_during_a_10k_burst_loses_no_acknowledged_alert_and_runs_no
         ran = len(counts)
         assert states["succeeded"] <= ran <= states["succeeded"] + states["interrupted"], states
         assert set(states) <= {"succeeded", "interrupted"}, states
+    finally:
+        hook.stop()
+
+
+def _alert(fingerprint: str) -> dict[str, Any]:
+    labels = {"alertname": "Noise", "region": "eu-west-1", "instance": fingerprint}
+    alert = {"status": "firing", "labels": labels, "startsAt": "2026-01-01T00:00:00Z"}
+    return {"version": "4", "status": "firing", "alerts": [alert | {"fingerprint": fingerprint}]}
+
+
+def _ready(url: str) -> bool:
+    try:
+        return servers.http_get(url)[0] == 200
+    except OSError:
+        return False
+
+
+def _writer_pids(parent: int) -> list[int]:
+    import subprocess
+
+    found = subprocess.run(
+        ["pgrep", "-P", str(parent)], capture_output=True, text=True, check=False
+    )
+    return [int(p) for p in found.stdout.split()]
+
+
+def test_ctrl_c_stops_the_webhook_and_its_writer_cleanly(
+    tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import subprocess
+    import urllib.request
+
+    monkeypatch.setenv("T_WEBHOOK_TOKEN", TOKEN)
+    port = servers.free_port()
+    spec = write_spec(tmp_path, sink.url, port)
+    argv = webhook(tmp_path, spec, port).argv
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        servers.wait_for(lambda: _ready(f"{url}/-/ready") or None, timeout=30, what="the webhook")
+        writers = _writer_pids(proc.pid)
+        assert len(writers) == 1, writers
+        post = urllib.request.Request(
+            f"{url}/webhook",
+            data=json.dumps(_alert("c0ffee")).encode(),
+            headers={**AUTH, "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(post, timeout=10) as r:
+            assert r.status == 200
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr, stderr
+    assert all(not Path(f"/proc/{w}").exists() for w in writers), "the writer outlived it"
+    db = sqlite3.connect(tmp_path / "webhook.db")
+    assert db.execute("SELECT count(*) FROM receipts").fetchone()[0] == 1
+    db.close()
+
+
+async def test_a_killed_writer_process_is_replaced_and_nothing_acknowledged_is_lost(
+    tmp_path: Path, sink: Sink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    monkeypatch.setenv("T_WEBHOOK_TOKEN", TOKEN)
+    port = servers.free_port()
+    hook = webhook(tmp_path, write_spec(tmp_path, sink.url, port), port).start()
+    try:
+        hook.wait_ready()
+        assert hook.process is not None
+        (first,) = _writer_pids(hook.process.pid)
+        statuses: dict[str, int] = {}
+        async with aiohttp.ClientSession() as s:
+
+            async def send(fingerprint: str) -> None:
+                async with s.post(
+                    f"{hook.url}/webhook", json=_alert(fingerprint), headers=AUTH
+                ) as r:
+                    statuses[fingerprint] = r.status
+
+            burst = [asyncio.create_task(send(f"a{i}")) for i in range(300)]
+            await until("some answered", lambda: len(statuses) >= 20, poll=0.005)
+            os.kill(first, signal.SIGKILL)
+            await asyncio.gather(*burst)
+            assert set(statuses.values()) <= {200, 503}, Counter(statuses.values())
+            await send("after")  # a new writer takes it
+            assert statuses["after"] == 200
+        (second,) = _writer_pids(hook.process.pid)
+        assert second != first
+        db = sqlite3.connect(tmp_path / "webhook.db")
+        stored = {f for (f,) in db.execute("SELECT fingerprint FROM receipts")}
+        db.close()
+        acked = {f for f, status in statuses.items() if status == 200}
+        assert acked <= stored, f"{len(acked - stored)} acknowledged alerts lost"
     finally:
         hook.stop()
