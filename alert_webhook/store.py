@@ -51,28 +51,10 @@ def _ingest(db: sqlite3.Connection, rules: Rules, body: bytes, now: float) -> in
     return inc.ingest(db, rules, list(Payload.model_validate_json(body).alerts), now)
 
 
-def _acknowledge(
-    db: sqlite3.Connection, rules: Rules, incident: int, by: str, note: str, now: float
-) -> None:
-    inc.acknowledge(db, incident, by, note, now)
-
-
-def _resolve(
-    db: sqlite3.Connection, rules: Rules, incident: int, by: str, note: str, now: float
-) -> None:
-    inc.resolve_by_hand(db, incident, by, note, now)
-
-
-def _annotate(
-    db: sqlite3.Connection, rules: Rules, incident: int, by: str, note: str, now: float
-) -> None:
-    inc.annotate(db, incident, by, note, now)
-
-
-def _approve(
-    db: sqlite3.Connection, rules: Rules, action: int, by: str, approved: bool, now: float
-) -> None:
-    inc.approve(db, action, by, approved, now)
+def _without_rules(db: sqlite3.Connection, rules: Rules, func: Callable[..., T], *args: Any) -> T:
+    """``func(db, *args)``, for the writes that need no rules (a module-level name, so it can be
+    sent to the writer process with ``func``)."""
+    return func(db, *args)
 
 
 def _finish_action(
@@ -175,19 +157,19 @@ class WebhookStore:
         return await self._write(inc.escalate, now)
 
     async def acknowledge(self, incident: int, by: str, note: str, now: float) -> None:
-        await self._write(_acknowledge, incident, by, note, now)
+        await self._write(_without_rules, inc.acknowledge, incident, by, note, now)
 
     async def unacknowledge(self, incident: int, by: str, note: str, now: float) -> None:
         await self._write(inc.unacknowledge, incident, by, note, now)
 
     async def resolve(self, incident: int, by: str, note: str, now: float) -> None:
-        await self._write(_resolve, incident, by, note, now)
+        await self._write(_without_rules, inc.resolve_by_hand, incident, by, note, now)
 
     async def annotate(self, incident: int, by: str, note: str, now: float) -> None:
-        await self._write(_annotate, incident, by, note, now)
+        await self._write(_without_rules, inc.annotate, incident, by, note, now)
 
     async def approve(self, action: int, by: str, approved: bool, now: float) -> None:
-        await self._write(_approve, action, by, approved, now)
+        await self._write(_without_rules, inc.approve, action, by, approved, now)
 
     async def claim_actions(self, now: float) -> list[int]:
         return await self._write(inc.claim_actions, now)

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from aiohttp import web
@@ -254,11 +254,17 @@ def env_secrets(monkeypatch: pytest.MonkeyPatch, sink: Sink) -> None:
 
 
 async def open_harness(
-    aiohttp_client: Any, tmp_path: Path, text: str, clock: Clock, db: Path | None = None, **kw: Any
+    aiohttp_client: Any,
+    tmp_path: Path,
+    text: str,
+    clock: Clock,
+    db: Path | None = None,
+    writer: Literal["thread", "process"] = "thread",
+    **kw: Any,
 ) -> tuple[Harness, WebhookStore]:
     spec = load_spec_text(text)
     config = make_config(spec, **kw)
-    store = WebhookStore(db or tmp_path / "webhook.db", config.rules)
+    store = WebhookStore(db or tmp_path / "webhook.db", config.rules, writer=writer)
     app = create_app(config, clock=clock, store=store, background=False, sleep=_no_sleep(clock))
     client = await aiohttp_client(app)
     return Harness(client, clock, app[HOOK], spec, tmp_path / "runs.txt"), store
@@ -272,13 +278,23 @@ def _no_sleep(clock: Clock) -> Any:
     return sleep
 
 
-@pytest.fixture
+@pytest.fixture(params=["thread", "process"])
 async def hook(
-    aiohttp_client: Any, tmp_path: Path, sink: Sink, mailbox: tuple[Mailbox, int], env_secrets: None
+    request: pytest.FixtureRequest,
+    aiohttp_client: Any,
+    tmp_path: Path,
+    sink: Sink,
+    mailbox: tuple[Mailbox, int],
+    env_secrets: None,
 ) -> AsyncIterator[Harness]:
-    """The webhook app on a fake clock, with the test spec's receivers and actions."""
+    """The webhook app on a fake clock, with the test spec's receivers and actions; each test
+    runs with the writer in a thread and in a process (what `globalmon webhook` uses)."""
     h, store = await open_harness(
-        aiohttp_client, tmp_path, spec_text(sink.url, mailbox[1], tmp_path), Clock()
+        aiohttp_client,
+        tmp_path,
+        spec_text(sink.url, mailbox[1], tmp_path),
+        Clock(),
+        writer=request.param,
     )
     yield h
     store.close()
