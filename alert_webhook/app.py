@@ -29,7 +29,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from alert_webhook import incidents as inc
-from alert_webhook.payload import Payload
+from alert_webhook.payload import BadPayload
 from alert_webhook.runtime import Clock, Sleep, Webhook, WebhookConfig
 from alert_webhook.store import WebhookStore
 from exporters.http import error, invalid
@@ -86,12 +86,10 @@ async def receive(request: web.Request) -> web.Response:
     started = time.perf_counter()
     body = await request.read()
     try:
-        Payload.model_validate_json(body)  # the writer parses it again: a body is cheaper to send
-    except ValidationError as exc:
+        out = await hook.store.ingest(body, hook.clock())  # parsed and validated by the writer
+    except BadPayload as bad:
         hook.metrics.rejected.labels("invalid").inc()
-        return invalid(exc)
-    try:
-        out = await hook.store.ingest(body, hook.clock())
+        return error(bad.status, bad.reason, bad.field)
     except Exception as exc:  # the disk: Alertmanager retries on 5xx, so nothing is lost
         hook.metrics.rejected.labels("unavailable").inc()
         return error(503, f"cannot store the alerts: {exc}")

@@ -10,7 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from exporters.http import validation_reason
 
 MAX_ALERTS = 20_000  # a 10k-alert storm fits with room; Alertmanager's max_alerts caps it lower
 LabelName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=128)]
@@ -48,3 +50,20 @@ class Payload(_Model):
     externalURL: Annotated[str, StringConstraints(max_length=4096)] = ""
     truncatedAlerts: int = Field(0, ge=0)
     alerts: list[Alert] = Field(min_length=1, max_length=MAX_ALERTS)
+
+
+class BadPayload(ValueError):
+    """A body that is not a valid payload: the answer's status, reason and field. Plain
+    arguments, so it crosses from the writer process (pydantic's error may not pickle)."""
+
+    def __init__(self, status: int, reason: str, field: str) -> None:
+        super().__init__(status, reason, field)
+        self.status, self.reason, self.field = status, reason, field
+
+
+def parse(body: bytes) -> list[Alert]:
+    """The alerts of a webhook body, or BadPayload naming the first bad field."""
+    try:
+        return list(Payload.model_validate_json(body).alerts)
+    except ValidationError as exc:
+        raise BadPayload(*validation_reason(exc)) from None

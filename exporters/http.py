@@ -27,7 +27,13 @@ def bearer_ok(request: web.Request, token: str | None) -> bool:
 
 def invalid(exc: ValidationError) -> web.Response:
     """A 400 (or 422 for a well-formed value out of range) naming the first bad field."""
+    return error(*validation_reason(exc))
+
+
+def validation_reason(exc: ValidationError) -> tuple[int, str, str]:
+    """(status, reason, field) of a validation error's first bad field: 400 for JSON that does
+    not parse, 422 for a well-formed value out of range."""
     first = exc.errors(include_url=False)[0]
     field = ".".join(str(p) for p in first["loc"])
     status = 400 if first["type"].startswith("json_") else 422
-    return error(status, first["msg"], field or "body")
+    return status, first["msg"], field or "body"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 from typing import TYPE_CHECKING
 
@@ -15,7 +14,6 @@ if TYPE_CHECKING:
 from globalmon.spec import Spec, SpecError, load_spec
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-GC_YOUNG_THRESHOLD = 10_000  # allocations between young collections (CPython's default: 700)
 
 
 def load_or_report(path: str) -> Spec | None:
@@ -62,23 +60,9 @@ def serve(
 
     listen = listen_address(address)
     assert listen is not None  # callers check the address before reading any secret
-    app.on_startup.append(_settle_heap)
     try:
         web.run_app(app, host=listen[0], port=listen[1], print=None, ssl_context=ssl_context)
     except OSError as exc:
         print(f"globalmon {what}: cannot listen on {address}: {exc.strerror}", file=sys.stderr)
         return EXIT_FAILURE
     return EXIT_OK
-
-
-async def _settle_heap(app: web.Application) -> None:
-    """Keep the collector off the objects built at start and collect young objects less often.
-
-    The spec, the models and the routes live as long as the process; without ``gc.freeze`` every
-    full collection walks them all again, a pause of tens of milliseconds in the middle of
-    requests. A handler allocates a few hundred objects, nearly all freed by reference counting,
-    so the default 700-allocation trigger ran a collection every few requests for nothing.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)

@@ -3,18 +3,19 @@
 The thread writer shares one interpreter lock with the event loop: every SQLite statement
 releases and retakes it, so at a few thousand writes a second the loop and the writer spend
 more time handing the lock back and forth than working. Here the writes run in a child process
-with a lock of its own. The parent sends ``(id, function, args)`` frames over a socket pair; the
-child runs whatever has arrived in one transaction (``durable.commit_batch``), commits, and
-answers with one frame for the whole batch. A caller gets its result only after that commit.
+with a lock of its own. The parent sends ``(id, function, args, prepare)`` frames over a socket
+pair; the child runs whatever has arrived in one transaction (``durable.commit_batch``), commits,
+and answers with one frame for the whole batch. A caller gets its result only after that commit.
 
     writer = ProcessWriter(path, SCHEMA, context=(Rules, (spec,)))
-    outcome = await writer.call(incidents.ingest_body, body, now)   # ingest_body(db, rules, ...)
+    outcome = await writer.call(incidents.ingest, body, now, prepare=parsed)  # (db, rules, ...)
     rows = await writer.read(lambda db: db.execute("SELECT ...").fetchall())
 
 Functions and arguments travel by pickle, so a function is a module-level name and must depend
 only on the database, the context and its arguments (``commit_batch`` may run it twice). The
-child builds the context once (``factory(*args)``). Reads run in the parent, on reader
-connections in worker threads (WAL: they never wait for the writer).
+child builds the context once (``factory(*args)``); a call's optional ``prepare`` runs there
+too, before the transaction. Reads run in the parent, on reader connections in worker threads
+(WAL: they never wait for the writer).
 
 If the child dies, the calls waiting for it fail with ``WriterGone`` (their writes may or may not
 be committed: callers retry, and retries are deduplicated) and the next call starts a new child.
@@ -139,11 +140,17 @@ def child_main(fd: int) -> int:
                 break
             pending += more
         batch, pending = pending[:MAX_BATCH], pending[MAX_BATCH:]
-        jobs = [pickle.loads(f) for f in batch]
-        outcomes = commit_batch(db, [partial(_run, func, context, a) for _, func, a in jobs])
-        answer = [
-            (job[0], value, _portable(error))
-            for job, (value, error) in zip(jobs, outcomes, strict=True)
+        answer: list[tuple[int, Any, BaseException | None]] = []
+        ready: list[tuple[int, Callable[..., Any], tuple[Any, ...]]] = []
+        for job, func, args, prepare in map(pickle.loads, batch):
+            try:  # outside the transaction: a job refused here costs the others nothing
+                ready.append((job, func, prepare(*args) if prepare else args))
+            except Exception as exc:
+                answer.append((job, None, _portable(exc)))
+        outcomes = commit_batch(db, [partial(_run, func, context, a) for _, func, a in ready])
+        answer += [
+            (job, value, _portable(error))
+            for (job, _, _), (value, error) in zip(ready, outcomes, strict=True)
         ]
         try:
             sock.sendall(_frame(answer))
@@ -216,8 +223,17 @@ class ProcessWriter:
         ours.settimeout(None)
         return proc, ours
 
-    async def call(self, func: Callable[..., T], *args: Any) -> T:
-        """``func(db, context, *args)`` in the next transaction; its result once committed."""
+    async def call(
+        self,
+        func: Callable[..., T],
+        *args: Any,
+        prepare: Callable[..., tuple[Any, ...]] | None = None,
+    ) -> T:
+        """``func(db, context, *args)`` in the next transaction; its result once committed.
+
+        ``prepare(*args)``, when given, runs in the child before the transaction and returns the
+        arguments ``func`` gets; what it raises is the caller's (e.g. parsing a body there keeps
+        that work off the event loop, and a bad body never reaches the transaction)."""
         if self._closed:
             raise WriterClosed("the database writer is closed")
         writer = await self._attached()
@@ -225,7 +241,7 @@ class ProcessWriter:
         done: asyncio.Future[T] = loop.create_future()
         job = next(self._ids)
         self._pending[job] = done
-        writer.write(_frame((job, func, args)))
+        writer.write(_frame((job, func, args, prepare)))
         if writer.transport.get_write_buffer_size() > 1 << 20:
             # the child is behind: wait instead of buffering without end (a lost connection
             # fails ``done`` with WriterGone, from the reader)

@@ -46,6 +46,10 @@ def fail_unpicklably(db: sqlite3.Connection, prefix: str) -> None:
     raise Unpicklable(lambda: None)
 
 
+def parse_number(text: str) -> tuple[str]:
+    return (str(int(text)),)  # raises ValueError for what is not a number
+
+
 def pid(db: sqlite3.Connection, prefix: str) -> int:
     return os.getpid()
 
@@ -99,6 +103,23 @@ async def test_a_failing_call_rolls_back_alone_and_gets_its_error(tmp_path: Path
         assert isinstance(results[2], RuntimeError)  # what did not pickle, named
         assert "Unpicklable" in str(results[2])
         assert values(tmp_path / "d.db") == ["ctx-ok-1", "ctx-ok-2"]
+    finally:
+        w.close()
+
+
+async def test_prepare_runs_before_the_transaction_and_its_error_is_the_callers(
+    tmp_path: Path,
+) -> None:
+    w = writer(tmp_path)
+    try:
+        results = await asyncio.gather(
+            w.call(insert, "007", prepare=parse_number),
+            w.call(insert, "seven", prepare=parse_number),
+            w.call(insert, "plain"),
+            return_exceptions=True,
+        )
+        assert isinstance(results[1], ValueError)
+        assert values(tmp_path / "d.db") == ["ctx-7", "ctx-plain"]  # prepare's output was used
     finally:
         w.close()
 
