@@ -97,8 +97,8 @@ async def receive(request: web.Request) -> web.Response:
     hook.metrics.count(out, hook.clock())
     if out.due_now:  # a first step due at once, a resolution to tell, an action to run
         hook.wake.set()  # now, not at the next second's pass
-    # the answer is three numbers and a list of ids: formatted directly, a quarter of the cost
-    # of json_response, which the one-alert-per-POST rate feels
+    # three numbers and a list of ids, formatted directly: json_response's encoder showed in the
+    # event loop's profile at one alert per POST
     opened = ",".join(map(str, out.opened))
     return web.Response(
         body=f'{{"received": {sum(out.received.values())}, "duplicates": {out.duplicates}, '

@@ -43,7 +43,7 @@ def _digest(prev: str, seq: int, at: float, kind: str, data: str) -> str:
 
 
 class Chain:
-    """Appends records inside the caller's transaction (the writer thread's)."""
+    """Appends records inside the caller's transaction (the writer's)."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
