@@ -43,14 +43,20 @@ class Rules:
 
     def policy_for(self, labels: Mapping[str, str]) -> str | None:
         # only names the spec knows count, so the cache stays bounded whatever labels arrive
-        key = tuple(
-            v if (v := labels.get(name)) in known else None
-            for name, known in zip(("service", "plugin", "region"), self._known, strict=True)
+        services, plugins, regions = self._known
+        service, plugin, region = labels.get("service"), labels.get("plugin"), labels.get("region")
+        key = (
+            service if service in services else None,
+            plugin if plugin in plugins else None,
+            region if region in regions else None,
         )
-        if key not in self._policy_cache:
+        try:
+            return self._policy_cache[key]
+        except KeyError:
             known = dict(zip(("service", "plugin", "region"), key, strict=True))
-            self._policy_cache[key] = p.policy_for(self.spec, {k: v for k, v in known.items() if v})
-        return self._policy_cache[key]
+            found = p.policy_for(self.spec, {k: v for k, v in known.items() if v})
+            self._policy_cache[key] = found
+            return found
 
     def matching_actions(self, labels: Mapping[str, str], status: str) -> list[RecoveryAction]:
         return [a for a in self.actions.values() if status in a.run_on and matches(a, labels)]

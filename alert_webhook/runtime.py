@@ -55,6 +55,8 @@ class WebhookMetrics:
             return metric
 
         self.alerts = counter(c.WEBHOOK_ALERTS, ("firing",), ("resolved",))
+        # bound once: labels() takes a lock and a dict lookup, at every POST
+        self._alerts_by_status = {s: self.alerts.labels(s) for s in ("firing", "resolved")}
         self.duplicates = counter(c.WEBHOOK_DUPLICATES)
         self.rejected = counter(
             c.WEBHOOK_REJECTED,
@@ -79,7 +81,7 @@ class WebhookMetrics:
     def count(self, out: Outcome, now: float | None = None) -> None:
         for status, n in out.received.items():
             if n:
-                self.alerts.labels(status).inc(n)
+                self._alerts_by_status[status].inc(n)
         if out.duplicates:
             self.duplicates.inc(out.duplicates)
         for step in out.escalations:

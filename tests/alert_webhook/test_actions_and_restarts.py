@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from alert_webhook.audit import verify
+from alert_webhook.audit import canonical, verify
 from tests.alert_webhook.fixtures import (
     T0,
     Clock,
@@ -261,3 +262,21 @@ async def run(argv: list[str]) -> subprocess.CompletedProcess[str]:
     return await asyncio.to_thread(
         subprocess.run, argv, capture_output=True, text=True, check=False
     )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"alertname": "A", "severity": "warning", "region": "eu", "instance": "h:9100"},
+        {"incident": 3, "policy": None, "startsAt": "2026-01-01T00:00:00+00:00"},
+        {"z": {"y": [1, 2.5, 1e300, True, None]}, "ü": 'line\n"q"\u2028', "a": {}},
+        {"when": Path("/x")},  # not JSON: its str(), as json.dumps(default=str) gives
+        '$(rm -rf /); {{ 7*7 }}\n\t"',
+        [],
+        7,
+    ],
+)
+def test_the_audit_text_is_json_dumps_sorted_and_compact(data: Any) -> None:
+    """The chain's hashes cover this text, so the fast encoder must give json.dumps's bytes."""
+    expected = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    assert canonical(data) == expected

@@ -270,6 +270,29 @@ async def test_auth_bearer_and_basic(hook: Harness) -> None:
     assert resp.status == 200
 
 
+async def test_every_route_but_metrics_and_health_refuses_without_credentials(
+    hook: Harness,
+) -> None:
+    """Enumerated from the router, so a route added without its check fails here (the checks
+    are per route, not a middleware)."""
+    open_paths = {"/metrics", "/-/healthy", "/-/ready"}
+    checked = 0
+    for route in hook.client.app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        path = info.get("path") or info["formatter"].replace("{id}", "1").replace(
+            "{verb}", "approve" if "actions" in info["formatter"] else "acknowledge"
+        )
+        if route.method == "HEAD" or path in open_paths:
+            continue
+        resp = await hook.client.request(route.method, path, json={"by": "x"})
+        assert resp.status == 401, (route.method, path)
+        assert (await resp.json())["field"] == "Authorization"
+        checked += 1
+    assert checked == 6  # /webhook; incidents: list, show, act; actions: list, approve/reject
+    for path in open_paths:
+        assert (await hook.client.get(path)).status == 200
+
+
 async def test_the_watchdog_is_a_heartbeat_not_an_incident(hook: Harness) -> None:
     dog = alert("Watchdog", starts=T0, severity="none")
     await hook.post(payload(dog))
