@@ -37,9 +37,9 @@ CREATE TABLE IF NOT EXISTS audit(
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
 _STRING = json.encoder.encode_basestring_ascii  # what _ENCODER does with a str
 # JSONEncoder.encode builds its C encoder on every call, a third of its cost for a label set
-# (the writer encodes three dicts an alert). Built once here (no cycle check: parsed payloads and
-# our own records have no cycles);
-# the same C code, the same text. None where the C module is missing.
+# (the writer encodes three dicts an alert). Built once here, without the cycle check (parsed
+# payloads and our own records have no cycles): the same C code, the same text. None where the
+# C module is missing.
 _MAKE = getattr(json.encoder, "c_make_encoder", None)
 _ONE_SHOT = _MAKE(None, str, _STRING, None, ":", ",", True, False, True) if _MAKE else None
 
