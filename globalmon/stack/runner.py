@@ -210,7 +210,10 @@ def _wait_answering(
         for p in list(pending):
             if not _alive(p):
                 tail = (root / "logs" / f"{p['name']}.log").read_text(errors="replace")[-1500:]
-                raise StackError(f"{p['name']} exited during start-up; its log ends:\n{tail}")
+                raise StackError(
+                    f"{p['name']} exited during start-up ({_how_it_ended(p['pid'])}); "
+                    f"its log ends:\n{tail}"
+                )
             if _answers(p["url"] + p["ready"]):
                 pending.remove(p)
                 n = done + len(started) - len(pending)
@@ -294,6 +297,18 @@ def _prometheus_health(url: str) -> tuple[list[str], int]:
         if t["health"] != "up"
     ]
     return down_targets, len(ams)
+
+
+def _how_it_ended(pid: int) -> str:
+    """The exit status or the signal of a child this process started (an empty log alone
+    cannot tell a crash from a kill)."""
+    proc = _CHILDREN.get(pid)
+    code = proc.poll() if proc is not None else None
+    if code is None:
+        return "status unknown"
+    if code < 0:
+        return f"killed by {signal.Signals(-code).name}"
+    return f"exit status {code}"
 
 
 def _alive(p: dict[str, Any]) -> bool:
