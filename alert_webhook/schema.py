@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS incidents(
 );
 CREATE INDEX IF NOT EXISTS incidents_due ON incidents(next_due) WHERE next_due IS NOT NULL;
 CREATE INDEX IF NOT EXISTS incidents_state ON incidents(state, service, region);
+-- open incidents by service: the root-cause lookup of every new incident, and the open counts
+CREATE INDEX IF NOT EXISTS incidents_open ON incidents(service, region) WHERE state != 'resolved';
+CREATE INDEX IF NOT EXISTS incidents_symptom ON incidents(symptom_of) WHERE symptom_of IS NOT NULL;
 CREATE TABLE IF NOT EXISTS timeline(
     id INTEGER PRIMARY KEY,
     incident_id INTEGER NOT NULL REFERENCES incidents(id),
@@ -58,6 +61,7 @@ CREATE TABLE IF NOT EXISTS deliveries(
     created_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(next_attempt) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS deliveries_incident ON deliveries(incident_id);
 CREATE TABLE IF NOT EXISTS delivery_attempts(
     id INTEGER PRIMARY KEY,
     delivery_id INTEGER NOT NULL REFERENCES deliveries(id),
@@ -81,6 +85,7 @@ CREATE TABLE IF NOT EXISTS actions(
     detail TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS actions_state ON actions(state);
+CREATE INDEX IF NOT EXISTS actions_incident ON actions(incident_id, action);
 CREATE INDEX IF NOT EXISTS actions_target ON actions(action, target, created_at);
 """
 )

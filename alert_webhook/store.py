@@ -301,7 +301,8 @@ class WebhookStore:
     async def work_due(self, now: float) -> tuple[bool, bool]:
         """(escalations due, actions ready): a read, so an idle tick writes nothing."""
         rows = await self.rows(
-            "SELECT EXISTS(SELECT 1 FROM incidents WHERE next_due <= ? AND state='firing'), "
+            "SELECT EXISTS(SELECT 1 FROM incidents INDEXED BY incidents_due "  # as escalate()
+            "WHERE next_due IS NOT NULL AND next_due <= ? AND state='firing'), "
             "EXISTS(SELECT 1 FROM actions WHERE state='pending' AND not_before <= ?)",
             (now, now),
         )
