@@ -154,3 +154,26 @@ def score_at(
     windows = sum(len(f.windows) for f in files)
     null, perfect = -fn_w * windows, tp_w * windows
     return 100 * (raw - null) / (perfect - null)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one file's detections did at one threshold: per window, where the earliest
+    detection fell (0 = the window's first row, just under 1 = its last) or None for a miss;
+    and the rows detected outside every window (probation excluded)."""
+
+    found: list[float | None]
+    false_rows: list[int]
+
+
+def outcome(f: Labelled, scores: Array, threshold: float) -> Outcome:
+    start = probation(len(scores))
+    detected = np.flatnonzero(scores >= threshold)
+    detected = detected[detected >= start]
+    inside = np.zeros(len(scores), bool)
+    found: list[float | None] = []
+    for left, right in f.windows:
+        inside[left : right + 1] = True
+        hits = detected[(detected >= left) & (detected <= right)]
+        found.append(float(hits[0] - left) / (right - left + 1) if len(hits) else None)
+    return Outcome(found, [int(i) for i in detected[~inside[detected]]])

@@ -73,3 +73,13 @@ def test_profiles_weigh_misses_and_false_alarms() -> None:
     }
     assert raw == pytest.approx({"standard": 0.0, "reward_low_FN_rate": -1.0})  # 1 hit, 1 miss
     assert score(w, [400, 700, 200], "reward_low_FP_rate") < score(w, [400, 700, 200])
+
+
+def test_outcome_names_each_window_and_false_alarm() -> None:
+    f = corpus([(400, 499), (700, 799)])[0]
+    s = np.zeros(N)
+    s[[100, 200, 450, 460, 900]] = [1.0, 1.0, 1.0, 0.3, 0.5]
+    seen = nab.outcome(f, s, 0.5)
+    # row 100 is in probation; 460 is under the threshold; window 2 is missed
+    assert seen == nab.Outcome(found=[0.5, None], false_rows=[200, 900])
+    assert nab.outcome(f, s, 0.2).found == [0.5, None]
