@@ -39,8 +39,10 @@ def main() -> None:
     rows = sum(len(f.values) for f in files)
     print(f"detector: {len(files)} files, {rows} rows in {elapsed:.2f} s")
     categories = {"realAWSCloudwatch": "realAWSCloudwatch/", "whole subset": ""}
+    chosen: dict[str, float] = {}
     for profile in nab.PROFILES:
         corpus = nab.corpus_score(files, all_scores, profile)  # one threshold for every file
+        chosen[profile] = corpus.threshold
         for label, prefix in categories.items():
             picked = [(f, s) for f, s in zip(files, all_scores, strict=True)
                       if f.name.startswith(prefix)]  # fmt: skip
@@ -55,11 +57,10 @@ def main() -> None:
                 f"   flag threshold {FLAG_THRESHOLD} {at_flag:5.1f}"
             )
         print(f"{'':<38} (corpus threshold {corpus.threshold:.3f})")
-    standard = nab.corpus_score(files, all_scores, "standard").threshold
     for label, prefix in categories.items():
         picked = [(f, s) for f, s in zip(files, all_scores, strict=True)
                   if f.name.startswith(prefix)]  # fmt: skip
-        report(label, picked, standard, each_file=args.windows and bool(prefix))
+        report(label, picked, chosen["standard"], each_file=args.windows and bool(prefix))
 
 
 def report(
