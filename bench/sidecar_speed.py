@@ -24,7 +24,7 @@ import aiohttp
 import numpy as np
 
 from bench._pandas_detector import scores as reference
-from forecaster_sidecar.analyse import analyse
+from forecaster_sidecar.analyse import FLAG_HOLD_SECONDS, analyse
 from forecaster_sidecar.anomaly import scores
 from forecaster_sidecar.prometheus import query_range
 from globalmon import servers
@@ -72,11 +72,13 @@ async def one_run(url: str, target: Forecast, end: float) -> dict[str, float]:
             np.fromiter((p[0] for p in points), float, len(points))
             np.array([p[1] for p in points], dtype=float)
         baseline = time.perf_counter() - t0
-    # the detector alone: ours over the matrix against pandas' rolling windows per series
+    # the detector alone, as the sidecar runs it (the rows its flag reads exact): ours over the
+    # matrix against pandas' rolling windows per series
+    last = round(FLAG_HOLD_SECONDS / STEP)
     t0 = time.perf_counter()
-    ours = scores(matrix.values, float(STEP))
+    ours = scores(matrix.values, float(STEP), last=last)
     t1 = time.perf_counter()
-    plain = np.stack([reference(row, float(STEP)) for row in matrix.values])
+    plain = np.stack([reference(row, float(STEP), last=last) for row in matrix.values])
     t2 = time.perf_counter()
     assert np.allclose(ours, plain, atol=1e-9)
     return {

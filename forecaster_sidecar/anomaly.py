@@ -8,23 +8,30 @@ the ``baseline`` before t, so an outlier never moves the baseline it is judged a
   weighted ``short_weight`` times a single value's deviation.
 
 The larger is the surprise ``z``, unless the time of day excuses it: when the value lies within
-(or near) the range the series had around the same time yesterday or a week ago (``context``
-either side), it is only as surprising as its distance from that range, in units of such
-distances over the baseline (at least a tenth of the level's). A nightly backup's spike is then
-expected at night and not at noon. The first day of a series (no time of day yet) is not scored.
+(or near) the range the series had around the same time on any day of the past week
+(``context`` either side), it is only as surprising as its distance from the nearest such range,
+in units of such distances over the baseline (at least a tenth of the level's). A nightly
+backup's spike is then expected at night and not at noon, and so is a job that runs only on some
+days. The first day of a series (no time of day yet) is not scored.
 
-A surprise only counts when it breaks the record of the last ``record`` (half the baseline): a
-series that is always jumpy then fires once per new extreme, not on every jump, and one anomaly
-is one alert. For the same reason a record that another one in the previous ``refractory``
-nearly matched (at least ``refractory_ratio`` of its score) is the same event rising, and is
-not scored again. The score is ``log(1 + z)`` scaled so that z = 1000 is 1.0; rows that break no
-record score 0.
+A surprise only counts when it breaks the record of the last ``record`` (a week) or when the
+value is new: none of the last ``novelty`` (a week) came within ``novelty_fraction`` (4 %) of the
+range that stretch covered, and it is at least ``novelty_min_z`` surprising. A series that is
+always jumpy then fires once per new extreme, not on every jump, and one anomaly is one alert;
+yet a value the series never takes (a bump halfway up its daily spikes, a spike between the
+levels it lives on) counts even after a larger event set the record. A record that another one
+in the previous ``refractory`` nearly matched (at least ``refractory_ratio`` of its score) is the
+same event rising, and is not scored again. The score is ``log(1 + z)`` scaled so that z = 1000
+is 1.0; rows that neither break a record nor are new score 0.
 
 Windows are durations, turned into rows by the series' step; one parameter set for every series
 (no per-series tuning). The moving medians, means, minima and maxima are bottleneck's, over a
-whole (series x time) matrix at once: pandas' rolling windows, one series at a time, cost 3-6x
-as much (bench/sidecar_speed.py prints both; bench/_pandas_detector.py is that plain version,
-the tests' reference). The NAB evaluation is in bench/nab_eval.py and docs/sidecar.md.
+whole (series x time) matrix at once: pandas' rolling windows, one series at a time, cost
+several times as much (bench/sidecar_speed.py prints both; bench/_pandas_detector.py is that
+plain version, the tests' reference). The novelty test compares a row with a week of rows, so it
+runs only where it can matter (rows at least ``novelty_min_z`` surprising) and, in the live
+sidecar, only on the newest rows (``last``). The NAB evaluation is in bench/nab_eval.py and
+docs/sidecar.md.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from dataclasses import dataclass
 import bottleneck as bn
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
 
 Array = npt.NDArray[np.float64]
 MAD_TO_SIGMA = 1.4826
@@ -46,14 +54,19 @@ WEEK = 7 * DAY
 @dataclass(frozen=True)
 class DetectorParams:
     baseline_seconds: float = WEEK  # history the median and MAD come from
-    record_seconds: float = WEEK / 2  # a surprise must beat every one in this much history
+    record_seconds: float = WEEK  # a surprise must beat every one in this much history...
+    # ...unless its value is new: no row of the last novelty_seconds came within
+    # novelty_fraction of the range (max - min) those rows covered, and z >= novelty_min_z
+    novelty_seconds: float = WEEK
+    novelty_fraction: float = 0.04
+    novelty_min_z: float = 3.0
     short_seconds: float = 1800.0  # the short mean
     # A shift of the short mean weighs this many times a single value's deviation (the mean's
     # own MAD already allows for the averaging; a fixed weight keeps 15 s and 5 min samples
     # alike, where the square root of the mean's length in rows would not).
     short_weight: float = 2.5
-    context_seconds: float = 1800.0  # either side of the same time yesterday / a week ago
-    context_days: tuple[int, ...] = (1, 7)
+    context_seconds: float = 3600.0  # either side of the same time on each day of the past week
+    context_days: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7)
     refractory_seconds: float = 3600.0  # a record this close after a near-equal one is the same
     refractory_ratio: float = 0.8
     warmup_rows: int = 64  # rows that never score: too little history to judge...
@@ -104,15 +117,19 @@ def _context_distance(x: Array, step: float, p: DetectorParams) -> Array:
     lo = bn.move_min(x, width, min_count=1, axis=1)  # column i: x[i - width + 1 .. i]
     hi = bn.move_max(x, width, min_count=1, axis=1)
     out = np.full_like(x, np.inf)
+    below, above = np.empty_like(x), np.empty_like(x)  # reused for every day: memory traffic
     for days in p.context_days:
         lag = round(days * DAY / step)
         back = lag - half  # the window centred `lag` columns back ends `back` columns back
         if back < 1 or lag >= n:  # it would reach the row itself, or the series is younger
             continue
-        now = x[:, lag:]
-        past_lo, past_hi = lo[:, half : n - back], hi[:, half : n - back]
-        gap = np.maximum(np.maximum(past_lo - now, now - past_hi), 0.0)
-        np.minimum(out[:, lag:], gap, out=out[:, lag:])
+        now, nearest = x[:, lag:], out[:, lag:]
+        gap, over = below[:, : n - lag], above[:, : n - lag]
+        np.subtract(lo[:, half : n - back], now, out=gap)
+        np.subtract(now, hi[:, half : n - back], out=over)
+        np.maximum(gap, over, out=gap)  # signed: negative inside the range
+        np.minimum(nearest, gap, out=nearest)
+    np.maximum(out, 0.0, out=out)  # the nearest day's distance, 0 inside its range
     out[np.isinf(out)] = np.nan
     return out
 
@@ -130,15 +147,55 @@ def _ffill(x: Array) -> Array:
     return out
 
 
-def scores(values: Array, step: float, params: DetectorParams = DetectorParams()) -> Array:
+def _novel(x: Array, z: Array, step: float, p: DetectorParams, first: int) -> npt.NDArray[np.bool_]:
+    """The rows from column ``first`` on whose value is new: no row of the previous
+    ``novelty_seconds`` came within ``novelty_fraction`` of those rows' range. Only rows at
+    least ``novelty_min_z`` surprising are tested: the only ones where it can matter, and each
+    test reads a whole window."""
+    out = np.zeros(x.shape, dtype=bool)
+    window = min(_rows(p.novelty_seconds, step), x.shape[1])
+    candidate = z >= p.novelty_min_z
+    candidate[:, : max(first, 1)] = False  # the first row has no past
+    rows, cols = np.nonzero(candidate)
+    if not len(rows):
+        return out
+    # Windows from the earliest tested row's on, as a view. One that would reach before the
+    # series starts with copies of its first value instead: that value is in the past of every
+    # later row already, so neither the range nor the test changes.
+    lo = int(cols.min())
+    base = x[:, max(0, lo - window) : -1]
+    if lo < window:
+        base = np.concatenate([np.repeat(x[:, :1], window - lo, axis=1), base], axis=1)
+    windows = sliding_window_view(base, window, axis=1)  # [:, t - lo]: x[t - window .. t - 1]
+    per_chunk = max(1, 2**22 // window)  # a few tens of MB of windows at a time
+    for i in range(0, len(rows), per_chunk):
+        r, c = rows[i : i + per_chunk], cols[i : i + per_chunk]
+        past = windows[r, c - lo]
+        with np.errstate(invalid="ignore"):  # an infinite value or range: nothing is new
+            near = p.novelty_fraction * (past.max(axis=1) - past.min(axis=1))
+            seen = (np.abs(past - x[r, c, None]) <= near[:, None]).any(axis=1)
+            out[r, c] = (near > 0) & ~seen
+    return out
+
+
+def scores(
+    values: Array,
+    step: float,
+    params: DetectorParams = DetectorParams(),
+    *,
+    last: int | None = None,
+) -> Array:
     """Anomaly score per row of a regularly spaced series (``step`` seconds apart); ``values``
     may also be a (series x time) matrix, scored row by row in one pass.
 
-    NaN rows (gaps) take the last value seen; a constant series scores 0 throughout.
+    NaN rows (gaps) take the last value seen; a constant series scores 0 throughout. With
+    ``last``, only the newest ``last`` rows' scores are needed (the live sidecar reads no
+    others): they are exact, older rows may miss their novelty (its test, the costly part,
+    runs on those rows and the refractory period before them only).
     """
     x = np.asarray(values, dtype=float)
     if x.ndim == 1:
-        one: Array = scores(x[None, :], step, params)[0]
+        one: Array = scores(x[None, :], step, params, last=last)[0]
         return one
     p = params
     baseline = _rows(p.baseline_seconds, step)
@@ -164,12 +221,14 @@ def scores(values: Array, step: float, params: DetectorParams = DetectorParams()
         # by more than float noise: a periodic series repeats its records exactly, and a tie
         # must not depend on the order a moving sum added its terms in
         breaks = (z > record * (1 + RECORD_TOLERANCE)) & (z > 0)
+    refractory = min(_rows(p.refractory_seconds, step), n) if p.refractory_seconds > 0 else 0
+    first = warmup if last is None else max(warmup, n - last - refractory)
+    breaks |= _novel(x, z, step, p, first)
     score = np.clip(np.log1p(z) / np.log1p(Z_FULL_SCALE), 0.0, 1.0)
     score = np.where(breaks, score, 0.0)
-    if p.refractory_seconds <= 0:
+    if not refractory:
         return score
-    window = min(_rows(p.refractory_seconds, step), n)
-    recent = bn.move_max(_shift(score), window, min_count=1, axis=1)
+    recent = bn.move_max(_shift(score), refractory, min_count=1, axis=1)
     with np.errstate(invalid="ignore"):
         again = (recent > 0) & (recent >= p.refractory_ratio * score)
     out: Array = np.where(again, 0.0, score)

@@ -100,8 +100,8 @@ def test_a_daily_spike_is_expected_at_its_hour_and_not_at_another() -> None:
     x = 50 + 10 * np.sin(2 * np.pi * t / day) + np.random.default_rng(4).normal(0, 0.5, len(t))
     for d in range(10):
         x[d * day + 100] += 100  # the nightly job, every day at the same time
-    odd = 9 * day + 200
-    x[odd] += 100  # the same spike at another time of day
+    odd = 9 * day + 44  # another time of day where the swing is at the same height...
+    x[odd] += 100  # ...so the same spike there is no new value, only out of its hour
     s = scores(x, STEP)
     assert s[odd] >= FLAG_THRESHOLD
     # from the second day on the job is only as surprising as its height's noise
@@ -109,6 +109,48 @@ def test_a_daily_spike_is_expected_at_its_hour_and_not_at_another() -> None:
     # without the time of day, the nightly spikes are no less surprising than the odd one
     blind = scores(x, STEP, DetectorParams(context_days=()))
     assert blind[odd] == 0.0  # it equals the nightly record: no new extreme
+
+
+def test_a_job_that_runs_on_some_days_is_expected_at_its_hour() -> None:
+    day = 288
+    t = np.arange(12 * day)
+    x = 50 + np.random.default_rng(6).normal(0, 0.5, len(t))
+    runs = [d * day + 100 + k for d in range(0, 12, 3) for k in range(6)]  # every third day
+    x[runs] = 50 + np.tile(np.linspace(20, 30, 6), 4)  # the same shape each time
+    s = scores(x, STEP)
+    assert s[runs[6:]].max() < FLAG_THRESHOLD  # seen at that hour three days before
+    # with yesterday and a week ago only, the days between leave each run unexcused
+    sparse = scores(x, STEP, DetectorParams(context_days=(1, 7)))
+    assert sparse[runs[6:12]].max() >= FLAG_THRESHOLD
+
+
+def test_a_new_value_counts_below_the_record() -> None:
+    """A bump halfway up to a larger spike half a day before: no record broken, but a value
+    the series never took in the past week."""
+    x = noisy(3000, seed=7)  # 50 +- 10 over the day, noise 2
+    x[2400] += 200  # the record of the week
+    x[2550:2553] += 70  # above every value but that spike: z far below the spike's
+    s = scores(x, STEP)
+    assert s[2550:2553].max() >= FLAG_THRESHOLD
+    without = scores(x, STEP, DetectorParams(novelty_min_z=np.inf))
+    assert without[2550:2553].max() == 0.0
+    assert np.count_nonzero(s[2550:2553]) == 1  # one detection: the bump's first row
+
+
+@pytest.mark.parametrize("last", [1, 6, 40])
+def test_last_rows_are_exact(last: int) -> None:
+    matrix = np.stack([noisy(2500, seed) for seed in range(6)])
+    rng = np.random.default_rng(last)
+    for row in matrix:
+        # a record, then smaller spikes that are new values, one in the refractory hour of
+        # another, near and at the newest row
+        where = [-30, *np.sort(rng.choice(np.arange(-14, -1), 2, replace=False)), -1]
+        row[where] += [100, 70, 55, 40]
+    full = scores(matrix, STEP)
+    assert np.array_equal(scores(matrix, STEP, last=last)[:, -last:], full[:, -last:])
+    # the newest rows owe their scores to the novelty test, the costly part `last` limits
+    blind = scores(matrix, STEP, DetectorParams(novelty_min_z=np.inf))
+    assert not np.array_equal(blind[:, -last - 13 :], full[:, -last - 13 :])
 
 
 def test_a_rising_spike_is_one_detection() -> None:
