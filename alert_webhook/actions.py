@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from alert_webhook.matching import argv, render, target
+from alert_webhook.matching import argv, render_json, target
 from globalmon.spec.recovery import (
     CommandAction,
     DockerRestartAction,
@@ -110,7 +110,7 @@ async def _http(
     session: aiohttp.ClientSession,
     limit: float,
 ) -> tuple[str, str]:
-    body = render(action.body, labels, annotations) if action.body is not None else None
+    body = render_json(action.body, labels, annotations) if action.body is not None else None
     try:
         async with session.request(
             action.method,

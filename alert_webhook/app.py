@@ -20,6 +20,7 @@ import binascii
 import contextlib
 import functools
 import hmac
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
@@ -33,7 +34,7 @@ from alert_webhook import incidents as inc
 from alert_webhook.payload import BadPayload
 from alert_webhook.runtime import Clock, Sleep, Webhook, WebhookConfig
 from alert_webhook.store import WebhookStore
-from exporters.http import error, invalid
+from exporters.http import RAW_BODIES, error, invalid, read_body
 from globalmon.durable import WriterClosed
 
 HOOK: web.AppKey[Webhook] = web.AppKey("webhook", Webhook)
@@ -107,7 +108,7 @@ async def receive(request: web.Request) -> web.Response:
     if refused is not None:
         return refused
     try:
-        body = await request.read()
+        body = await read_body(request)
     except web.HTTPRequestEntityTooLarge:
         return _too_large(hook)
     try:
@@ -134,11 +135,18 @@ async def receive(request: web.Request) -> web.Response:
     )
 
 
-def _int(request: web.Request, name: str) -> int:
+MAX_ID = 2**63 - 1  # SQLite's integers
+
+
+def _int(request: web.Request, name: str, *, least: int = 0) -> int:
+    """A whole number from the path or query, ``least`` to 2**63-1; else a 400 naming it."""
     text = request.match_info.get(name) or request.query.get(name, "")
-    if not text.isdigit():
+    # ASCII digits only: str.isdigit() also takes superscripts and other scripts' digits
+    if not (0 < len(text) <= 19 and text.isascii() and text.isdigit()) or not (
+        least <= int(text) <= MAX_ID
+    ):
         raise web.HTTPBadRequest(
-            text=f'{{"error": "a whole number", "field": "{name}"}}',
+            text=json.dumps({"error": f"a whole number from {least} to {MAX_ID}", "field": name}),
             content_type="application/json",
         )
     return int(text)
@@ -156,7 +164,7 @@ async def list_incidents(request: web.Request) -> web.Response:
     state = request.query.get("state")
     if state is not None and state not in inc.STATES:
         return error(400, f"one of {', '.join(inc.STATES)}", "state")
-    limit = min(_int(request, "limit"), 1000) if "limit" in request.query else 100
+    limit = min(_int(request, "limit", least=1), 1000) if "limit" in request.query else 100
     before = _int(request, "before") if "before" in request.query else None
     filters = {k: request.query[k] for k in FILTERS if k in request.query}
     found = await hook.store.incidents(filters, limit, before)
@@ -179,7 +187,7 @@ async def _change(
     """Validate the body and apply ``change``; an error response, or None when it is done."""
     hook = request.app[HOOK]
     try:
-        body = Act.model_validate_json(await request.read())
+        body = Act.model_validate_json(await read_body(request))
     except ValidationError as exc:
         return invalid(exc)
     try:
@@ -243,7 +251,7 @@ def create_app(
     background: bool = True,
 ) -> web.Application:
     """The app; ``background=False`` leaves ticking to the caller (tests with a fake clock)."""
-    app = web.Application(client_max_size=config.max_body_bytes)
+    app = web.Application(client_max_size=config.max_body_bytes, handler_args=RAW_BODIES)
     hook = Webhook(config, store, clock=clock, sleep=sleep)
     app[HOOK] = hook
     app.router.add_post("/webhook", receive)

@@ -47,6 +47,12 @@ _PD_SEVERITY = {"critical": "critical", "warning": "warning", "info": "info"}
 _PD_ACTION = {"trigger": "trigger", "acknowledge": "acknowledge", "resolve": "resolve"}
 
 
+def one_line(text: str) -> str:
+    """``text`` with every line break Python knows (CR, LF, VT, FF, U+2028 ...) as a space:
+    a header value must be one line, and label values may contain any of them."""
+    return " ".join(text.splitlines())
+
+
 class DeliveryError(RuntimeError):
     """A send that failed; ``retry`` False when trying again cannot help."""
 
@@ -165,13 +171,20 @@ async def _post(
         raise DeliveryError(f"{type(exc).__name__}: {exc}") from None
 
 
-def _email(receiver: EmailReceiver, password: str | None, message: Message) -> str:
+def email(receiver: EmailReceiver, message: Message) -> EmailMessage:
+    """The mail for ``message``: label values reach the subject as one line and the body as
+    text, so no value can add a header or end the message."""
     mail = EmailMessage()
     text = message.text()
-    mail["Subject"] = text.replace("\n", " ")[:200]
+    mail["Subject"] = one_line(text)[:200]
     mail["From"] = receiver.sender
     mail["To"] = ", ".join(receiver.to)
     mail.set_content(_BODY.render(message.context() | {"text": text}))
+    return mail
+
+
+def _email(receiver: EmailReceiver, password: str | None, message: Message) -> str:
+    mail = email(receiver, message)
     host, _, port = receiver.smarthost.rpartition(":")
     try:
         with smtplib.SMTP(host, int(port), timeout=10) as smtp:

@@ -12,7 +12,9 @@ from globalmon.cliutil import (
     EXIT_FAILURE,
     EXIT_OK,
     EXIT_USAGE,
+    add_insecure_flag,
     bad_address,
+    credential_ok,
     listen_address,
     load_or_report,
     serve,
@@ -45,6 +47,8 @@ def run_webhook(args: argparse.Namespace) -> int:
     except SecretUnavailable as exc:
         print(f"globalmon webhook: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    if not credential_ok(token, "webhook_token", "webhook", insecure=args.insecure_no_auth):
+        return EXIT_USAGE
     secrets, unavailable = resolve_secrets(list(spec.receivers))
     for name, why in unavailable.items():
         print(f"globalmon webhook: receiver {name} disabled: {why}", file=sys.stderr)
@@ -164,6 +168,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="SQLite synchronous mode: FULL survives power loss, NORMAL only a crash "
         "(default: %(default)s)",
     )
+    add_insecure_flag(p)
     p.set_defaults(func=run_webhook)
 
     p = sub.add_parser("audit", help="check or export the webhook's hash-chained audit trail")

@@ -8,6 +8,7 @@ notification, a second Alertmanager or a restart can never make the same decisio
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from alert_webhook.payload import Alert
 from alert_webhook.policy import applies
 from alert_webhook.rules import Rules
 from alert_webhook.schema import ACTIVE_ACTION_STATES
+from globalmon.durable import isolated
 from globalmon.spec.recovery import RecoveryAction
 from globalmon.spec.types import duration_seconds
 
@@ -274,7 +276,6 @@ def _queue(
 
 def escalate(db: sqlite3.Connection, rules: Rules, now: float, limit: int = 500) -> Outcome:
     """Run every escalation entry that is due; each runs once, in this transaction."""
-    chain = Chain(db)
     out = Outcome()
     # the due index by name: without statistics the planner picks the state index and walks
     # every firing incident
@@ -284,47 +285,71 @@ def escalate(db: sqlite3.Connection, rules: Rules, now: float, limit: int = 500)
         (now, limit),
     ).fetchall()
     for incident, name, base, index in due:
-        schedule = rules.schedules.get(name or "", [])
-        policy = rules.policies.get(name or "")
-        forced = True  # the first entry runs: it is due (or was escalated at once)
-        while index < len(schedule) and (forced or base + schedule[index].after <= now):
-            forced = False
-            entry = schedule[index]
-            assert policy is not None
-            at = min(now, base + entry.after)
-            step = str(entry.step + 1)
-            if applies(policy, entry.step, at):
-                receivers = policy.steps[entry.step].notify
-                for receiver in receivers:
-                    _queue(db, incident, receiver, "trigger", step, "", now)
-                _timeline(
-                    db,
-                    chain,
-                    incident,
-                    now,
-                    "escalated",
-                    step=step,
-                    repeat=entry.repeat,
-                    receivers=receivers,
-                )
-                out.escalations.append(step)
-            else:
-                _timeline(
-                    db,
-                    chain,
-                    incident,
-                    now,
-                    "step_skipped",
-                    step=step,
-                    repeat=entry.repeat,
-                    reason=f"runs {policy.steps[entry.step].when}",
-                )
-            index += 1
-        next_due = base + schedule[index].after if index < len(schedule) else None
-        db.execute(
-            "UPDATE incidents SET next_entry=?, next_due=? WHERE id=?", (index, next_due, incident)
+        one = functools.partial(
+            _escalate_one, rules=rules, now=now, row=(incident, name, base, index)
         )
+        steps, failed = isolated(db, one)
+        if failed is None:
+            out.escalations.extend(steps)
+        else:  # recorded, and this incident's escalation stops; not the others'
+            db.execute("UPDATE incidents SET next_due=NULL WHERE id=?", (incident,))
+            _timeline(db, Chain(db), incident, now, "escalation_failed", reason=repr(failed)[:500])
     return out
+
+
+def _escalate_one(
+    db: sqlite3.Connection,
+    *,
+    rules: Rules,
+    now: float,
+    row: tuple[int, str | None, float, int],
+) -> list[str]:
+    """One due incident's entries, (id, policy, base, next entry) as the due query reads them;
+    the steps that notified."""
+    incident, name, base, index = row
+    chain = Chain(db)
+    notified: list[str] = []
+    schedule = rules.schedules.get(name or "", [])
+    policy = rules.policies.get(name or "")
+    forced = True  # the first entry runs: it is due (or was escalated at once)
+    while index < len(schedule) and (forced or base + schedule[index].after <= now):
+        forced = False
+        entry = schedule[index]
+        assert policy is not None
+        at = min(now, base + entry.after)
+        step = str(entry.step + 1)
+        if applies(policy, entry.step, at):
+            receivers = policy.steps[entry.step].notify
+            for receiver in receivers:
+                _queue(db, incident, receiver, "trigger", step, "", now)
+            _timeline(
+                db,
+                chain,
+                incident,
+                now,
+                "escalated",
+                step=step,
+                repeat=entry.repeat,
+                receivers=receivers,
+            )
+            notified.append(step)
+        else:
+            _timeline(
+                db,
+                chain,
+                incident,
+                now,
+                "step_skipped",
+                step=step,
+                repeat=entry.repeat,
+                reason=f"runs {policy.steps[entry.step].when}",
+            )
+        index += 1
+    next_due = base + schedule[index].after if index < len(schedule) else None
+    db.execute(
+        "UPDATE incidents SET next_entry=?, next_due=? WHERE id=?", (index, next_due, incident)
+    )
+    return notified
 
 
 def escalate_now(

@@ -7,10 +7,12 @@ anchored at both ends, as in Alertmanager. Templates render in a sandbox with ``
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from jinja2 import StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -45,7 +47,7 @@ class Matcher:
 
 @lru_cache(maxsize=1024)
 def parse_matcher(text: str) -> Matcher:
-    m = _MATCHER_RE.match(text)
+    m = _MATCHER_RE.fullmatch(text)
     if m is None:  # the spec loader refuses these; reaching here is a bug
         raise ValueError(f"not a matcher: {text!r}")
     raw = m["value"]
@@ -61,6 +63,22 @@ def render(template: str, labels: Mapping[str, str], annotations: Mapping[str, s
     return SANDBOX.from_string(template).render(labels=dict(labels), annotations=dict(annotations))
 
 
+def render_json(template: str, labels: Mapping[str, str], annotations: Mapping[str, str]) -> str:
+    """A JSON body built as data: each string of the template JSON rendered on its own, then
+    the whole encoded, so quotes or braces in a label value stay inside their string."""
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return render(value, labels, annotations)
+        if isinstance(value, dict):
+            return {walk(k): walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    return json.dumps(walk(json.loads(template)), ensure_ascii=False)
+
+
 _UNIT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:_.@\\-]*$")
 
 
@@ -74,12 +92,12 @@ def target(
     """What the action acts on, rendered: the key of its cooldown and what the audit shows."""
     if isinstance(action, DockerRestartAction):
         name = render(action.container, labels, annotations)
-        if not _UNIT_RE.match(name):
+        if not _UNIT_RE.fullmatch(name):
             raise BadTarget(f"container name {name!r}")
         return name
     if isinstance(action, SystemdRestartAction):
         unit = render(action.unit, labels, annotations)
-        if not _UNIT_RE.match(unit):
+        if not _UNIT_RE.fullmatch(unit):
             raise BadTarget(f"unit name {unit!r}")
         return unit
     if isinstance(action, HttpAction):

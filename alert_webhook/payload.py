@@ -7,10 +7,17 @@ are untrusted input: they are stored and rendered as data, never executed or re-
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from exporters.http import validation_reason
 
@@ -36,9 +43,23 @@ class Alert(_Model):
     generatorURL: Annotated[str, StringConstraints(max_length=4096)] = ""
     fingerprint: Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
+    @field_validator("startsAt", "endsAt")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        """One instant, one value: 12:00+02:00 and 10:00Z are the same start (the dedupe key
+        must not depend on the sender's offset); a time without an offset is UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("a time that stays within years 1 to 9999 in UTC") from None
+
     @property
     def starts_at(self) -> str:
-        """startsAt in one canonical form: the dedupe key must not depend on formatting."""
+        """startsAt in one canonical form, UTC: the dedupe key must not depend on formatting."""
         return self.startsAt.isoformat()
 
 

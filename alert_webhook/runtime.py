@@ -127,15 +127,26 @@ class Webhook:
         await self.store.interrupt_running(self.clock())
 
     async def tick(self) -> None:
+        """One pass. Its three stages fail apart: a bug or a bad row in one (a notification
+        that cannot be built, say) must not keep the others, recovery above all, from running."""
         now = self.clock()
         escalations, actions = await self.store.work_due(now)
+        failed: list[BaseException] = []
         if escalations:
-            self.metrics.count(await self.store.escalate(now))
-        await self.deliver(now)
+            try:
+                self.metrics.count(await self.store.escalate(now))
+            except Exception as exc:
+                failed.append(exc)
+        try:
+            await self.deliver(now)
+        except Exception as exc:
+            failed.append(exc)
         for row in await self.store.claim_actions(now) if actions else []:
             task = asyncio.create_task(self._execute(row))
             self.running.add(task)
             task.add_done_callback(self.running.discard)
+        if failed:
+            raise failed[0]
 
     async def drain(self) -> None:
         """Wait for the actions started so far (tests, shutdown)."""
@@ -162,7 +173,11 @@ class Webhook:
             async with gate:
                 await self._deliver(d)
 
-        await asyncio.gather(*(one(d) for d in due))
+        # every delivery runs to its end, whatever another one raised
+        results = await asyncio.gather(*(one(d) for d in due), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def _deliver(self, d: dict[str, object]) -> None:
         name = str(d["receiver"])
@@ -173,23 +188,26 @@ class Webhook:
         elif name in self.config.unavailable:
             ok, detail, retry = False, self.config.unavailable[name], False
         else:
-            message = Message(
-                incident={
-                    "id": d["incident_id"],
-                    "state": d["state"],
-                    "labels": json.loads(str(d["labels"])),
-                    "annotations": json.loads(str(d["annotations"])),
-                    "startsAt": d["starts_at"],
-                },
-                event=str(d["event"]),
-                step=str(d["step"]),
-                note=str(d["note"]),
-            )
             try:
-                detail = await send(self.session, receiver, self.config.secrets.get(name), message)
+                message = Message(
+                    incident={
+                        "id": d["incident_id"],
+                        "state": d["state"],
+                        "labels": json.loads(str(d["labels"])),
+                        "annotations": json.loads(str(d["annotations"])),
+                        "startsAt": d["starts_at"],
+                    },
+                    event=str(d["event"]),
+                    step=str(d["step"]),
+                    note=str(d["note"]),
+                )
+                secret = self.config.secrets.get(name)
+                detail = await send(self.session, receiver, secret, message)
                 ok = True
             except DeliveryError as exc:
                 ok, detail, retry = False, str(exc), exc.retry
+            except Exception as exc:  # a message this channel cannot carry: retrying is futile
+                ok, detail, retry = False, f"cannot be sent: {exc!r}"[:1000], False
         state = await self.store.delivery_result(
             int(str(d["id"])),
             ok,
@@ -205,6 +223,16 @@ class Webhook:
     # --- recovery actions ---
 
     async def _execute(self, row: int) -> None:
+        """Run one claimed action; whatever goes wrong ends in its row, never in silence."""
+        try:
+            await self._run_action(row)
+        except Exception as exc:
+            print(f"globalmon webhook: action {row} failed: {exc!r}", file=sys.stderr)
+            with contextlib.suppress(Exception):  # the store itself may be what failed
+                await self.store.finish_action(row, "error", repr(exc)[:1000], self.clock())
+            self.wake.set()
+
+    async def _run_action(self, row: int) -> None:
         found = await self.store.action(row)
         assert found is not None
         action = self.rules.actions[found["action"]]

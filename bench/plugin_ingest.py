@@ -94,7 +94,8 @@ async def run(args: argparse.Namespace, work: Path) -> None:
         "plugin-exporter",
         [sys.executable, "-m", "globalmon", "plugin-exporter", "--spec",
          str(spec(work / "spec.yaml", args.plugins)), "--db", str(work / "plugins.db"),
-         "--web.listen-address", f"127.0.0.1:{port}", "--rate-limit", "100000000"],
+         "--web.listen-address", f"127.0.0.1:{port}", "--rate-limit", "100000000",
+         "--insecure-no-auth"],  # like Pushgateway beside it: no auth
         port,
         work / "exporter",
     )  # fmt: skip

@@ -12,7 +12,9 @@ from urllib.parse import urlsplit
 from globalmon.cliutil import (
     EXIT_FAILURE,
     EXIT_USAGE,
+    add_insecure_flag,
     bad_address,
+    credential_ok,
     duration_arg,
     listen_address,
     load_or_report,
@@ -70,6 +72,8 @@ def run_registry(args: argparse.Namespace) -> int:
     except SecretUnavailable as exc:
         print(f"globalmon registry: registry token: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    if not credential_ok(token, "registry_token", "registry", insecure=args.insecure_no_auth):
+        return EXIT_USAGE
     urls = [r.endpoints.registry_url for r in spec.regions if r.endpoints.registry_url]
     path = urlsplit(urls[0]).path if urls else TARGETS_PATH
     try:
@@ -124,6 +128,8 @@ def run_plugin_exporter(args: argparse.Namespace) -> int:
     except SecretUnavailable as exc:
         print(f"globalmon plugin-exporter: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    if not credential_ok(token, "ingest_token", "plugin-exporter", insecure=args.insecure_no_auth):
+        return EXIT_USAGE
     config = PluginExporterConfig(
         plugins=plugins,
         token=token,
@@ -195,6 +201,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         metavar="DURATION",
         help="remove agents silent this long (default: %(default)s)",
     )
+    add_insecure_flag(p)
     p.set_defaults(func=run_registry)
 
     p = sub.add_parser(
@@ -243,4 +250,5 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         action="store_true",
         help="also push critical events to the alert webhook (global.webhook_url)",
     )
+    add_insecure_flag(p)
     p.set_defaults(func=run_plugin_exporter)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hmac
+import json
+import zlib
 from typing import Any
 
 from aiohttp import web
@@ -15,6 +17,48 @@ def error(status: int, reason: str, field: str | None = None, **extra: Any) -> w
         body["field"] = field
     body.update(extra)
     return web.json_response(body, status=status)
+
+
+# Apps built with these handler arguments get request bodies as sent; ``read_body`` decodes
+# them, so that an encoding aiohttp would refuse before any handler runs (br without Brotli,
+# a made-up one) is answered like any other bad input, and a zip bomb stops at the body limit.
+RAW_BODIES = {"auto_decompress": False}
+_DECODERS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
+def _bad_encoding(reason: str, status: int = 400) -> web.HTTPException:
+    body = json.dumps({"error": reason, "field": "Content-Encoding"})
+    cls = web.HTTPUnsupportedMediaType if status == 415 else web.HTTPBadRequest
+    return cls(text=body, content_type="application/json")
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The request's body, decoded as its Content-Encoding says (identity, gzip, deflate, or a
+    chain of them). An unknown encoding is a 415 and a body that does not decode a 400, both
+    naming the header; a decoded body past the app's limit raises HTTPRequestEntityTooLarge."""
+    try:
+        body = await request.read()
+    except web.RequestPayloadError:
+        raise _bad_encoding("a body that can be read as its Content-Encoding says") from None
+    header = request.headers.get("Content-Encoding", "")
+    codings = [c.strip().lower() for c in header.split(",") if c.strip()]
+    limit = request.app._client_max_size
+    for coding in reversed(codings):  # the last one applied is undone first
+        if coding == "identity":
+            continue
+        if coding not in _DECODERS:
+            raise _bad_encoding(f"one of identity, gzip, deflate (not {coding!r})", 415)
+        decoder = zlib.decompressobj(wbits=_DECODERS[coding])
+        try:
+            out = decoder.decompress(body, limit + 1)
+        except zlib.error:
+            raise _bad_encoding(f"a body that reads as {coding}") from None
+        if len(out) > limit:
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(out))
+        if not decoder.eof:
+            raise _bad_encoding(f"a complete {coding} body")
+        body = out
+    return body
 
 
 def bearer_ok(request: web.Request, token: str | None) -> bool:

@@ -83,7 +83,9 @@ def _shift(x: Array) -> Array:
 
 def _median(x: Array, rows: int) -> Array:
     # a window longer than the series is the whole past (bottleneck refuses it)
-    out: Array = bn.move_median(x, min(rows, x.shape[1]), min_count=min(8, x.shape[1]), axis=1)
+    window = min(rows, x.shape[1])
+    # a daily or weekly series has a baseline of a few rows: it needs fewer to start with
+    out: Array = bn.move_median(x, window, min_count=min(8, window), axis=1)
     return out
 
 

@@ -4,14 +4,18 @@ offline, through the same functions the live sidecar uses."""
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+
 from forecaster_sidecar.anomaly import scores, step_of
 from forecaster_sidecar.counters import forecast_series, watched
-from forecaster_sidecar.csvio import CsvError, Table, read
+from forecaster_sidecar.csvio import LATEST, MILLISECONDS_FROM, CsvError, Table, read
 from forecaster_sidecar.forecast import seasons_for
 from globalmon.cliutil import (
     EXIT_FAILURE,
@@ -27,15 +31,35 @@ from globalmon.spec.types import duration_seconds
 COUNTER_HELP = "the values are a counter: undo its resets (any drop) first"
 
 
+MAX_NOTES = 10  # skipped rows named on stderr; the rest counted
+MAX_STEPS = 100_000  # forecast steps: a year of 5-minute steps, a few MB of output
+
+
+def _scaled(values: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], int]:
+    """Values near float's limit (1e308) overflow the detector's and models' sums and squares:
+    divide such a series by a power of two (exact), and multiply what comes back."""
+    with np.errstate(all="ignore"):
+        peak = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 0.0
+    if peak < 1e100:
+        return values, 0
+    exponent = math.frexp(peak)[1]
+    return np.ldexp(values, -exponent), exponent
+
+
 def _read(path: Path, what: str) -> Table | int:
     try:
-        return read(path)
+        table = read(path)
     except FileNotFoundError:
         print(f"globalmon sidecar {what}: no such file: {path}", file=sys.stderr)
         return EXIT_FAILURE
     except CsvError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
+    for note in table.notes[:MAX_NOTES]:
+        print(note, file=sys.stderr)
+    if len(table.notes) > MAX_NOTES:
+        print(f"{path}: {len(table.notes) - MAX_NOTES} more rows skipped", file=sys.stderr)
+    return table
 
 
 def _write(text: str, output: str | None, what: str) -> int:
@@ -55,7 +79,8 @@ def run_detect(args: argparse.Namespace) -> int:
     if isinstance(table, int):
         return table
     step = step_of(table.timestamps)
-    score = scores(watched(table.values[None, :], step, args.counter)[0], step)
+    values = _scaled(table.values)[0]  # a z-score does not depend on the scale
+    score = scores(watched(values[None, :], step, args.counter)[0], step)
     lines = ["timestamp,value,anomaly_score\n"]
     lines += [
         f"{t},{'' if v != v else repr(float(v))},{s:.6f}\n"
@@ -65,12 +90,15 @@ def run_detect(args: argparse.Namespace) -> int:
 
 
 def _stamp(seconds: float, like: str) -> str:
-    """A future timestamp in the input's own format (Unix seconds or date and time)."""
+    """A future timestamp in the input's own format (Unix seconds or milliseconds, or date and
+    time, written in UTC)."""
     try:
-        float(like)
+        number = float(like)
     except ValueError:
         sep = "T" if "T" in like else " "
         return datetime.fromtimestamp(seconds, UTC).strftime(f"%Y-%m-%d{sep}%H:%M:%S")
+    if abs(number) >= MILLISECONDS_FROM:
+        seconds *= 1000
     return str(int(seconds)) if seconds == int(seconds) else repr(seconds)
 
 
@@ -89,13 +117,24 @@ def run_forecast(args: argparse.Namespace) -> int:
         return table
     step = step_of(table.timestamps)
     steps = max(1, round(horizon_seconds / step))
-    result = forecast_series(table.values[None, :], steps, seasons_for(step), args.counter)
     last = float(table.timestamps[-1])
+    if steps > MAX_STEPS or last + steps * step > LATEST:
+        print(
+            f"globalmon sidecar forecast: --horizon: found {args.horizon!r}, {steps} steps of "
+            f"{step:g}s; expected at most {MAX_STEPS} steps, ending before year 10000",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    values, exponent = _scaled(table.values)
+    result = forecast_series(values[None, :], steps, seasons_for(step), args.counter)
+    with np.errstate(over="ignore"):  # a forecast past float's range is inf, said as such
+        yhat, lower, upper = (
+            np.ldexp(a[0], exponent) for a in (result.yhat, result.lower, result.upper)
+        )
     lines = ["timestamp,yhat,yhat_lower,yhat_upper\n"]
     lines += [
         f"{_stamp(last + (h + 1) * step, table.raw_timestamps[-1])},"
-        f"{float(result.yhat[0, h])!r},{float(result.lower[0, h])!r},"
-        f"{float(result.upper[0, h])!r}\n"
+        f"{float(yhat[h])!r},{float(lower[h])!r},{float(upper[h])!r}\n"
         for h in range(steps)
     ]
     print(f"model: {result.model[0]}", file=sys.stderr)

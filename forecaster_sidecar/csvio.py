@@ -1,20 +1,38 @@
 """Reading ``timestamp,value`` CSV files (the NAB format) for offline use of the sidecar.
 
-Timestamps are ``YYYY-MM-DD HH:MM:SS`` (UTC), ISO 8601, or Unix seconds; they are written back
-exactly as read. An empty value is a gap (NaN). Any other problem is a ``CsvError`` naming the
-file, line and column as ``FILE:LINE:COL: found X; expected Y``.
+Real files are messy, so the reader takes what it can score row by row and says what it passed
+over; it refuses only what it cannot read at all:
+
+- Timestamps are ``YYYY-MM-DD HH:MM:SS`` (UTC), ISO 8601 (any offset), Unix seconds, or Unix
+  milliseconds (a number of 10^11 or more: past year 5138 as seconds); they are written back
+  exactly as read. An empty value, ``nan`` or ``null`` is a gap (NaN).
+- A row whose time repeats an earlier one or goes back (a DST change written in local time, a
+  collector's retry) is skipped: the series keeps the first value for each time. ``Table.notes``
+  says which lines were skipped; the CLI prints them on stderr.
+- More columns than ``timestamp`` and ``value`` (a ``label`` column, say) are ignored.
+- Anything else (no header, a time or number that does not read, an infinite value, a field
+  past the size limit, a directory or device) is a ``CsvError`` naming the file, line and column
+  as ``FILE:LINE:COL: found X; expected Y``.
 """
 
 from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass
+import os
+import stat
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+
+MAX_FIELD = 1024  # a timestamp or number longer than this is not one
+MAX_BYTES = 2 * 1024**3
+LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
+MILLISECONDS_FROM = 1e11  # Unix seconds this large would be past year 5138
+_GAPS = {"", "nan", "NaN", "NAN", "null", "NULL", "None", "NA", "N/A"}
 
 
 class CsvError(ValueError):
@@ -26,60 +44,113 @@ class Table:
     raw_timestamps: list[str]
     timestamps: npt.NDArray[np.float64]  # Unix seconds
     values: npt.NDArray[np.float64]
+    notes: list[str] = field(default_factory=list)  # rows passed over, FILE:LINE: why
 
 
-def _seconds(text: str) -> float | None:
+def seconds_of(text: str) -> float | None:
+    """Unix seconds of a timestamp cell, or None when it is not one (or past year 9999)."""
+    text = text.strip()
     try:
         value = float(text)
     except ValueError:
         pass
     else:
-        return value if math.isfinite(value) else None
+        if not math.isfinite(value):
+            return None
+        if abs(value) >= MILLISECONDS_FROM:
+            value /= 1000.0
+        return value if 0 <= value <= LATEST else None
     try:
-        parsed = datetime.fromisoformat(text.strip())
+        parsed = datetime.fromisoformat(text)
     except ValueError:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
+    try:
+        return parsed.timestamp()
+    except (OverflowError, ValueError):  # an offset that moves it past year 9999
+        return None
+
+
+def _text(path: Path) -> str:
+    where = f"{path}:1:1"
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise CsvError(f"{where}: found {exc.strerror}; expected a readable CSV file") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise CsvError(f"{where}: found a directory; expected a timestamp,value CSV file")
+    if not stat.S_ISREG(info.st_mode):
+        raise CsvError(f"{where}: found a device, FIFO or socket; expected a CSV file")
+    if info.st_size > MAX_BYTES:
+        raise CsvError(f"{where}: found {info.st_size} bytes; expected at most {MAX_BYTES}")
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise CsvError(f"{where}: found binary data; expected a timestamp,value CSV") from None
+    except OSError as exc:
+        raise CsvError(f"{where}: found {exc.strerror}; expected a readable CSV file") from None
+
+
+def _columns(path: Path, header: list[str] | None) -> tuple[int, int, int]:
+    """(timestamp column, value column, number of columns) from the header."""
+    names = [c.strip().lower() for c in header or []]
+    if "timestamp" not in names or "value" not in names:
+        found = ",".join(header) if header else "an empty file"
+        raise CsvError(f"{path}:1:1: found {found!r}; expected the header 'timestamp,value'")
+    return names.index("timestamp"), names.index("value"), len(names)
 
 
 def read(path: Path) -> Table:
+    lines = _text(path).splitlines()
+    reader = csv.reader(lines)
     try:
-        text = path.read_text()
-    except UnicodeDecodeError:
-        raise CsvError(f"{path}:1:1: found binary data; expected a timestamp,value CSV") from None
-    rows = list(csv.reader(text.splitlines()))
-    if not rows or [c.strip() for c in rows[0]] != ["timestamp", "value"]:
-        found = ",".join(rows[0]) if rows else "an empty file"
-        raise CsvError(f"{path}:1:1: found {found!r}; expected the header 'timestamp,value'")
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise CsvError(f"{path}:1:1: found {exc}; expected the header 'timestamp,value'") from None
+    t_col, v_col, width = _columns(path, header)
     raw: list[str] = []
     stamps: list[float] = []
     values: list[float] = []
-    for line, row in enumerate(rows[1:], start=2):
-        if not row:
+    notes: list[str] = []
+    while True:
+        try:
+            row = next(reader, None)
+        except csv.Error as exc:
+            raise CsvError(f"{path}:{reader.line_num}:1: found {exc}; expected CSV") from None
+        if row is None:
+            break
+        line = reader.line_num
+        if not row or (len(row) == 1 and not row[0].strip()):
             continue
-        if len(row) != 2:
-            raise CsvError(f"{path}:{line}:1: found {len(row)} fields; expected 2")
-        seconds = _seconds(row[0])
+        if len(row) != width:
+            raise CsvError(f"{path}:{line}:1: found {len(row)} fields; expected {width}")
+        stamp, cell = row[t_col], row[v_col].strip()
+        seconds = seconds_of(stamp) if len(stamp) <= MAX_FIELD else None
         if seconds is None:
+            shown = stamp if len(stamp) <= 60 else stamp[:60] + "..."
             raise CsvError(
-                f"{path}:{line}:1: found {row[0]!r}; expected a time like 2014-02-14 14:30:00"
+                f"{path}:{line}:1: found {shown!r}; expected a time like 2014-02-14 14:30:00 "
+                "(or Unix seconds), up to year 9999"
             )
-        if stamps and seconds <= stamps[-1]:
-            raise CsvError(f"{path}:{line}:1: found {row[0]!r}; expected a time after the last")
-        cell = row[1].strip()
         value: float | None
         try:
-            value = float(cell) if cell else math.nan
+            value = math.nan if cell in _GAPS else float(cell[:MAX_FIELD])
         except ValueError:
             value = None
-        if value is None or math.isinf(value):
-            col = len(row[0]) + 2
-            raise CsvError(f"{path}:{line}:{col}: found {row[1]!r}; expected a number")
-        raw.append(row[0])
+        if value is None or math.isinf(value) or len(cell) > MAX_FIELD:
+            col = sum(len(c) + 1 for c in row[:v_col]) + 1
+            shown = row[v_col] if len(row[v_col]) <= 60 else row[v_col][:60] + "..."
+            raise CsvError(f"{path}:{line}:{col}: found {shown!r}; expected a number")
+        if stamps and seconds <= stamps[-1]:
+            how = "repeats" if seconds == stamps[-1] else "is before"
+            notes.append(f"{path}:{line}: skipped: {stamp!r} {how} {raw[-1]!r}, read before")
+            continue
+        raw.append(stamp)
         stamps.append(seconds)
         values.append(value)
     if not raw:
         raise CsvError(f"{path}:2:1: found no rows; expected at least one")
-    return Table(raw, np.array(stamps), np.array(values))
+    return Table(raw, np.array(stamps), np.array(values), notes)

@@ -66,3 +66,36 @@ def serve(
         print(f"globalmon {what}: cannot listen on {address}: {exc.strerror}", file=sys.stderr)
         return EXIT_FAILURE
     return EXIT_OK
+
+
+INSECURE_NO_AUTH = "--insecure-no-auth"
+
+
+def add_insecure_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        INSECURE_NO_AUTH,
+        dest="insecure_no_auth",
+        action="store_true",
+        help="start without a token in the spec and accept writes from anyone (tests, a "
+        "laptop); without it, a missing token refuses to start",
+    )
+
+
+def credential_ok(token: str | None, field: str, what: str, *, insecure: bool) -> bool:
+    """Whether a daemon may start with ``token``: a missing one refuses to start (writes would
+    be open to anyone by omission) unless the operator said so with --insecure-no-auth."""
+    if token is not None:
+        return True
+    if insecure:
+        print(
+            f"globalmon {what}: WARNING: running WITHOUT AUTHENTICATION ({INSECURE_NO_AUTH}): "
+            "anyone who reaches this port can write",
+            file=sys.stderr,
+        )
+        return True
+    print(
+        f"globalmon {what}: no global.credentials.{field} in the spec; set it (a secret "
+        f"reference: {{env: VAR}} or {{file: PATH}}) or pass {INSECURE_NO_AUTH}",
+        file=sys.stderr,
+    )
+    return False

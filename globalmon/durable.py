@@ -169,7 +169,7 @@ def commit_batch(db: Connection, works: list[Work]) -> list[Outcome]:
             db.scratch = {}
             db.execute("ROLLBACK")
             db.execute("BEGIN IMMEDIATE")
-            outcomes = [_isolated(db, work) for work in works]
+            outcomes = [isolated(db, work) for work in works]
         db.execute("COMMIT")
     except sqlite3.Error as exc:
         db.scratch = {}
@@ -179,12 +179,16 @@ def commit_batch(db: Connection, works: list[Work]) -> list[Outcome]:
     return outcomes
 
 
-def _isolated(db: Connection, work: Work) -> Outcome:
+def isolated(db: sqlite3.Connection, work: Work) -> Outcome:
+    """``work(db)`` in a savepoint: its value, or its exception with its writes undone (the
+    rest of the transaction kept). Also for one item of a background pass, so that one bad
+    item is recorded and skipped instead of failing the pass for every other."""
     db.execute("SAVEPOINT job")
     try:
         value = work(db)
     except Exception as exc:  # the caller's own error: undo just its writes
-        db.scratch = {}
+        if isinstance(db, Connection):
+            db.scratch = {}
         db.execute("ROLLBACK TO job")
         db.execute("RELEASE job")
         return (None, exc)

@@ -30,7 +30,7 @@ def prometheus_rule(name: str, rules: dict[str, Any], region: str | None) -> dic
 
 def matcher(text: str) -> dict[str, str]:
     """``region="x"`` -> ``{name: region, value: x, matchType: "="}``."""
-    m = _MATCHER.match(text)
+    m = _MATCHER.fullmatch(text)
     if not m:
         raise ValueError(f"not a matcher: {text}")
     return {"name": m[1], "value": m[3].replace('\\"', '"'), "matchType": m[2]}

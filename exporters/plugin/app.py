@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -23,6 +22,7 @@ from aiohttp import web
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from exporters.http import RAW_BODIES
 from exporters.plugin import ingest, query, stream
 from exporters.plugin.push import Pusher, running
 from exporters.plugin.state import PluginExporterConfig, SelfMetrics, State
@@ -74,8 +74,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
                 await maintain(state)
             except WriterClosed:
                 return  # shutting down
-            except sqlite3.Error as exc:  # a full disk, say: ingest reports it; try again later
-                print(f"globalmon plugin-exporter: maintenance failed: {exc}", file=sys.stderr)
+            except Exception as exc:  # a full disk, say: ingest reports it; try again later
+                print(f"globalmon plugin-exporter: maintenance failed: {exc!r}", file=sys.stderr)
             await asyncio.sleep(state.config.maintenance_interval)
 
     task = asyncio.create_task(loop())
@@ -90,7 +90,9 @@ def create_app(
     config: PluginExporterConfig, *, clock: Callable[[], float], store: PluginStore
 ) -> web.Application:
     app = web.Application(
-        client_max_size=config.limits.max_body_bytes, middlewares=[query.bad_queries]
+        client_max_size=config.limits.max_body_bytes,
+        middlewares=[query.bad_queries],
+        handler_args=RAW_BODIES,
     )
     self_metrics = SelfMetrics()
     pusher = (

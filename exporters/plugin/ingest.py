@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from exporters.http import bearer_ok, error, invalid
+from exporters.http import bearer_ok, error, invalid, read_body
 from exporters.plugin import series as s
 from exporters.plugin.models import BatchIn, EventIn, LogIn, MetricReport, Severity, SnapshotIn
 from exporters.plugin.state import State
@@ -151,7 +151,7 @@ async def ingest(request: web.Request) -> web.Response:
             state, "unknown_plugin", error(404, f"no plugin {plugin!r} in the spec", "plugin_id")
         )
     try:
-        batch = _batch(kind, await request.read())
+        batch = _batch(kind, await read_body(request))
     except web.HTTPRequestEntityTooLarge:
         limit = state.config.limits.max_body_bytes
         return _reject(state, "too_large", error(413, f"body larger than {limit} bytes", "body"))
@@ -172,10 +172,27 @@ async def ingest(request: web.Request) -> web.Response:
         response = error(429, f"rate limit for {plugin} exceeded", "plugin_id", retry_after=wait)
         response.headers["Retry-After"] = str(max(1, round(wait)))
         return _reject(state, "rate_limited", response)
+    rows = _rows(batch, now)
+    if not _adds_series(state, plugin, rows):
+        return await _store(state, plugin, batch, rows)
+    # The budget check and the write that spends it must not interleave with another request's:
+    # 40 concurrent requests each checked against the same old count would all pass.
+    async with state.budget_lock:
+        return await _store(state, plugin, batch, rows)
+
+
+def _adds_series(state: State, plugin: str, rows: Rows) -> bool:
+    """Whether the rows bring a plugin or a series that is not exposed yet."""
+    current = state.series.state.get(plugin)
+    if current is None or plugin in state.series.hidden:
+        return True
+    return any(k not in current for k in (*rows.delta.adds, *rows.delta.sets))
+
+
+async def _store(state: State, plugin: str, batch: BatchIn, rows: Rows) -> web.Response:
     broken = _budget(state, plugin, batch)
     if broken is not None:
         return _reject(state, "cardinality", error(422, broken[1], broken[0]))
-    rows = _rows(batch, now)
     try:
         ids = await state.store.write(plugin, rows)
     except (sqlite3.Error, WriterClosed) as exc:

@@ -104,7 +104,11 @@ class Pusher:
         timeout = aiohttp.ClientTimeout(total=10)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             while True:
-                await self._send(session, await self.queue.get())
+                event = await self.queue.get()
+                try:
+                    await self._send(session, event)
+                except Exception:  # one event that cannot be sent must not stop the others
+                    self.outcomes.labels("failed").inc()
 
 
 @contextlib.asynccontextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -89,6 +90,8 @@ class State:
     hub: Hub = field(default_factory=Hub)
     pusher: Pusher | None = None
     limiter: SlidingWindow = field(init=False)
+    # held by requests that add series, from the budget check until the series are applied
+    budget_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
         limits = self.config.limits

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated
@@ -19,18 +20,21 @@ from typing import Annotated
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from exporters.http import bearer_ok, error
+from exporters.http import RAW_BODIES, bearer_ok, error, read_body
 from exporters.registry.store import Registration, RegistryStore
 from globalmon import conventions as c
+from globalmon.durable import WriterClosed
 from globalmon.spec.topology import AgentType
-from globalmon.spec.types import HostPort, Id, LabelName
+from globalmon.spec.types import HostPort, Id, LabelName, is_host_port, is_id, is_label_name
 
 TARGETS_PATH = "/api/v1/registry/targets"
 MAX_BODY = 16 * 1024
 MAX_LABELS = 16
 MAX_LABEL_VALUE = 128
+# Target labels an agent may not set: Prometheus' own (job, instance) and the registry's.
+RESERVED_LABELS = frozenset({"job", "instance", c.LABEL_REGION, c.LABEL_AGENT, c.LABEL_AGENT_TYPE})
 
 
 class RegistrationIn(BaseModel):
@@ -45,6 +49,17 @@ class RegistrationIn(BaseModel):
         dict[LabelName, Annotated[str, Field(max_length=MAX_LABEL_VALUE)]],
         Field(max_length=MAX_LABELS),
     ] = Field(default_factory=dict)
+
+    @field_validator("labels")
+    @classmethod
+    def _not_reserved(cls, labels: dict[str, str]) -> dict[str, str]:
+        taken = sorted(set(labels) & RESERVED_LABELS)
+        if taken:
+            raise ValueError(
+                f"label {taken[0]!r} is set by Prometheus or the registry; "
+                f"expected other names than {', '.join(sorted(RESERVED_LABELS))}"
+            )
+        return labels
 
 
 @dataclass(frozen=True)
@@ -71,7 +86,7 @@ async def register(request: web.Request) -> web.Response:
         outcome.labels("unauthorized").inc()
         return error(401, "missing or wrong bearer token", "Authorization")
     try:
-        raw = await request.read()
+        raw = await read_body(request)
         reg = RegistrationIn.model_validate_json(raw)
     except web.HTTPRequestEntityTooLarge:
         outcome.labels("too_large").inc()
@@ -110,9 +125,21 @@ async def targets(request: web.Request) -> web.Response:
             },
         }
         for e in entries
-        if now - e.last_heartbeat <= config.ttl
+        if now - e.last_heartbeat <= config.ttl and _servable(e.registration)
     ]
     return web.json_response(groups)
+
+
+def _servable(reg: Registration) -> bool:
+    """Whether a stored registration still passes today's checks. Prometheus drops the whole
+    http_sd answer for one bad label, so a row stored by an older, laxer version is left out
+    rather than allowed to hide every other agent."""
+    return (
+        is_id(reg.region)
+        and is_id(reg.agent)
+        and is_host_port(reg.address)
+        and all(is_label_name(k) and k not in RESERVED_LABELS for k in reg.labels)
+    )
 
 
 async def agents(request: web.Request) -> web.Response:
@@ -155,7 +182,12 @@ async def _expire(app: web.Application) -> AsyncIterator[None]:
 
     async def loop() -> None:
         while True:
-            await app[STORE].expire(app[CLOCK]() - app[CONFIG].ttl)
+            try:
+                await app[STORE].expire(app[CLOCK]() - app[CONFIG].ttl)
+            except WriterClosed:
+                return  # shutting down
+            except Exception as exc:  # a full disk, say: keep serving, try again later
+                print(f"globalmon registry: expiry failed: {exc!r}", file=sys.stderr)
             await asyncio.sleep(max(1.0, app[CONFIG].stale_after / 2))
 
     task = asyncio.create_task(loop())
@@ -168,7 +200,7 @@ async def _expire(app: web.Application) -> AsyncIterator[None]:
 def create_app(
     config: RegistryConfig, *, clock: Callable[[], float], store: RegistryStore
 ) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=MAX_BODY, handler_args=RAW_BODIES)
     registry = CollectorRegistry()
     app[STORE], app[CONFIG], app[CLOCK], app[METRICS] = store, config, clock, registry
     app[REQUESTS] = Counter(

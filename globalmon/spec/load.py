@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path as FsPath
+import stat
 
 import yaml
 from pydantic import ValidationError
 
 from globalmon.spec import semantic
 from globalmon.spec.errors import Problem, SpecError
-from globalmon.spec.locate import Positions, index_positions
+from globalmon.spec.locate import Constructor, Positions, index_positions
 from globalmon.spec.model import Spec
 from globalmon.spec.paths import ROOT_NAME, format_path
 from globalmon.spec.pydantic_errors import Located, convert
@@ -25,10 +25,19 @@ def load_spec(path: str | os.PathLike[str]) -> Spec:
     """Read, validate and check the spec at ``path``; raise SpecError listing every problem."""
     name = os.fspath(path)
     try:
-        size = os.path.getsize(name)
-        if size > MAX_SPEC_BYTES:
-            raise _one(name, f"{size} bytes", f"a spec of at most {MAX_SPEC_BYTES} bytes")
-        text = FsPath(name).read_text(encoding="utf-8")
+        info = os.stat(name)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(name)
+        if not stat.S_ISREG(info.st_mode):  # a device or FIFO may never end, or block forever
+            raise _one(name, "not a regular file (a device, FIFO or socket)", "a spec file")
+        if info.st_size > MAX_SPEC_BYTES:
+            too_large = f"a spec of at most {MAX_SPEC_BYTES} bytes"
+            raise _one(name, f"{info.st_size} bytes", too_large)
+        with open(name, "rb") as f:
+            data = f.read(MAX_SPEC_BYTES + 1)  # a file that grows while read is still bounded
+        if len(data) > MAX_SPEC_BYTES:
+            raise _one(name, "a file that grew past the limit", f"at most {MAX_SPEC_BYTES} bytes")
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise _one(name, "no such file", "a readable spec file") from None
     except IsADirectoryError:
@@ -54,6 +63,8 @@ def load_spec_text(text: str, filename: str = "<spec>") -> Spec:
         raise _one(filename, "an empty document", TOP_EXPECTED)
     try:
         positions = index_positions(root)
+    except yaml.MarkedYAMLError as exc:  # a key its tag cannot read, such as !!int abc
+        raise SpecError([_yaml_problem(filename, exc)]) from None
     except RecursionError:
         raise _one(filename, "nesting too deep to read", "a spec of ordinary depth") from None
     if positions.too_large:
@@ -73,9 +84,11 @@ def load_spec_text(text: str, filename: str = "<spec>") -> Spec:
             ]
         )
     try:
-        data = yaml.SafeLoader("").construct_document(root)
+        data = Constructor().construct_document(root)
     except yaml.MarkedYAMLError as exc:  # e.g. an unknown tag such as !!python/object
         raise SpecError([_yaml_problem(filename, exc)]) from None
+    except RecursionError:  # an anchor that contains itself
+        raise _one(filename, "a value that contains itself", "a spec without cycles") from None
     if not isinstance(data, dict):
         raise _one(filename, _kind(data), TOP_EXPECTED)
     try:

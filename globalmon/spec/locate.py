@@ -7,6 +7,7 @@ key and value by path, and build the Python data from the same nodes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -49,11 +50,72 @@ class Positions:
         return Pos(1, 1)
 
 
+class Constructor(yaml.SafeLoader):
+    """PyYAML's safe constructor whose every failure is a ConstructorError at the node.
+
+    PyYAML raises plain ValueError, KeyError or AttributeError for a bad ``!!int``, ``!!bool``,
+    ``!!timestamp`` or an integer of more digits than Python converts; those are the user's
+    mistakes and must come back as FILE:LINE:COL like any other YAML error.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("")
+
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except RecursionError:
+            raise
+        except (ValueError, LookupError, AttributeError, TypeError, ArithmeticError):
+            tag = node.tag.rsplit(":", 1)[-1]
+            shown = repr(node.value)[:40] if isinstance(node, ScalarNode) else "this value"
+            expected = _TAG_EXPECTED.get(tag, f"a value that !!{tag} can read")
+            raise yaml.constructor.ConstructorError(
+                None, None, f"!!{tag} {shown}; expected {expected}", node.start_mark
+            ) from None
+
+
+_TAG_EXPECTED = {
+    "int": "a whole number of at most 4300 digits",
+    "float": "a number such as 1.5 or 1e3",
+    "bool": "true or false",
+    "timestamp": "a date such as 2024-01-31 or 2024-01-31T12:00:00Z",
+    "binary": "base64 text",
+}
+
+
+def merged_pairs(node: MappingNode) -> list[tuple[Node, Node]]:
+    """The mapping's own pairs, then those its merge keys (``<<: *base``) bring, nested merges
+    included, each mapping once (an anchor may name a mapping that merges itself)."""
+    own: list[tuple[Node, Node]] = []
+    brought: list[tuple[Node, Node]] = []
+    seen = {id(node)}
+    pending: list[MappingNode] = []
+
+    def take(n: MappingNode, into: list[tuple[Node, Node]]) -> None:
+        for key_node, value_node in n.value:
+            if key_node.tag == MERGE_TAG:
+                values = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+                for v in values:
+                    if isinstance(v, MappingNode) and id(v) not in seen:
+                        seen.add(id(v))
+                        pending.append(v)
+            else:
+                into.append((key_node, value_node))
+
+    take(node, own)
+    while pending:
+        take(pending.pop(0), brought)
+    return own + brought
+
+
 class _Indexer:
     def __init__(self) -> None:
         self.out = Positions()
         self.visited = 0
-        self._constructor = yaml.SafeLoader("")
+        self._constructor = Constructor()
 
     def key_of(self, node: Node) -> PathPart:
         if isinstance(node, ScalarNode):
@@ -77,28 +139,18 @@ class _Indexer:
 
     def walk_mapping(self, node: MappingNode, path: Path) -> None:
         seen: dict[PathPart, Pos] = {}
-        merged: list[MappingNode] = []
-        for key_node, value_node in node.value:
-            if key_node.tag == MERGE_TAG:
-                values = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
-                merged.extend(v for v in values if isinstance(v, MappingNode))
-                continue
+        own = sum(1 for k, _ in node.value if k.tag != MERGE_TAG)
+        # Merged keys (<<: *base) stand where the anchor was written; explicit keys win.
+        for i, (key_node, value_node) in enumerate(merged_pairs(node)):
             key = self.key_of(key_node)
             child = (*path, key)
             if key in seen:
-                self.out.duplicates.append((child, seen[key], pos_of(key_node)))
+                if i < own:
+                    self.out.duplicates.append((child, seen[key], pos_of(key_node)))
                 continue
             seen[key] = pos_of(key_node)
-            self.out.keys[child] = pos_of(key_node)
+            self.out.keys.setdefault(child, pos_of(key_node))
             self.walk(value_node, child)
-        # Merged keys (<<: *base) stand where the anchor was written; explicit keys win.
-        for m in merged:
-            for key_node, value_node in m.value:
-                key = self.key_of(key_node)
-                if key not in seen:
-                    seen[key] = pos_of(key_node)
-                    self.out.keys.setdefault((*path, key), pos_of(key_node))
-                    self.walk(value_node, (*path, key))
 
 
 def index_positions(root: Node) -> Positions:

@@ -86,7 +86,7 @@ _CLOCK_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")
 
 
 def _check_clock(value: str) -> str:
-    if not _CLOCK_RE.match(value):
+    if not _CLOCK_RE.fullmatch(value):
         raise ValueError('a time of day as "HH:MM", from "00:00" to "24:00"')
     return value
 

@@ -6,8 +6,9 @@ commands are argv lists (never a shell) and templates render in a sandbox.
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
@@ -22,7 +23,7 @@ _MATCHER_RE = re.compile(
 
 
 def _check_matcher(value: str) -> str:
-    m = _MATCHER_RE.match(value)
+    m = _MATCHER_RE.fullmatch(value)
     if not m:
         raise ValueError(
             'an Alertmanager matcher such as alertname="HostCpuHigh" or service=~"api|web"'
@@ -52,6 +53,35 @@ def _check_template(value: str) -> str:
 
 
 Template = Annotated[str, AfterValidator(_check_template), Field(min_length=1)]
+
+
+def json_strings(value: Any) -> list[str]:
+    """Every string in a JSON value, keys included: the templates of a JSON body."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (k, *json_strings(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in json_strings(v)]
+    return []
+
+
+def _check_json_template(value: str) -> str:
+    # The body is data: its templates render inside JSON strings, one by one, and the body is
+    # encoded after, so a label value can never close a string or add a key.
+    try:
+        parsed = json.loads(value)
+    except ValueError as exc:
+        raise ValueError(
+            "a JSON body whose templates stand inside JSON strings, such as "
+            f'\'{{"service": "{{{{ labels.service }}}}"}}\' (not JSON: {exc.args[0]})'
+        ) from None
+    for text in json_strings(parsed):
+        _check_template(text)
+    return value
+
+
+JsonTemplate = Annotated[str, AfterValidator(_check_json_template), Field(min_length=1)]
 
 
 class Guardrails(StrictModel):
@@ -140,9 +170,10 @@ class HttpAction(_ActionBase):
         "POST", description="HTTP method.", examples=["POST"]
     )
     url: Url = Field(description="Endpoint.", examples=["http://autoscaler:8080/scale-up"])
-    body: Template | None = Field(
+    body: JsonTemplate | None = Field(
         None,
-        description="Sandboxed Jinja template of the body; `labels` and `annotations` are set.",
+        description="JSON body; each of its strings is a sandboxed Jinja template with `labels` "
+        "and `annotations` set, rendered as data (a label value cannot change the JSON's shape).",
         examples=['{"service": "{{ labels.service }}"}'],
     )
 

@@ -51,11 +51,25 @@ class StrictModel(BaseModel):
     )
 
 
+# Prometheus keeps a duration as int64 nanoseconds and refuses more ("duration out of range").
+MAX_DURATION_NS = 2**63 - 1
+_UNIT_NS = {u: round(s * 1_000_000_000) for u, s in _UNIT_SECONDS.items()}
+
+
+def _duration_ns(text: str) -> int | None:
+    """Nanoseconds in a well-formed duration within Prometheus' range, else None."""
+    if text == "" or not _DURATION_RE.fullmatch(text):
+        return None
+    total = sum(int(n) * _UNIT_NS[u] for n, u in _DURATION_PART.findall(text))
+    return total if total <= MAX_DURATION_NS else None
+
+
 def duration_seconds(text: str) -> float:
     """Seconds in a Prometheus duration string: ``duration_seconds("1h30m") == 5400.0``."""
-    if not _DURATION_RE.match(text) or text == "":
+    ns = _duration_ns(text)
+    if ns is None:
         raise ValueError(f"not a Prometheus duration: {text!r}")
-    return float(sum(int(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(text)))
+    return ns / 1e9
 
 
 def format_duration(seconds: float) -> str:
@@ -73,13 +87,30 @@ def format_duration(seconds: float) -> str:
 
 
 def _check_duration(value: str) -> str:
-    if value == "" or not _DURATION_RE.match(value):
+    if value == "" or not _DURATION_RE.fullmatch(value):
         raise ValueError(_DURATION_EXPECTED)
+    if _duration_ns(value) is None:
+        raise ValueError("a duration within Prometheus' range (at most 292y)")
     return value
 
 
+def is_label_name(value: str) -> bool:
+    """A whole Prometheus label name, not one of the reserved ``__`` names. The one check every
+    boundary uses: ``fullmatch``, because ``re.match`` with ``$`` lets a final newline through."""
+    return _LABEL_NAME_RE.fullmatch(value) is not None and not value.startswith("__")
+
+
+def is_id(value: str) -> bool:
+    return _ID_RE.fullmatch(value) is not None
+
+
+def is_host_port(value: str) -> bool:
+    m = _HOSTPORT_RE.fullmatch(value)
+    return m is not None and 0 < int(value.rsplit(":", 1)[1]) < 65536
+
+
 def _check_label_name(value: str) -> str:
-    if not _LABEL_NAME_RE.match(value):
+    if not _LABEL_NAME_RE.fullmatch(value):
         raise ValueError("a label name: letters, digits and _, not starting with a digit")
     if value.startswith("__"):
         raise ValueError("a label name not starting with __ (reserved for Prometheus)")
@@ -87,7 +118,7 @@ def _check_label_name(value: str) -> str:
 
 
 def _check_id(value: str) -> str:
-    if not _ID_RE.match(value):
+    if not is_id(value):
         raise ValueError(
             "an id of lowercase letters, digits and -, starting and ending with a letter or digit"
         )
@@ -174,8 +205,7 @@ _HOSTPORT_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5}$")
 
 
 def _check_hostport(value: str) -> str:
-    m = _HOSTPORT_RE.match(value)
-    if not m or not 0 < int(value.rsplit(":", 1)[1]) < 65536:
+    if not is_host_port(value):
         raise ValueError('host:port such as "10.0.1.10:9464" or "[::1]:9464"')
     return value
 

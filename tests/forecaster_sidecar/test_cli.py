@@ -53,10 +53,12 @@ def test_detect_writes_a_score_per_row(tmp_path: Path, capsys: pytest.CaptureFix
         ("time,value\n1,2\n", ":1:1: found 'time,value'; expected the header 'timestamp,value'"),
         ("timestamp,value\n", ":2:1: found no rows; expected at least one"),
         ("timestamp,value\nyesterday,1\n", ":2:1: found 'yesterday'; expected a time"),
-        ("timestamp,value\n1,2\n1,3\n", ":3:1: found '1'; expected a time after the last"),
         ("timestamp,value\n1,abc\n", ":2:3: found 'abc'; expected a number"),
         ("timestamp,value\n1,inf\n", ":2:3: found 'inf'; expected a number"),
         ("timestamp,value\n1,2,3\n", ":2:1: found 3 fields; expected 2"),
+        ("timestamp,value\n1e300,2\n", ":2:1: found '1e300'; expected a time"),
+        ("timestamp,value\n10000-01-01 00:00:00,1\n", ":2:1: found '10000-01-01"),
+        ("timestamp,value\n1," + "9" * 2000 + "\n", ":2:3: found '99999"),
     ],
 )
 def test_bad_files_exit_2_with_file_line_col(

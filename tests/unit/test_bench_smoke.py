@@ -31,6 +31,11 @@ def test_bench_spec_is_valid_at_any_size() -> None:
         ),
         ("bench.generator", ["--regions", "2", "--services", "3", "--samples", "2"], "generate "),
         ("bench.durable_writes", ["--writes", "200", "--concurrency", "5"], "group commit /"),
+        (
+            "bench.input_checks",
+            ["--agents", "50", "--rows", "200", "--repeat", "1"],
+            "registry http_sd, 50 agents: checked",
+        ),
         ("bench.plugin_scrape", ["--plugins", "20", "--runs", "2"], "ours, all changed"),
         (
             "bench.plugin_ingest",

@@ -1,0 +1,239 @@
+"""Real CSV files are messy: the reader scores what it can row by row, names what it skipped,
+and refuses the rest with FILE:LINE:COL. Generated input classes, not a few examples."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from forecaster_sidecar.csvio import CsvError, read
+from globalmon.cli import main
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+START = datetime(2014, 3, 1, tzinfo=UTC)
+POSITION = r"^{path}:[0-9]+:[0-9]+: found .*; expected .+"
+
+
+def _stamp(seconds: float, style: str) -> str:
+    at = START + timedelta(seconds=seconds)
+    if style == "nab":
+        return at.strftime("%Y-%m-%d %H:%M:%S")
+    if style == "iso-offset":  # the same instant written with a +02:00 offset
+        return (at + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S+02:00")
+    if style == "unix":
+        return str(int(at.timestamp()))
+    return str(int(at.timestamp() * 1000))  # Unix milliseconds
+
+
+# A row's time relative to the previous row: forward by the step, repeated, or back (DST).
+moves = st.sampled_from([300, 300, 300, 300, 0, -3600, 600, 86400])
+values = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),  # up to +-1.8e308
+    st.sampled_from(["", "nan", "NaN", " 1.5 ", "-0", "1e-320"]),
+)
+
+
+@st.composite
+def messy_files(draw: st.DrawFn) -> tuple[str, list[float], list[str]]:
+    """(CSV text, each row's time in seconds from START, each row's value cell)."""
+    style = draw(st.sampled_from(["nab", "iso-offset", "unix", "unix-ms"]))
+    extra = draw(st.booleans())  # a label column beside timestamp and value
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    bom = draw(st.booleans())
+    n = draw(st.integers(min_value=1, max_value=60))
+    t, times, cells = 0.0, list[float](), list[str]()
+    for _ in range(n):
+        t += draw(moves) if times else 0
+        t = max(t, 0.0)
+        times.append(t)
+        v = draw(values)
+        cells.append(v if isinstance(v, str) else repr(v))
+    header = "timestamp,value,label" if extra else "timestamp,value"
+    rows = [
+        f"{_stamp(x, style)},{c}" + (",0" if extra else "")
+        for x, c in zip(times, cells, strict=True)
+    ]
+    text = ("\ufeff" if bom else "") + newline.join([header, *rows]) + newline
+    return text, times, cells
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(messy_files())
+def test_messy_files_are_read_row_by_row_in_time_order(
+    tmp_path_factory: pytest.TempPathFactory, made: tuple[str, list[float], list[str]]
+) -> None:
+    text, times, cells = made
+    path = tmp_path_factory.mktemp("csv") / "messy.csv"
+    path.write_bytes(text.encode())
+    table = read(path)
+    kept = [0]
+    for i in range(1, len(times)):
+        if times[i] > times[kept[-1]]:
+            kept.append(i)
+    # exactly the rows whose time moves forward, first value kept for a repeated time
+    assert len(table.raw_timestamps) == len(kept)
+    assert np.all(np.diff(table.timestamps) > 0)
+    assert table.timestamps[0] == pytest.approx(START.timestamp() + times[0])
+    for got, i in zip(table.values, kept, strict=True):
+        cell = cells[i].strip()
+        if cell.lower() in ("", "nan"):
+            assert math.isnan(got)
+        else:
+            assert got == float(cell)
+    assert len(table.notes) == len(times) - len(kept)
+    assert all(note.startswith(f"{path}:") and "skipped" in note for note in table.notes)
+
+
+junk = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=0, max_size=30
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(st.tuples(junk, junk), min_size=1, max_size=8),
+    header=st.sampled_from(["timestamp,value", "time,value", "", "timestamp"]),
+)
+def test_any_text_is_read_or_refused_with_file_line_col(
+    tmp_path_factory: pytest.TempPathFactory, rows: list[tuple[str, str]], header: str
+) -> None:
+    path = tmp_path_factory.mktemp("csv") / "junk.csv"
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerows([header.split(",")] if header else [])
+    writer.writerows(rows)
+    path.write_text(out.getvalue())
+    refused: CsvError | None = None
+    try:
+        table = read(path)
+    except CsvError as exc:
+        refused = exc
+    if refused is not None:
+        message = str(refused)
+        assert message.startswith(f"{path}:")
+        line, col = message[len(str(path)) + 1 :].split(":")[:2]
+        assert int(line) >= 1
+        assert int(col) >= 1
+        assert "; expected " in message
+    else:
+        assert np.all(np.diff(table.timestamps) > 0)
+        assert np.isfinite(table.timestamps).all()
+        assert not np.isinf(table.values).any()
+
+
+def test_files_that_are_not_files_are_refused(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # reading it would block forever
+    for path, found in [(tmp_path, "a directory"), (fifo, "a device, FIFO or socket")]:
+        with pytest.raises(CsvError, match=f"^{path}:1:1: found {found}"):
+            read(path)
+    binary = tmp_path / "bin.csv"
+    binary.write_bytes(b"timestamp,value\n\xff\xfe,1\n")
+    with pytest.raises(CsvError, match="found binary data"):
+        read(binary)
+
+
+def _series(path: Path, step: timedelta, n: int, value: float = 10.0) -> None:
+    rng = np.random.default_rng(1)
+    rows = [
+        f"{(START + i * step).strftime('%Y-%m-%d %H:%M:%S')},{value * (1 + rng.normal(0, 0.1))!r}"
+        for i in range(n)
+    ]
+    path.write_text("timestamp,value\n" + "\n".join(rows) + "\n")
+
+
+@pytest.mark.parametrize(
+    ("step", "n", "value", "horizon"),
+    [
+        (timedelta(days=1), 400, 10.0, "30d"),  # daily
+        (timedelta(weeks=1), 150, 10.0, "30d"),  # weekly
+        (timedelta(minutes=5), 3000, 8e307, "1d"),  # values near float's limit (1.8e308)
+        (timedelta(seconds=1), 5, 10.0, "10s"),  # a handful of rows
+    ],
+    ids=["daily", "weekly", "near-1e308", "five-rows"],
+)
+def test_any_step_and_scale_is_scored_and_forecast(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    step: timedelta,
+    n: int,
+    value: float,
+    horizon: str,
+) -> None:
+    path = tmp_path / "s.csv"
+    _series(path, step, n, value)
+    assert main(["sidecar", "detect", str(path)]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert len(rows) == n
+    assert all(0 <= float(r["anomaly_score"]) <= 1 for r in rows)
+    assert main(["sidecar", "forecast", str(path), "--horizon", horizon]) == 0
+    out = capsys.readouterr()
+    forecast = list(csv.DictReader(io.StringIO(out.out)))
+    assert forecast
+    yhat = np.array([float(r["yhat"]) for r in forecast])
+    assert np.isfinite(yhat).all(), out.err
+    assert np.all(np.abs(yhat) <= value * 3)  # the scale survives, nothing overflows
+
+
+def test_horizons_past_the_limit_or_year_9999_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "s.csv"
+    _series(path, timedelta(minutes=5), 300)
+    assert main(["sidecar", "forecast", str(path), "--horizon", "100y"]) == 2
+    assert "--horizon: found '100y'" in capsys.readouterr().err
+    late = tmp_path / "late.csv"
+    late.write_text("timestamp,value\n9999-12-31 00:00:00,1\n9999-12-31 01:00:00,2\n")
+    assert main(["sidecar", "forecast", str(late), "--horizon", "2d"]) == 2
+    assert "ending before year 10000" in capsys.readouterr().err
+
+
+def test_repeated_and_backward_times_are_skipped_and_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "dst.csv"
+    path.write_text(
+        "timestamp,value\n"
+        "2014-03-09 01:00:00,1\n2014-03-09 02:00:00,2\n"
+        "2014-03-09 01:00:00,3\n"  # back an hour
+        "2014-03-09 02:00:00,4\n"  # repeats
+        "2014-03-09 03:00:00,5\n"
+    )
+    assert main(["sidecar", "detect", str(path)]) == 0
+    out = capsys.readouterr()
+    rows = list(csv.DictReader(io.StringIO(out.out)))
+    assert [r["value"] for r in rows] == ["1.0", "2.0", "5.0"]
+    assert f"{path}:4: skipped: '2014-03-09 01:00:00' is before" in out.err
+    assert f"{path}:5: skipped: '2014-03-09 02:00:00' repeats" in out.err
+
+
+def _shared_files() -> list[Path]:
+    files = sorted(SHARED.glob("*/**/*.csv"))
+    if not files and os.environ.get("CI"):
+        pytest.fail(f"no CSV files under {SHARED}: CI has shared/ beside the repository")
+    return files
+
+
+@pytest.mark.parametrize("mode", ["detect", "forecast"])
+def test_every_file_of_the_shared_data_is_accepted(
+    mode: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = _shared_files()
+    if not files:
+        pytest.skip(f"{SHARED} is not beside this checkout")
+    refused = []
+    for path in files:
+        args = ["sidecar", mode, str(path), *(["--horizon", "1h"] if mode == "forecast" else [])]
+        if main(args) != 0:
+            refused.append(f"{path}: {capsys.readouterr().err.strip()[-300:]}")
+        capsys.readouterr()
+    assert refused == []
