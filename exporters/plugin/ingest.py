@@ -4,7 +4,7 @@ Checks run in this order, and a request that fails one stores nothing: bearer to
 known plugin (404), body size (413), shape and values (400 malformed JSON, 422 a bad value; the
 field is named), timestamps neither ahead of our clock nor past retention (422), rate limit
 (429 + Retry-After), cardinality budget (422). Then the rows and the series delta are committed
-together and only then answered 201, exposed on /metrics and streamed.
+together and only then answered 200, exposed on /metrics and streamed.
 """
 
 from __future__ import annotations
@@ -15,10 +15,20 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
+from pydantic_core import from_json
 
 from exporters.http import bearer_ok, error, invalid, read_body
 from exporters.plugin import series as s
-from exporters.plugin.models import BatchIn, EventIn, LogIn, MetricReport, Severity, SnapshotIn
+from exporters.plugin.models import (
+    SEED_SNAPSHOT_FIELDS,
+    BatchIn,
+    EventIn,
+    LogIn,
+    MetricReport,
+    Severity,
+    SnapshotIn,
+)
+from exporters.plugin.seed import SeedMetric
 from exporters.plugin.state import State
 from exporters.plugin.store import Rows
 from globalmon import conventions as c
@@ -40,16 +50,34 @@ SINGLE: dict[str, type[BaseModel]] = {
 }
 
 
-def _batch(kind: str, raw: bytes) -> BatchIn:
-    """Parse a single-kind body into a batch, so one path handles all of them."""
+def _batch(kind: str, raw: bytes) -> tuple[BatchIn, dict[str, Any] | None]:
+    """Parse a single-kind body into a batch, so one path handles all of them; with the seed
+    design's record when the body was a seed-shaped metric (``{"metric_type", "value"}``)."""
     if kind == "batch":
-        return BatchIn.model_validate_json(raw)
-    return BatchIn.model_validate({kind: [SINGLE[kind].model_validate_json(raw)]})
+        return BatchIn.model_validate_json(raw), None
+    if kind != "metrics":
+        return BatchIn.model_validate({kind: [SINGLE[kind].model_validate_json(raw)]}), None
+    try:  # globalmon's own shape first: its clients pay nothing for the other
+        report = MetricReport.model_validate_json(raw)
+    except ValidationError:
+        if not _seed_shaped(raw):
+            raise
+        metric = SeedMetric.model_validate_json(raw)
+        return BatchIn.model_validate({"metrics": [metric.report()]}), metric.record()
+    return BatchIn.model_validate({"metrics": [report]}), None
+
+
+def _seed_shaped(raw: bytes) -> bool:
+    try:
+        body = from_json(raw)
+    except ValueError:
+        return False
+    return isinstance(body, dict) and "metric_type" in body
 
 
 def _time_field(batch: BatchIn, earliest: float, latest: float) -> str | None:
     """The first timestamp outside [earliest, latest]: ahead of our clock, or so old that
-    retention would delete it right after we said 201."""
+    retention would delete it right after we said 200."""
     for kind in ("metrics", "logs", "events", "snapshots"):
         for i, item in enumerate(getattr(batch, kind)):
             if item.timestamp is not None and not earliest <= item.timestamp <= latest:
@@ -95,13 +123,13 @@ def _budget(state: State, plugin: str, batch: BatchIn) -> tuple[str, str] | None
     return None
 
 
-def _rows(batch: BatchIn, now: float) -> Rows:
+def _rows(batch: BatchIn, now: float, seed: dict[str, Any] | None = None) -> Rows:
     delta = s.Delta()
     rows = Rows([], [], [], [], delta)
     for report in batch.metrics:
         ts = report.timestamp or now
         delta.merge(s.metric_delta(report, ts))
-        rows.metrics.append((ts, json.dumps(_flat(report))))
+        rows.metrics.append((ts, json.dumps(_flat(report) | (seed or {}))))
     for log in batch.logs:
         ts = log.timestamp or now
         delta.merge(s.log_delta(log, ts))
@@ -115,10 +143,18 @@ def _rows(batch: BatchIn, now: float) -> Rows:
     for snap in batch.snapshots:
         ts = snap.timestamp or now
         delta.merge(s.snapshot_delta(ts))
-        rows.snapshots.append((ts, snap.model_dump_json(exclude={"timestamp"})))
+        rows.snapshots.append((ts, json.dumps(_snapshot(snap))))
     # The last report is when we heard from the plugin, whatever times it put on its items.
     delta.sets[s.key(c.PLUGIN_LAST_REPORT.name)] = now
     return rows
+
+
+def _snapshot(snap: SnapshotIn) -> dict[str, Any]:
+    """A snapshot as stored: every field of globalmon's shape, the seed's only when sent."""
+    out = snap.model_dump(mode="json", exclude={"timestamp"})
+    for name in SEED_SNAPSHOT_FIELDS - snap.model_fields_set:
+        del out[name]
+    return out
 
 
 def _flat(report: MetricReport) -> dict[str, Any]:
@@ -151,7 +187,7 @@ async def ingest(request: web.Request) -> web.Response:
             state, "unknown_plugin", error(404, f"no plugin {plugin!r} in the spec", "plugin_id")
         )
     try:
-        batch = _batch(kind, await read_body(request))
+        batch, seed = _batch(kind, await read_body(request))
     except web.HTTPRequestEntityTooLarge:
         limit = state.config.limits.max_body_bytes
         return _reject(state, "too_large", error(413, f"body larger than {limit} bytes", "body"))
@@ -172,7 +208,7 @@ async def ingest(request: web.Request) -> web.Response:
         response = error(429, f"rate limit for {plugin} exceeded", "plugin_id", retry_after=wait)
         response.headers["Retry-After"] = str(max(1, round(wait)))
         return _reject(state, "rate_limited", response)
-    rows = _rows(batch, now)
+    rows = _rows(batch, now, seed)
     if not _adds_series(state, plugin, rows):
         return await _store(state, plugin, batch, rows)
     # The budget check and the write that spends it must not interleave with another request's:
@@ -202,8 +238,14 @@ async def _store(state: State, plugin: str, batch: BatchIn, rows: Rows) -> web.R
         if new:
             state.metrics.accepted.labels(k).inc(len(new))
     await _announce(state, plugin, rows, ids)
+    # 200 with `success`, as the seed design's clients check; `status` and `ids` for ours
     return web.json_response(
-        {"status": "stored", "ids": {k: v for k, v in ids.items() if v}}, status=201
+        {
+            "success": True,
+            "message": "stored",
+            "status": "stored",
+            "ids": {k: v for k, v in ids.items() if v},
+        }
     )
 
 

@@ -12,7 +12,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from globalmon import conventions as c
 
@@ -43,6 +43,7 @@ class Level(StrEnum):
 
 
 class Severity(StrEnum):
+    INFO = "info"
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
@@ -54,6 +55,11 @@ class SnapshotStatus(StrEnum):
     DEGRADED = "degraded"
     UNHEALTHY = "unhealthy"
     STOPPED = "stopped"
+
+
+def is_metric_name(name: str) -> bool:
+    """A custom metric name the exposition can carry (``globalmon_plugin_custom_<name>``)."""
+    return _METRIC_NAME.fullmatch(name) is not None and not name.endswith(_RESERVED_SUFFIXES)
 
 
 def _metric_name(name: str) -> str:
@@ -149,17 +155,24 @@ class LogIn(Strict):
 
 class EventIn(Strict):
     timestamp: Timestamp | None = None
-    type: EventType
+    # `event_type` is the seed design's name for it
+    type: EventType = Field(validation_alias=AliasChoices("type", "event_type"))
     severity: Severity
     description: Annotated[str, Field(max_length=MAX_MESSAGE)] = ""
     data: JsonObject = Field(default_factory=dict)
 
 
+Percent = Annotated[float, Field(ge=0, le=100)]
+NonNegative = Annotated[float, Field(ge=0)]
+
+
 class SnapshotIn(Strict):
-    """A point-in-time picture of a plugin (the seed design's snapshot fields)."""
+    """A point-in-time picture of a plugin: globalmon's fields in base units, and the seed
+    design's (``cpu_usage``/``memory_usage`` in percent, ``response_time`` in milliseconds,
+    ``disk_io``/``network_io`` as byte counts by name), each optional."""
 
     timestamp: Timestamp | None = None
-    status: SnapshotStatus
+    status: SnapshotStatus | None = None
     version: Annotated[str, Field(max_length=MAX_LABEL_VALUE)] = ""
     uptime_seconds: Annotated[float, Field(ge=0)] | None = None
     cpu_usage_ratio: Ratio | None = None
@@ -173,6 +186,22 @@ class SnapshotIn(Strict):
         default_factory=dict
     )
     custom: JsonObject = Field(default_factory=dict)
+    cpu_usage: Percent | None = None
+    memory_usage: Percent | None = None
+    response_time: NonNegative | None = None
+    error_rate: Ratio | None = None
+    throughput: NonNegative | None = None
+    disk_io: Annotated[dict[str, NonNegative], Field(max_length=16)] = Field(default_factory=dict)
+    network_io: Annotated[dict[str, NonNegative], Field(max_length=16)] = Field(
+        default_factory=dict
+    )
+    custom_metrics: Annotated[dict[str, float], Field(max_length=100)] = Field(default_factory=dict)
+
+
+SEED_SNAPSHOT_FIELDS = frozenset(
+    {"cpu_usage", "memory_usage", "response_time", "error_rate", "throughput", "disk_io",
+     "network_io", "custom_metrics"}
+)  # fmt: skip
 
 
 class BatchIn(Strict):

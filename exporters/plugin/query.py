@@ -10,11 +10,14 @@ from aiohttp import web
 
 from exporters.http import error
 from exporters.plugin.models import Level, Severity
+from exporters.plugin.seed import RECORDS, MetricType, iso, metric_records, snapshot_record
 from exporters.plugin.state import State
 from exporters.plugin.store import Filters
 from globalmon.spec.types import duration_seconds
 
 MAX_PAGE = 1000
+# a plugin's state as the seed design says it
+SEED_STATUS = {"live": "active", "stale": "inactive", "evicted": "inactive", "never": "unknown"}
 MAX_WINDOW = 90 * 86400.0
 
 
@@ -56,7 +59,16 @@ def _choices(request: web.Request, name: str, allowed: set[str] | None) -> list[
     return values
 
 
+def _hours(request: web.Request) -> float:
+    """The seed design's ``hours`` window, in seconds."""
+    hours = _int(request, "hours", 24, 1, int(MAX_WINDOW // 3600))
+    assert hours is not None
+    return hours * 3600.0
+
+
 def _window(request: web.Request, default: str) -> float:
+    if "window" not in request.query and "hours" in request.query:
+        return _hours(request)
     raw = request.query.get("window", default)
     try:
         seconds = duration_seconds(raw)
@@ -90,21 +102,41 @@ async def listing(request: web.Request) -> web.Response:
     state = request.app[State.KEY]
     kind = request.match_info["kind"]
     plugin = _plugin(request)
+    since = _float(request, "since")
+    if since is None and "hours" in request.query:  # the seed design's window
+        since = state.clock() - _hours(request)
     filters = Filters(
-        since=_float(request, "since"),
+        since=since,
         until=_float(request, "until"),
         levels=_choices(request, "level", {lv.value for lv in Level}) if kind == "logs" else (),
         severities=(
             _choices(request, "severity", {sv.value for sv in Severity}) if kind == "events" else ()
         ),
-        types=_choices(request, "type", None) if kind == "events" else (),
+        types=(
+            _choices(request, "type", None) + _choices(request, "event_type", None)
+            if kind == "events"
+            else ()
+        ),
         text=request.query.get("text") or None,
     )
     limit = _int(request, "limit", 100, 1, MAX_PAGE)
     cursor = _int(request, "cursor", None, 1, 2**63 - 1)
     assert limit is not None
     page = await state.store.page(kind, plugin, filters, limit, cursor)
-    return web.json_response({"items": page.items, "next_cursor": page.next_cursor})
+    if kind == "metrics":
+        wanted = _choices(request, "metric_type", {t.value for t in MetricType})
+        data = [
+            r
+            for row in page.items
+            for r in metric_records(plugin, row)
+            if not wanted or r["metric_type"] in wanted
+        ]
+    else:
+        data = [RECORDS[kind](plugin, row) for row in page.items]
+    # `data` in the seed design's records, `items` as stored, for globalmon's own clients
+    return web.json_response(
+        {"success": True, "data": data, "items": page.items, "next_cursor": page.next_cursor}
+    )
 
 
 def _plugin_state(state: State, plugin: str, now: float) -> tuple[str, float | None]:
@@ -125,24 +157,39 @@ async def plugins(request: web.Request) -> web.Response:
         out.append(
             {
                 "id": plugin.id,
+                "plugin_id": plugin.id,
                 "owner": plugin.owner,
                 "description": plugin.description,
                 "state": status,
+                "status": SEED_STATUS[status],
                 "last_report": last,
+                "last_update": iso(last) if last is not None else None,
             }
         )
-    return web.json_response({"plugins": out})
+    return web.json_response({"success": True, "data": out, "plugins": out})
 
 
 async def status(request: web.Request) -> web.Response:
     state = request.app[State.KEY]
     now = state.clock()
     states = Counter(_plugin_state(state, p, now)[0] for p in state.config.plugins)
+    stored = await state.store.counts()
+    seed = Counter(SEED_STATUS[s] for s in states.elements())
     return web.json_response(
         {
+            "success": True,
+            "data": {  # the seed design's figures
+                "monitoring_active": True,
+                "total_plugins": len(state.config.plugins),
+                "active_plugins": seed["active"],
+                "inactive_plugins": seed["inactive"],
+                "total_metrics": stored["metrics"],
+                "total_logs": stored["logs"],
+                "total_events": stored["events"],
+            },
             "status": "ok",
             "plugins": {s: states.get(s, 0) for s in ("live", "stale", "evicted", "never")},
-            "stored": await state.store.counts(),
+            "stored": stored,
             "retention_seconds": state.config.retention,
             "stream_subscribers": len(state.hub.subscribers),
         }
@@ -161,8 +208,25 @@ async def summary(request: web.Request) -> web.Response:
     logs = await state.store.between("logs", plugin, since)
     events = await state.store.between("events", plugin, since)
     spec = state.config.plugins[plugin]
+    errors = [r for r in logs if r["level"] in (Level.ERROR, Level.CRITICAL)]
+    metrics = await state.store.between("metrics", plugin, since)
+    current: dict[str, float] = {}
+    for row in metrics:  # oldest first: the last value of each type wins
+        current |= {r["metric_type"]: r["value"] for r in metric_records(plugin, row)}
     return web.json_response(
         {
+            "success": True,
+            "data": {  # the seed design's summary
+                "plugin_id": plugin,
+                "status": SEED_STATUS[status_],
+                "last_update": iso(last) if last is not None else None,
+                "metrics_count": len(metrics),
+                "logs_count": len(logs),
+                "error_logs_count": len(errors),
+                "events_count": len(events),
+                "current_metrics": current,
+                "recent_errors": [r["message"] for r in errors[-5:]],
+            },
             "plugin": {"id": plugin, "owner": spec.owner, "description": spec.description},
             "state": status_,
             "last_report": last,
@@ -218,6 +282,8 @@ async def trends(request: web.Request) -> web.Response:
     min, max and sum, with the least-squares slope per second over the window."""
     state = request.app[State.KEY]
     plugin = _plugin(request)
+    if "metric_type" in request.query and "metric" not in request.query:
+        return await _seed_trends(request, state, plugin or None)
     if not plugin:
         raise BadQuery("plugin", "expected a plugin id")
     metric = request.query.get("metric")
@@ -260,6 +326,48 @@ async def trends(request: web.Request) -> web.Response:
     )
 
 
+async def _seed_trends(request: web.Request, state: State, plugin: str | None) -> web.Response:
+    """The seed design's trends: hourly means of one metric type over ``hours``, every plugin
+    (or one, with ``plugin``)."""
+    [metric_type] = _choices(request, "metric_type", {t.value for t in MetricType})[:1] or [""]
+    if not metric_type:
+        raise BadQuery("metric_type", "expected a metric type such as cpu_usage")
+    hours = _hours(request)
+    rows = await state.store.between("metrics", plugin, state.clock() - hours)
+    hourly: dict[str, list[float]] = {}
+    for row in rows:
+        for r in metric_records(row["plugin"], row):
+            if r["metric_type"] == metric_type:
+                hour = r["timestamp"][:13].replace("T", " ") + ":00"
+                hourly.setdefault(hour, []).append(float(r["value"]))
+    trends = [
+        {"timestamp": hour, "average_value": sum(v) / len(v), "data_points": len(v)}
+        for hour, v in sorted(hourly.items())
+    ]
+    data = {"metric_type": metric_type, "hours": round(hours / 3600), "trends": trends}
+    return web.json_response({"success": True, "data": data})
+
+
+def _seed_performance(snapshots: list[dict[str, Any]]) -> dict[str, Any]:
+    """The seed design's performance figures over snapshots (fields a snapshot lacks are left
+    out of their mean)."""
+    records = [snapshot_record(r["plugin"], r) for r in snapshots]
+
+    def mean(name: str) -> float:
+        values = [r[name] for r in records if r[name] is not None]
+        return sum(values) / len(values) if values else 0
+
+    return {
+        "total_snapshots": len(records),
+        "average_cpu": mean("cpu_usage"),
+        "average_memory": mean("memory_usage"),
+        "average_response_time": mean("response_time"),
+        "average_error_rate": mean("error_rate"),
+        "total_requests": sum(r["request_count"] or 0 for r in records),
+        "average_throughput": mean("throughput"),
+    }
+
+
 async def performance(request: web.Request) -> web.Response:
     """GET /analytics/performance?window=1h[&plugin=P]: per plugin requests, errors, error
     ratio, throughput, mean and max response time, CPU and memory, logs and events."""
@@ -294,4 +402,12 @@ async def performance(request: web.Request) -> web.Response:
             "logs_by_level": dict(Counter(r["level"] for r in logs if r["plugin"] == p)),
             "events_by_severity": dict(Counter(r["severity"] for r in events if r["plugin"] == p)),
         }
-    return web.json_response({"window_seconds": window, "plugins": out})
+    snapshots = await state.store.between("snapshots", plugin, since)
+    return web.json_response(
+        {
+            "success": True,
+            "data": _seed_performance(snapshots),
+            "window_seconds": window,
+            "plugins": out,
+        }
+    )

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from globalmon.spec.alerting import AlertOverrides, PluginThresholds, ServiceThresholds
-from globalmon.spec.types import Duration, Id, PromQL, StrictModel
+from globalmon.spec.types import Duration, Id, PluginId, PromQL, StrictModel
 
 WINDOW_PLACEHOLDER = "{{window}}"
 
@@ -133,7 +133,10 @@ class Service(StrictModel):
 class Plugin(StrictModel):
     """A plugin reporting to the plugin exporter."""
 
-    id: Id = Field(description="Plugin id, the `plugin` label.", examples=["payment-gateway"])
+    id: PluginId = Field(
+        description="Plugin id, the `plugin` label: letters, digits, _ and -.",
+        examples=["payment-gateway"],
+    )
     owner: str = Field(
         description="Team or person responsible.", examples=["team-payments"], min_length=1
     )

@@ -34,6 +34,10 @@ _LABEL_NAME_RE = re.compile(LABEL_NAME_PATTERN)
 ID_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 _ID_RE = re.compile(ID_PATTERN)
 ALERT_NAME_PATTERN = r"^[A-Z][A-Za-z0-9]*$"
+# Plugins are named by their authors (the seed design's `my_plugin`, `restaurant_management`):
+# letters, digits, _ and -; they only ever become a label value and a URL path segment.
+PLUGIN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+_PLUGIN_ID_RE = re.compile(PLUGIN_ID_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,14 @@ def _check_id(value: str) -> str:
     return value
 
 
+def _check_plugin_id(value: str) -> str:
+    if not _PLUGIN_ID_RE.fullmatch(value):
+        raise ValueError(
+            "a plugin id of letters, digits, _ and - (at most 64), starting with a letter or digit"
+        )
+    return value
+
+
 def _check_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -201,6 +213,7 @@ Duration = Annotated[
 
 LabelName = Annotated[str, AfterValidator(_check_label_name), _schema(LABEL_NAME_PATTERN)]
 Id = Annotated[str, AfterValidator(_check_id), _schema(ID_PATTERN)]
+PluginId = Annotated[str, AfterValidator(_check_plugin_id), _schema(PLUGIN_ID_PATTERN)]
 _HOSTPORT_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5}$")
 
 

@@ -50,7 +50,7 @@ async def test_every_kind_is_stored_exposed_and_promtool_clean(
     exporter: Exporter, promtool_bin: str
 ) -> None:
     resp = await exporter.post("payments", "metrics", REPORT)
-    assert resp.status == 201, await resp.text()
+    assert resp.status == 200, await resp.text()
     assert (await resp.json())["ids"] == {"metrics": [1]}
     for kind, body in (
         ("logs", {"level": "error", "message": "card declined", "context": {"order": 1}}),
@@ -58,7 +58,7 @@ async def test_every_kind_is_stored_exposed_and_promtool_clean(
         ("snapshots", {"status": "healthy", "version": "2.0", "active_connections": 3}),
     ):
         resp = await exporter.post("payments", kind, body)
-        assert resp.status == 201, await resp.text()
+        assert resp.status == 200, await resp.text()
     text = await exporter.metrics()
     await check_metrics(promtool_bin, text)
     p = 'plugin="payments"'
@@ -98,7 +98,7 @@ async def test_counters_add_up_across_reports_and_batches(exporter: Exporter) ->
             "logs": [{"level": "info", "message": "a"}, {"level": "info", "message": "b"}],
         },
     )
-    assert resp.status == 201
+    assert resp.status == 200
     assert (await resp.json())["ids"] == {"logs": [1, 2], "metrics": [2, 3]}
     text = await exporter.metrics()
     assert sample(text, 'globalmon_plugin_requests_total{plugin="payments"}') == 8
@@ -248,18 +248,18 @@ async def test_unknown_plugin_and_oversize_body(
 
 async def test_rate_limit_answers_429_with_retry_after(exporter: Exporter) -> None:
     for _ in range(50):
-        assert (await exporter.post("payments", "metrics", {"requests": 1})).status == 201
+        assert (await exporter.post("payments", "metrics", {"requests": 1})).status == 200
     resp = await exporter.post("payments", "metrics", {"requests": 1})
     assert resp.status == 429
     assert int(resp.headers["Retry-After"]) >= 1
     # per plugin: another plugin is not limited
-    assert (await exporter.post("search", "metrics", {"requests": 1})).status == 201
+    assert (await exporter.post("search", "metrics", {"requests": 1})).status == 200
     text = await exporter.metrics()
     assert sample(text, 'globalmon_http_rate_limited_total{component="ingest"}') == 1
     assert sample(text, 'globalmon_plugin_requests_total{plugin="payments"}') == 50
     # a window and a half later the previous window weighs half: room again
     exporter.clock.now += 90
-    assert (await exporter.post("payments", "metrics", {"requests": 1})).status == 201
+    assert (await exporter.post("payments", "metrics", {"requests": 1})).status == 200
 
 
 def test_sliding_window_has_no_boundary_burst() -> None:
@@ -279,17 +279,17 @@ async def test_cardinality_budgets(aiohttp_client: Any, clock: Clock, store: Plu
     def custom(name: str, label: str = "a") -> dict[str, Any]:
         return {"custom": [{"name": name, "value": 1, "labels": {"l": label}}]}
 
-    assert (await exp.post("payments", "metrics", custom("a"))).status == 201
-    assert (await exp.post("payments", "metrics", custom("b"))).status == 201
+    assert (await exp.post("payments", "metrics", custom("a"))).status == 200
+    assert (await exp.post("payments", "metrics", custom("b"))).status == 200
     resp = await exp.post("payments", "metrics", custom("c"))
     assert resp.status == 422
     assert (await resp.json())["field"] == "metrics.0.custom.0.name"
-    assert (await exp.post("payments", "metrics", custom("a", "b"))).status == 201
+    assert (await exp.post("payments", "metrics", custom("a", "b"))).status == 200
     resp = await exp.post("payments", "metrics", custom("a", "c"))
     assert (await resp.json())["field"] == "metrics.0.custom.0.labels"
-    assert (await exp.post("payments", "metrics", custom("a", "a"))).status == 201  # known
+    assert (await exp.post("payments", "metrics", custom("a", "a"))).status == 200  # known
     for t in ("x", "y"):
-        assert (await exp.post("payments", "events", {"type": t, "severity": "low"})).status == 201
+        assert (await exp.post("payments", "events", {"type": t, "severity": "low"})).status == 200
     resp = await exp.post("payments", "events", {"type": "z", "severity": "low"})
     assert (resp.status, (await resp.json())["field"]) == (422, "events.0.type")
     resp = await exp.post("search", "metrics", {"requests": 1})
@@ -349,7 +349,7 @@ async def test_queries_filter_and_page_with_a_cursor(exporter: Exporter) -> None
         {"level": lv, "message": f"{lv} number {i}", "timestamp": base - 100 + i}
         for i, lv in enumerate(["info", "error", "info", "error", "critical"] * 5)
     ]
-    assert (await exporter.post("payments", "batch", {"logs": logs})).status == 201
+    assert (await exporter.post("payments", "batch", {"logs": logs})).status == 200
     await exporter.post("search", "logs", {"level": "error", "message": "other plugin"})
     seen: list[int] = []
     cursor = None
@@ -395,7 +395,7 @@ async def test_snapshots_compare_summary_and_analytics(exporter: Exporter) -> No
             "errors": 5,
             "response_times_seconds": [0.1, 0.3],
         }
-        assert (await exporter.post("payments", "metrics", report)).status == 201
+        assert (await exporter.post("payments", "metrics", report)).status == 200
     await exporter.post("payments", "logs", {"level": "warning", "message": "slow"})
     trend = await exporter.get(
         "/analytics/trends?plugin=payments&metric=cpu_usage_ratio&window=10m&buckets=10"
@@ -431,7 +431,7 @@ async def test_retention_and_caps_prune_the_oldest(
         {"level": "info", "message": f"old {i}", "timestamp": clock.now - 1800} for i in range(3)
     ]
     new = [{"level": "info", "message": f"new {i}"} for i in range(8)]
-    assert (await exp.post("payments", "batch", {"logs": old + new})).status == 201
+    assert (await exp.post("payments", "batch", {"logs": old + new})).status == 200
     clock.now += 2000  # the old ones are now past the hour of retention, the new ones not
     await maintain(exp.state)
     items = (await exp.get("/plugins/payments/logs"))["items"]
