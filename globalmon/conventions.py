@@ -376,6 +376,7 @@ _FOR = {
     "CapacityExhaustionImminent": "10m",
     "PluginMemoryLeak": "30m",
     "PluginCriticalEvent": "0s",
+    "PluginHighSeverityEvent": "0s",
     "Watchdog": "0s",
     "ExporterDown": "2m",
     "ForecasterDown": "5m",
@@ -413,6 +414,7 @@ ALERTS: tuple[AlertDef, ...] = (
     AlertDef(
         "PluginCriticalEvent", _S.CRITICAL, Scope.PLUGIN, "A plugin reported a critical event"
     ),
+    AlertDef("PluginHighSeverityEvent", _S.WARNING, Scope.PLUGIN, "A plugin reported a high event"),
     AlertDef("SecurityAuthFailures", _S.WARNING, Scope.META, "Authentication failures"),
     AlertDef("SecurityRateLimited", _S.WARNING, Scope.META, "Clients are being rate-limited"),
     AlertDef("SecurityIngestRejected", _S.WARNING, Scope.META, "Ingest rejections"),

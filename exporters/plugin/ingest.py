@@ -25,10 +25,10 @@ from exporters.plugin.models import (
     EventIn,
     LogIn,
     MetricReport,
+    SeedMetric,
     Severity,
     SnapshotIn,
 )
-from exporters.plugin.seed import SeedMetric
 from exporters.plugin.state import State
 from exporters.plugin.store import Rows
 from globalmon import conventions as c
@@ -50,21 +50,20 @@ SINGLE: dict[str, type[BaseModel]] = {
 }
 
 
-def _batch(kind: str, raw: bytes) -> tuple[BatchIn, dict[str, Any] | None]:
-    """Parse a single-kind body into a batch, so one path handles all of them; with the seed
-    design's record when the body was a seed-shaped metric (``{"metric_type", "value"}``)."""
+def _batch(kind: str, raw: bytes) -> BatchIn:
+    """Parse a single-kind body into a batch, so one path handles all of them. A single metric
+    is globalmon's report or the seed design's ``{"metric_type", "value"}``."""
     if kind == "batch":
-        return BatchIn.model_validate_json(raw), None
+        return BatchIn.model_validate_json(raw)
     if kind != "metrics":
-        return BatchIn.model_validate({kind: [SINGLE[kind].model_validate_json(raw)]}), None
+        return BatchIn.model_validate({kind: [SINGLE[kind].model_validate_json(raw)]})
     try:  # globalmon's own shape first: its clients pay nothing for the other
-        report = MetricReport.model_validate_json(raw)
+        report: MetricReport | SeedMetric = MetricReport.model_validate_json(raw)
     except ValidationError:
         if not _seed_shaped(raw):
             raise
-        metric = SeedMetric.model_validate_json(raw)
-        return BatchIn.model_validate({"metrics": [metric.report()]}), metric.record()
-    return BatchIn.model_validate({"metrics": [report]}), None
+        report = SeedMetric.model_validate_json(raw)  # its errors name the seed's fields
+    return BatchIn.model_validate({"metrics": [report]})
 
 
 def _seed_shaped(raw: bytes) -> bool:
@@ -93,7 +92,7 @@ def _budget(state: State, plugin: str, batch: BatchIn) -> tuple[str, str] | None
         return "plugin_id", f"more than {limits.max_plugins} live plugins"
     names, n_series = series.custom_names(plugin)
     known = set(series.state.get(plugin, {}))
-    for i, report in enumerate(batch.metrics):
+    for i, (report, _) in enumerate(batch.reports()):
         for j, m in enumerate(report.custom):
             family = c.PLUGIN_CUSTOM_PREFIX + m.name
             if family not in names:
@@ -123,10 +122,10 @@ def _budget(state: State, plugin: str, batch: BatchIn) -> tuple[str, str] | None
     return None
 
 
-def _rows(batch: BatchIn, now: float, seed: dict[str, Any] | None = None) -> Rows:
+def _rows(batch: BatchIn, now: float) -> Rows:
     delta = s.Delta()
     rows = Rows([], [], [], [], delta)
-    for report in batch.metrics:
+    for report, seed in batch.reports():
         ts = report.timestamp or now
         delta.merge(s.metric_delta(report, ts))
         rows.metrics.append((ts, json.dumps(_flat(report) | (seed or {}))))
@@ -187,7 +186,7 @@ async def ingest(request: web.Request) -> web.Response:
             state, "unknown_plugin", error(404, f"no plugin {plugin!r} in the spec", "plugin_id")
         )
     try:
-        batch, seed = _batch(kind, await read_body(request))
+        batch = _batch(kind, await read_body(request))
     except web.HTTPRequestEntityTooLarge:
         limit = state.config.limits.max_body_bytes
         return _reject(state, "too_large", error(413, f"body larger than {limit} bytes", "body"))
@@ -208,7 +207,7 @@ async def ingest(request: web.Request) -> web.Response:
         response = error(429, f"rate limit for {plugin} exceeded", "plugin_id", retry_after=wait)
         response.headers["Retry-After"] = str(max(1, round(wait)))
         return _reject(state, "rate_limited", response)
-    rows = _rows(batch, now, seed)
+    rows = _rows(batch, now)
     if not _adds_series(state, plugin, rows):
         return await _store(state, plugin, batch, rows)
     # The budget check and the write that spends it must not interleave with another request's:

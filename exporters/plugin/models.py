@@ -12,7 +12,16 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    model_validator,
+)
 
 from globalmon import conventions as c
 
@@ -145,6 +154,105 @@ class MetricReport(Strict):
         return self
 
 
+class MetricType(StrEnum):
+    CPU_USAGE = "cpu_usage"
+    MEMORY_USAGE = "memory_usage"
+    RESPONSE_TIME = "response_time"
+    ERROR_RATE = "error_rate"
+    REQUEST_COUNT = "request_count"
+    THROUGHPUT = "throughput"
+    DISK_IO = "disk_io"
+    NETWORK_IO = "network_io"
+    CUSTOM = "custom"
+
+
+_PERCENT = {MetricType.CPU_USAGE, MetricType.MEMORY_USAGE}
+_RANGES: dict[MetricType, tuple[float, float | None, str]] = {
+    MetricType.CPU_USAGE: (0, 100, "a percentage from 0 to 100"),
+    MetricType.MEMORY_USAGE: (0, 100, "a percentage from 0 to 100"),
+}
+_NOT_NEGATIVE = (0, None, "a value of 0 or more")
+
+
+class SeedMetric(Strict):
+    """One metric as the seed design's ``record_metric(plugin_id, metric_type, value, metadata)``;
+    ``report()`` is the same measurement in globalmon's own shape (exporters/plugin/seed.py
+    says how each type lands)."""
+
+    metric_type: MetricType
+    value: float
+    metadata: JsonObject = Field(default_factory=dict)
+    timestamp: Timestamp | None = None
+
+    @model_validator(mode="after")
+    def _in_range(self) -> SeedMetric:
+        lo, hi, expected = _RANGES.get(self.metric_type, _NOT_NEGATIVE)
+        custom = self.metric_type is MetricType.CUSTOM
+        if not custom and (self.value < lo or (hi is not None and self.value > hi)):
+            raise ValueError(f"value of {self.metric_type.value}: expected {expected}")
+        name = self.metadata.get("name", "value")
+        if self.metric_type is MetricType.CUSTOM and not (
+            isinstance(name, str) and is_metric_name(name)
+        ):
+            raise ValueError(
+                "metadata.name: expected a metric name of lowercase letters, digits, _"
+            )
+        direction = self.metadata.get("direction", "read")
+        if self.metric_type in (MetricType.DISK_IO, MetricType.NETWORK_IO) and direction not in (
+            "read",
+            "write",
+        ):
+            raise ValueError('metadata.direction: expected "read" or "write"')
+        return self
+
+    def report(self) -> MetricReport:
+        """The same measurement as globalmon's own report (validated like any other)."""
+        t, v = self.metric_type, self.value
+        fields: dict[str, Any] = {"timestamp": self.timestamp}
+        if t is MetricType.CPU_USAGE:
+            fields["cpu_usage_ratio"] = v / 100
+        elif t is MetricType.MEMORY_USAGE:
+            fields["memory_usage_ratio"] = v / 100
+        elif t is MetricType.RESPONSE_TIME:
+            fields["response_times_seconds"] = [v / 1000]
+        elif t is MetricType.REQUEST_COUNT:
+            fields["requests"] = v
+        elif t in (MetricType.DISK_IO, MetricType.NETWORK_IO):
+            kind = "disk" if t is MetricType.DISK_IO else "network"
+            fields[f"{kind}_{self.metadata.get('direction', 'read')}_bytes"] = v
+        else:
+            name = {
+                MetricType.ERROR_RATE: "reported_error_rate",
+                MetricType.THROUGHPUT: "throughput_per_second",
+            }.get(t) or str(self.metadata.get("name", "value"))
+            fields["custom"] = [CustomMetric.model_validate({"name": name, "value": v})]
+        return MetricReport.model_validate(fields)
+
+    def record(self) -> dict[str, Any]:
+        """What is stored beside the report's numbers, so a query gives it back as sent."""
+        return {
+            "metric_type": self.metric_type.value,
+            "value": self.value,
+            "metadata": self.metadata,
+        }
+
+
+def _metric_shape(value: Any) -> str:
+    return (
+        "seed"
+        if isinstance(value, dict | SeedMetric)
+        and (isinstance(value, SeedMetric) or "metric_type" in value)
+        else "report"
+    )
+
+
+# A batch's metric: globalmon's report, or the seed design's one-metric shape
+MetricItem = Annotated[
+    Annotated[MetricReport, Tag("report")] | Annotated[SeedMetric, Tag("seed")],
+    Discriminator(_metric_shape),
+]
+
+
 class LogIn(Strict):
     timestamp: Timestamp | None = None
     level: Level
@@ -207,7 +315,7 @@ SEED_SNAPSHOT_FIELDS = frozenset(
 class BatchIn(Strict):
     """Any mix of reports, committed together or not at all."""
 
-    metrics: list[MetricReport] = Field(default_factory=list)
+    metrics: list[MetricItem] = Field(default_factory=list)
     logs: list[LogIn] = Field(default_factory=list)
     events: list[EventIn] = Field(default_factory=list)
     snapshots: list[SnapshotIn] = Field(default_factory=list)
@@ -220,6 +328,13 @@ class BatchIn(Strict):
         if n > MAX_BATCH_ITEMS:
             raise ValueError(f"at most {MAX_BATCH_ITEMS} items in one batch")
         return self
+
+    def reports(self) -> list[tuple[MetricReport, dict[str, Any] | None]]:
+        """Each metric as globalmon's report, with the seed's record when sent in that shape."""
+        return [
+            (m.report(), m.record()) if isinstance(m, SeedMetric) else (m, None)
+            for m in self.metrics
+        ]
 
     @property
     def size(self) -> int:

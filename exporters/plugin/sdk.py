@@ -13,6 +13,21 @@
 
     client.close()                        # flushes what is buffered (bounded by a timeout)
 
+The seed design's monitor, one object for every plugin of a process, with its calls:
+
+    from exporters.plugin.sdk import PluginMonitor
+
+    monitor = PluginMonitor("http://127.0.0.1:9465", token=TOKEN)
+    monitor.record_metric("my_plugin", "cpu_usage", 42.0, {"source": "worker"})
+    monitor.record_log("my_plugin", "error", "card declined", {"order": 42}, traceback_text)
+    monitor.record_event("my_plugin", "startup", "v1.4.2 up", "info", {"version": "1.4.2"})
+    monitor.create_snapshot("my_plugin", {"cpu_usage": 12.5, "response_time": 180.0})
+    monitor.close()
+
+Each client also measures its own process every ``self_interval`` seconds (30 by default; None
+turns it off) when psutil is installed: CPU and memory as gauges, disk IO as increments, and a
+snapshot (``healthy``, uptime, CPU, memory), as the seed's monitor does on its own.
+
 Calls only append to a bounded in-memory buffer; a background thread sends batches to
 ``POST /api/advanced-monitoring/plugins/{id}/batch``. Requests, errors and timings are summed
 into one metric report per flush. When the exporter is unreachable the thread retries with
@@ -50,6 +65,7 @@ class PluginClient:
         batch_size: int = 500,
         timeout: float = 5.0,
         max_backoff: float = 30.0,
+        self_interval: float | None = 30.0,
     ) -> None:
         self.endpoint = f"{url.rstrip('/')}/api/advanced-monitoring/plugins/{plugin_id}/batch"
         self.token = token
@@ -63,6 +79,9 @@ class PluginClient:
         self._wake = threading.Event()
         self._stop = False
         self.sent = self.dropped = self.rejected = self.failures = 0
+        self._self = _SelfMeasure(self) if self_interval else None
+        self._self_interval = self_interval or 0.0
+        self._next_self = time.monotonic() + self._self_interval
         self._thread = threading.Thread(target=self._run, name="globalmon-sdk", daemon=True)
         self._thread.start()
 
@@ -202,6 +221,9 @@ class PluginClient:
             self._wake.wait(backoff or self.flush_interval)
             self._wake.clear()
             stopping = self._stop
+            if self._self is not None and time.monotonic() >= self._next_self:
+                self._next_self = time.monotonic() + self._self_interval
+                self._self.sample()
             while True:
                 batch = self._take()
                 if not batch:
@@ -220,3 +242,110 @@ class PluginClient:
                 backoff = 0.0
             if stopping:
                 return
+
+
+class _SelfMeasure:
+    """The plugin's own process through psutil, when it is installed (the SDK needs only the
+    standard library): gauges and IO increments into the next report, and a snapshot."""
+
+    def __init__(self, client: PluginClient) -> None:
+        self.client = client
+        try:
+            import psutil
+        except ImportError:
+            self.process = None
+            return
+        self.process = psutil.Process()
+        self.process.cpu_percent(None)  # the first call only starts the measurement
+        self.io = self._io()
+
+    def _io(self) -> tuple[float, float] | None:
+        assert self.process is not None
+        try:
+            io = self.process.io_counters()
+        except (AttributeError, OSError):  # not on every platform, or not permitted
+            return None
+        return float(io.read_bytes), float(io.write_bytes)
+
+    def sample(self) -> None:
+        if self.process is None:
+            return
+        try:
+            with self.process.oneshot():
+                cpu = min(1.0, self.process.cpu_percent(None) / 100)
+                memory = float(self.process.memory_info().rss)
+                uptime = max(0.0, time.time() - self.process.create_time())
+        except OSError:
+            return
+        fields: dict[str, Any] = {"cpu_usage_ratio": cpu, "memory_bytes": memory}
+        io = self._io()
+        if io is not None and self.io is not None:
+            fields["disk_read_bytes"] = max(0.0, io[0] - self.io[0])
+            fields["disk_write_bytes"] = max(0.0, io[1] - self.io[1])
+        self.io = io
+        self.client.record_metric(**fields)
+        self.client.create_snapshot(
+            status="healthy", uptime_seconds=uptime, cpu_usage_ratio=cpu, memory_bytes=memory
+        )
+
+
+def _value(x: Any) -> Any:
+    """An enum's value (the seed passes MetricType.CPU_USAGE, LogLevel.ERROR), else x."""
+    return getattr(x, "value", x)
+
+
+class PluginMonitor:
+    """The seed design's plugin monitor: one object for all of a process's plugins, with the
+    seed's call signatures; one ``PluginClient`` per plugin underneath."""
+
+    def __init__(self, url: str, *, token: str | None = None, **options: Any) -> None:
+        self.url, self.token, self.options = url, token, options
+        self.clients: dict[str, PluginClient] = {}
+        self._lock = threading.Lock()
+
+    def client(self, plugin_id: str) -> PluginClient:
+        with self._lock:
+            found = self.clients.get(plugin_id)
+            if found is None:
+                found = PluginClient(self.url, plugin_id, token=self.token, **self.options)
+                self.clients[plugin_id] = found
+            return found
+
+    def record_metric(
+        self, plugin_id: str, metric_type: Any, value: float, metadata: dict[str, Any] | None = None
+    ) -> None:
+        item = {"metric_type": _value(metric_type), "value": value, "metadata": metadata or {}}
+        self.client(plugin_id)._append("metrics", {**item, "timestamp": time.time()})
+
+    def record_log(
+        self,
+        plugin_id: str,
+        level: Any,
+        message: str,
+        context: dict[str, Any] | None = None,
+        traceback: str | None = None,
+    ) -> None:
+        self.client(plugin_id).record_log(
+            _value(level), message, context=context, traceback=traceback
+        )
+
+    def record_event(
+        self,
+        plugin_id: str,
+        event_type: str,
+        description: str,
+        severity: str,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        self.client(plugin_id).record_event(event_type, _value(severity), description, data)
+
+    def create_snapshot(self, plugin_id: str, metrics: dict[str, Any]) -> None:
+        self.client(plugin_id).create_snapshot(**metrics)
+
+    def flush(self) -> None:
+        for c in list(self.clients.values()):
+            c.flush()
+
+    def close(self, timeout: float = 10.0) -> None:
+        for c in list(self.clients.values()):
+            c.close(timeout)

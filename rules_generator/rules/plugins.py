@@ -1,4 +1,5 @@
-"""Plugin alerts in one region: resources, errors, latency, memory leaks, critical events."""
+"""Plugin alerts in one region: resources, errors, latency, memory leaks, critical and high
+events."""
 
 from __future__ import annotations
 
@@ -108,7 +109,8 @@ def plugin_rules(place: Place) -> list[Group]:
             ),
         ),
         _leak(place, own, series_labels, dashboard),
-        _critical_event(place, own, series_labels, dashboard),
+        _event_alert(place, own, series_labels, dashboard, "PluginCriticalEvent", "critical"),
+        _event_alert(place, own, series_labels, dashboard, "PluginHighSeverityEvent", "high"),
     ]
     return [Group(f"{c.GROUP_PLUGINS}.{p}", (*recordings, *(a for a in alerts if a)))]
 
@@ -140,22 +142,29 @@ def _leak(
     )
 
 
-def _critical_event(
-    place: Place, own: dict[str, str], series_labels: dict[str, str], dashboard: str
+def _event_alert(
+    place: Place,
+    own: dict[str, str],
+    series_labels: dict[str, str],
+    dashboard: str,
+    name: str,
+    severity: str,
 ) -> Alert | None:
-    """A critical event in the last 5 minutes. The exporter creates a (type, severity) series
-    with the first such event, and increase() needs two samples, so a series that is new in the
-    last 5 minutes counts too (``unless ... offset``)."""
+    """An event of ``severity`` in the last 5 minutes (the seed design's routing: critical
+    events page, high ones take the warning route). The exporter creates a (type, severity)
+    series with the first such event, and increase() needs two samples, so a series that is new
+    in the last 5 minutes counts too (``unless ... offset``)."""
     m = c.PLUGIN_EVENTS.name
-    labels = {**series_labels, "severity": "critical", "type": "test-event"}
+    labels = {**series_labels, "severity": severity, "type": "test-event"}
     series = sel(m, **labels)
-    critical = sel(m, **own, severity="critical")
+    events = sel(m, **own, severity=severity)
     when = 6
     return place.alert(
-        "PluginCriticalEvent",
-        f"increase({critical}[5m]) > 0 or ({critical} unless {critical} offset 5m)",
-        summary=f"Plugin {own['plugin']} reported a critical event",
-        description="A critical {{ $labels.type }} event; see the plugin's events for details.",
+        name,
+        f"increase({events}[5m]) > 0 or ({events} unless {events} offset 5m)",
+        summary=f"Plugin {own['plugin']} reported a {severity} event",
+        description=f"A {severity} {{{{ $labels.type }}}} event; see the plugin's events for "
+        "details.",
         dashboard=dashboard,
         cases=(
             Case("fires", (Series(series, "0 0 0 1 1 1 1 1 1"),), when, labels, 0.0),

@@ -111,8 +111,8 @@ scrape_configs:
 
 
 async def _traffic(http: aiohttp.ClientSession, headers: dict[str, str]) -> None:
-    """A report every 0.2 s (5 errors in 20 requests, slow, CPU and memory high) and one
-    critical event."""
+    """A report every 0.2 s (5 errors in 20 requests, slow, CPU and memory high), one critical
+    event and one high one, in the seed's shape."""
     for i in itertools.count():
         report = {
             "cpu_usage_ratio": 0.95, "memory_bytes": 1e8 + i * 1e6, "memory_usage_ratio": 0.97,
@@ -122,6 +122,9 @@ async def _traffic(http: aiohttp.ClientSession, headers: dict[str, str]) -> None
             assert resp.status == 200
         if i == 5:
             event = {"type": "oom", "severity": "critical", "description": "killed"}
+            async with http.post(f"{API}/events", json=event, headers=headers) as resp:
+                assert resp.status == 200
+            event = {"event_type": "slow_start", "severity": "high", "description": "late"}
             async with http.post(f"{API}/events", json=event, headers=headers) as resp:
                 assert resp.status == 200
         await asyncio.sleep(0.2)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import socket
+import time
 from typing import Any
 
 import pytest
 from aiohttp import WSMsgType, web
 
 from exporters.plugin.limits import Limits
-from exporters.plugin.sdk import PluginClient
+from exporters.plugin.sdk import PluginClient, PluginMonitor
 from exporters.plugin.store import PluginStore
 from tests.exporters.plugin_fixtures import TOKEN, Clock, Exporter, clock, exporter, start, store
 from tests.exporters.waiting import until
@@ -188,3 +190,52 @@ async def test_sdk_retries_until_the_exporter_accepts(
     await asyncio.to_thread(client.close)
     messages = [i["message"] for i in (await exp.get("/plugins/payments/logs"))["items"]]
     assert messages == ["second", "first"]
+
+
+class _SeedMetricType(enum.Enum):  # the seed passes its own enums
+    CPU_USAGE = "cpu_usage"
+    RESPONSE_TIME = "response_time"
+
+
+async def test_the_seed_monitors_calls_through_the_sdk(exporter: Exporter) -> None:
+    url = str(exporter.client.make_url("/"))
+    monitor = PluginMonitor(url, token=TOKEN, flush_interval=60, self_interval=None)
+    monitor.record_metric("payments", _SeedMetricType.CPU_USAGE, 42.0, {"source": "worker"})
+    monitor.record_metric("payments", "response_time", 250.0)
+    monitor.record_log("payments", "error", "card declined", {"order": 42}, "Traceback ...")
+    monitor.record_event("payments", "startup", "v1.4.2 up", "info", {"version": "1.4.2"})
+    monitor.create_snapshot("payments", {"cpu_usage": 12.5, "response_time": 180.0})
+    await asyncio.to_thread(monitor.close)
+    [client] = monitor.clients.values()
+    assert (client.sent, client.dropped, client.rejected) == (5, 0, 0)
+    text = await exporter.metrics()
+    assert 'globalmon_plugin_cpu_usage_ratio{plugin="payments"} 0.42' in text
+    assert 'globalmon_plugin_response_time_seconds_sum{plugin="payments"} 0.25' in text
+    metrics = (await exporter.get("/plugins/payments/metrics?hours=1"))["data"]
+    assert {m["metric_type"]: m["metadata"] for m in metrics}["cpu_usage"] == {"source": "worker"}
+    [log] = (await exporter.get("/plugins/payments/logs?hours=1"))["data"]
+    assert (log["level"], log["traceback"]) == ("error", "Traceback ...")
+    [event] = (await exporter.get("/plugins/payments/events?hours=1"))["data"]
+    assert (event["event_type"], event["severity"]) == ("startup", "info")
+    [snapshot] = (await exporter.get("/plugins/payments/snapshots?hours=1"))["data"]
+    assert (snapshot["cpu_usage"], snapshot["response_time"]) == (12.5, 180.0)
+
+
+async def test_the_sdk_measures_its_own_process_and_snapshots_it(exporter: Exporter) -> None:
+    url = str(exporter.client.make_url("/"))
+    client = PluginClient(url, "payments", token=TOKEN, flush_interval=0.05, self_interval=0.1)
+    deadline = time.monotonic() + 30
+    try:
+        while True:  # a condition with a deadline: the SDK's thread measures every 0.1 s
+            found = (await exporter.get("/plugins/payments/snapshots"))["items"]
+            if found and found[0].get("uptime_seconds") is not None:
+                snapshot = found[0]
+                break
+            assert time.monotonic() < deadline, "no snapshot of the plugin's own process in 30s"
+            await asyncio.sleep(0.05)
+    finally:
+        await asyncio.to_thread(client.close)
+    assert snapshot["status"] == "healthy"
+    assert snapshot["memory_bytes"] > 10 * 1024 * 1024  # this test's interpreter
+    assert 0 <= snapshot["cpu_usage_ratio"] <= 1
+    assert 'globalmon_plugin_memory_bytes{plugin="payments"}' in await exporter.metrics()
