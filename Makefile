@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make demo   set up, start the example stack, run a fault scenario (demo-down stops it)"
-	@echo "make test   set up, then ruff, ruff format --check, mypy --strict and pytest"
+	@echo "make test   set up, then ruff, ruff format --check, mypy --strict, import contracts, pytest"
 	@echo "make bench  set up, then run every benchmark under bench/"
 
 setup: system-deps $(STAMP)
@@ -61,6 +61,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: setup lint
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -1,1 +1,1 @@
-"""Alertmanager receiver: incidents, escalation, guarded auto-recovery, audit trail (issue 6)."""
+"""Alertmanager receiver: incidents, escalation, guarded auto-recovery, audit trail."""

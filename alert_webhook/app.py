@@ -34,8 +34,8 @@ from alert_webhook import incidents as inc
 from alert_webhook.payload import BadPayload
 from alert_webhook.runtime import Clock, Sleep, Webhook, WebhookConfig
 from alert_webhook.store import WebhookStore
-from exporters.http import RAW_BODIES, error, invalid, read_body
 from globalmon.durable import WriterClosed
+from globalmon.http import RAW_BODIES, error, invalid, read_body
 
 HOOK: web.AppKey[Webhook] = web.AppKey("webhook", Webhook)
 FILTERS = ("state", "severity", "region", "service", "alertname")

@@ -19,7 +19,7 @@ from pydantic import (
     field_validator,
 )
 
-from exporters.http import validation_reason
+from globalmon.http import validation_reason
 
 MAX_ALERTS = 20_000  # a 10k-alert storm fits with room; Alertmanager's max_alerts caps it lower
 LabelName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=128)]

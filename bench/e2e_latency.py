@@ -19,9 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from globalmon import servers
 from globalmon.spec.types import duration_seconds
-from globalmon.stack import demo, runner, scenarios
+from local_stack import demo, runner, scenarios, servers
 
 SPEC = """
 version: v1

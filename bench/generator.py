@@ -23,9 +23,9 @@ from pathlib import Path
 import yaml
 
 from bench.spec_load import build_spec, median_seconds
-from globalmon import servers
 from globalmon.spec import load_spec, load_spec_text
 from globalmon.spec.types import duration_seconds
+from local_stack import servers
 from rules_generator.fixtures import openmetrics
 from rules_generator.generate import generate
 

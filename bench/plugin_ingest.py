@@ -28,7 +28,7 @@ import yaml
 
 from bench.plugin_scrape import report
 from exporters.plugin.series import Series, metric_delta
-from globalmon import servers
+from local_stack import servers
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIFT_CONCURRENCY = 2

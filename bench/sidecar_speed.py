@@ -27,8 +27,8 @@ from bench._pandas_detector import scores as reference
 from forecaster_sidecar.analyse import FLAG_HOLD_SECONDS, analyse
 from forecaster_sidecar.anomaly import scores
 from forecaster_sidecar.prometheus import query_range
-from globalmon import servers
 from globalmon.spec.forecast import Forecast
+from local_stack import servers
 
 STEP = 300
 POINTS = 2016

@@ -33,7 +33,7 @@ from pathlib import Path
 import aiohttp
 import yaml
 
-from globalmon import servers
+from local_stack import servers
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = Path(__file__).with_name("webhook_alerts.lua")

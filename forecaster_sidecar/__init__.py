@@ -1,1 +1,1 @@
-"""Trend, forecast bands, anomaly scores, time-to-exhaustion from Prometheus history (issue 5)."""
+"""Trend, forecast bands, anomaly scores, time-to-exhaustion from Prometheus history."""

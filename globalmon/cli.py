@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
+
+from prometheus_client import disable_created_metrics
 
 from globalmon import __version__
-from globalmon.cliutil import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, load_or_report
+from globalmon.cliutil import EXIT_OK, EXIT_USAGE, load_or_report
 from globalmon.describe import describe
-from globalmon.spec import SpecError, load_spec
 from globalmon.spec.schema import json_schema_text, markdown
 
 
@@ -39,42 +38,6 @@ def _schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _generate(args: argparse.Namespace) -> int:
-    # Imported here: the generator is a larger import than validate needs.
-    from rules_generator.generate import EmptyOutputError, generate
-    from rules_generator.writer import diff, write
-
-    try:
-        spec = load_spec(args.spec)
-        files = generate(
-            spec, os.path.basename(args.spec), secrets_dir=args.secrets_dir, format=args.format
-        )
-    except SpecError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_USAGE
-    except EmptyOutputError as exc:
-        print(f"globalmon generate: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    out = Path(args.output)
-    try:
-        if args.check:
-            text = diff(out, files)
-            if text:
-                sys.stdout.write(text)
-                print(
-                    f"{out} is stale: run globalmon generate {args.spec} -o {out}", file=sys.stderr
-                )
-                return EXIT_FAILURE
-            print(f"{out}: up to date ({len(files)} files)")
-            return EXIT_OK
-        changed = write(out, files)
-    except OSError as exc:
-        print(f"globalmon generate: {out}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    print(f"{out}: {len(files)} files, {len(changed)} changed")
-    return EXIT_OK
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="globalmon",
@@ -91,36 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec", metavar="SPEC", help="region spec YAML file")
     p.set_defaults(func=_describe)
 
-    p = sub.add_parser(
-        "generate", help="write Prometheus configs, rules, promtool tests, Alertmanager config"
-    )
-    p.add_argument("spec", metavar="SPEC", help="region spec YAML file")
-    p.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
-    p.add_argument(
-        "--check",
-        action="store_true",
-        help="write nothing; exit 1 with a unified diff when DIR is stale, 0 when up to date",
-    )
-    p.add_argument(
-        "--format",
-        choices=["plain", "prometheus-operator"],
-        default="plain",
-        help="plain files (default), or PrometheusRule and AlertmanagerConfig manifests",
-    )
-    p.add_argument(
-        "--secrets-dir",
-        default="/run/globalmon/secrets",
-        metavar="DIR",
-        help="where env-referenced secrets are written as files for Prometheus and "
-        "Alertmanager (default: %(default)s)",
-    )
-    p.set_defaults(func=_generate)
-
+    # The one place the core reaches the parts: each adds its own commands.
     from alert_webhook.cli import add_parsers as add_webhook_parsers
     from exporters.cli import add_parsers
     from forecaster_sidecar.cli import add_parsers as add_sidecar_parsers
-    from globalmon.stack.cli import add_parsers as add_stack_parsers
+    from local_stack.cli import add_parsers as add_stack_parsers
+    from rules_generator.cli import add_parsers as add_generator_parsers
 
+    add_generator_parsers(sub)
     add_parsers(sub)
     add_sidecar_parsers(sub)
     add_webhook_parsers(sub)
@@ -139,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
+    # Our counters are process-lifetime or restored from SQLite: *_created series would only
+    # double the series count (Prometheus 2.42 does not read them from the text format). Said
+    # here, where a process starts, not as a side effect of importing a package.
+    disable_created_metrics()  # type: ignore[no-untyped-call]
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)

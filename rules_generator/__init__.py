@@ -1,1 +1,1 @@
-"""Prometheus configs, rules, promtool tests, Alertmanager config and Grafana boards (issue 3)."""
+"""Prometheus configs, rules, promtool tests, Alertmanager config and Grafana boards."""

@@ -9,8 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import disable_created_metrics
 
-from globalmon import servers
+from local_stack import servers
+
+# As `globalmon` does when a daemon starts (globalmon/cli.py): apps built in-process by the tests
+# expose what the daemons expose.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 def _binary(names: tuple[str, ...]) -> str:

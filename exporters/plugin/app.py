@@ -22,12 +22,12 @@ from aiohttp import web
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from exporters.http import RAW_BODIES
 from exporters.plugin import ingest, query, stream
 from exporters.plugin.push import Pusher, running
 from exporters.plugin.state import PluginExporterConfig, SelfMetrics, State
 from exporters.plugin.store import PluginStore
 from globalmon.durable import WriterClosed
+from globalmon.http import RAW_BODIES
 
 API = "/api/advanced-monitoring"
 PLUGIN = API + "/plugins/{plugin_id}"

@@ -17,7 +17,6 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 from pydantic_core import from_json
 
-from exporters.http import bearer_ok, error, invalid, read_body
 from exporters.plugin import series as s
 from exporters.plugin.models import (
     SEED_SNAPSHOT_FIELDS,
@@ -33,6 +32,7 @@ from exporters.plugin.state import State
 from exporters.plugin.store import Rows
 from globalmon import conventions as c
 from globalmon.durable import WriterClosed
+from globalmon.http import bearer_ok, error, invalid, read_body
 
 COMPONENT = "ingest"
 

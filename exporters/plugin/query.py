@@ -8,11 +8,11 @@ from typing import Any
 
 from aiohttp import web
 
-from exporters.http import error
 from exporters.plugin.models import Level, Severity
 from exporters.plugin.seed import RECORDS, MetricType, iso, metric_records, snapshot_record
 from exporters.plugin.state import State
 from exporters.plugin.store import Filters
+from globalmon.http import error
 from globalmon.spec.types import duration_seconds
 
 MAX_PAGE = 1000

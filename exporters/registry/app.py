@@ -22,10 +22,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from exporters.http import RAW_BODIES, bearer_ok, error, read_body
 from exporters.registry.store import Registration, RegistryStore
 from globalmon import conventions as c
 from globalmon.durable import WriterClosed
+from globalmon.http import RAW_BODIES, bearer_ok, error, read_body
 from globalmon.spec.topology import AgentType
 from globalmon.spec.types import HostPort, Id, LabelName, is_host_port, is_id, is_label_name
 

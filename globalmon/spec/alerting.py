@@ -1,4 +1,4 @@
-"""Alert thresholds and per-alert overrides, with the seed design's defaults.
+"""Alert thresholds and per-alert overrides, with their defaults.
 
 Thresholds are set once under ``defaults`` and overridden per region, service or plugin; the most
 specific layer wins (plugin or service, then region, then defaults).
@@ -27,7 +27,7 @@ _ESCALATE = "How long an unacknowledged alert waits before each escalation step 
 
 
 class Thresholds(StrictModel):
-    """The global alert thresholds; every field has the seed design's default."""
+    """The global alert thresholds; every field has a default."""
 
     cpu_percent: Percent = Field(80, description=_CPU, examples=[80])
     memory_percent: Percent = Field(85, description=_MEM, examples=[85])

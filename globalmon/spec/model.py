@@ -109,7 +109,7 @@ class Defaults(StrictModel):
 
     thresholds: Thresholds = Field(
         default_factory=Thresholds,
-        description="Global thresholds (the seed design's values when omitted).",
+        description="Global thresholds (the defaults below when omitted).",
         examples=[{"cpu_percent": 80, "memory_percent": 85}],
     )
     alerts: AlertOverrides = Field(

@@ -22,8 +22,8 @@ from alert_webhook.channels import resolve_secrets
 from alert_webhook.rules import Rules
 from alert_webhook.runtime import Webhook, WebhookConfig
 from alert_webhook.store import WebhookStore
-from globalmon import servers
 from globalmon.spec import Spec, load_spec_text
+from local_stack import servers
 
 TOKEN = "hook-s3cret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

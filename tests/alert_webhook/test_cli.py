@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from globalmon import servers
 from globalmon.cli import main
+from local_stack import servers
 from tests.alert_webhook.fixtures import T0, TOKEN, alert, payload
 
 REPO = Path(__file__).resolve().parent.parent.parent

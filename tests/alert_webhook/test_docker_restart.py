@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from globalmon import servers
+from local_stack import servers
 from tests.alert_webhook.fixtures import (
     T0,
     Clock,

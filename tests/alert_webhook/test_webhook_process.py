@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from globalmon import servers
+from local_stack import servers
 from tests.alert_webhook.fixtures import RECORDER, TOKEN, Sink
 from tests.exporters.waiting import until
 

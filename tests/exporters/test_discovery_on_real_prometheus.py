@@ -15,8 +15,8 @@ from exporters.registry.app import TARGETS_PATH, RegistryConfig
 from exporters.registry.app import create_app as create_registry
 from exporters.registry.store import RegistryStore
 from globalmon import conventions as c
-from globalmon import servers
 from globalmon.spec.topology import Agent
+from local_stack import servers
 from tests.conftest import StartServer
 from tests.exporters.waiting import query, until
 

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from globalmon import conventions as c
-from globalmon import servers
+from local_stack import servers
 from tests.conftest import StartServer
 from tests.exporters.waiting import query, until
 

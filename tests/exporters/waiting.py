@@ -7,7 +7,7 @@ import time
 import urllib.parse
 from typing import Any
 
-from globalmon import servers
+from local_stack import servers
 
 
 def query(url: str, expr: str) -> list[dict[str, Any]]:

@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from globalmon import conventions as c
-from globalmon import servers
 from globalmon.spec import load_spec_text
+from local_stack import servers
 from rules_generator.generate import generate
 from tests.exporters.promtool import check_metrics
 from tests.exporters.waiting import query, until

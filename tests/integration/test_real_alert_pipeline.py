@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from pytest_aiohttp import AiohttpServer
 
-from globalmon import servers
+from local_stack import servers
 from tests.conftest import StartServer
 
 pytestmark = pytest.mark.integration

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from globalmon import servers
 from globalmon.cli import main
-from globalmon.stack import runner, scenarios
+from local_stack import runner, scenarios, servers
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from globalmon import servers
+from local_stack import servers
 from tests.rules_generator.cases import CASES, REPO
 from tests.rules_generator.grafana_schema import dashboard_schema
 

@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from globalmon import conventions as c
-from globalmon import servers
 from globalmon.spec import load_spec
+from local_stack import servers
 from rules_generator.dashboards import dashboards
 from rules_generator.fixtures import openmetrics
 from tests.rules_generator.cases import REPO

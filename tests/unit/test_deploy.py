@@ -15,9 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from globalmon import servers
 from globalmon.cli import build_parser, main
-from globalmon.stack import compose
+from local_stack import compose, servers
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"

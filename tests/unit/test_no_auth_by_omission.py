@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from globalmon import servers
 from globalmon.cli import main
+from local_stack import servers
 
 SPEC = """\
 version: v1

@@ -6,7 +6,7 @@ import signal
 import subprocess
 import sys
 
-from globalmon.stack import runner
+from local_stack import runner
 
 
 def _started(code: str) -> int:

@@ -15,7 +15,7 @@ DEFAULT_DIR = ".globalmon/stack"
 
 def _up(args: argparse.Namespace) -> int:
     from globalmon.spec import SpecError
-    from globalmon.stack import runner
+    from local_stack import runner
 
     root = Path(args.dir)
     try:
@@ -36,7 +36,7 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from globalmon.stack import runner
+    from local_stack import runner
 
     try:
         rows = runner.status(Path(args.dir))
@@ -48,7 +48,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
-    from globalmon.stack import runner
+    from local_stack import runner
 
     try:
         runner.down(Path(args.dir))
@@ -59,7 +59,7 @@ def _down(args: argparse.Namespace) -> int:
 
 
 def _scenario(args: argparse.Namespace) -> int:
-    from globalmon.stack import runner, scenarios
+    from local_stack import runner, scenarios
 
     run = scenarios.SCENARIOS.get(args.name)
     if run is None:
@@ -80,7 +80,7 @@ def _compose(args: argparse.Namespace) -> int:
     import os
 
     from globalmon.spec import SpecError, load_spec
-    from globalmon.stack import compose
+    from local_stack import compose
 
     try:
         spec = load_spec(Path(args.spec))
@@ -107,7 +107,7 @@ def _compose(args: argparse.Namespace) -> int:
 def _world(args: argparse.Namespace) -> int:
     import os
 
-    from globalmon.stack.world import serve
+    from local_stack.world import serve
 
     root = Path(args.dir)
     token = os.environ.get("GLOBALMON_INGEST_TOKEN")

@@ -23,10 +23,9 @@ from typing import Any
 
 import yaml
 
-from globalmon import servers
 from globalmon.spec import Spec, load_spec
-from globalmon.stack import demo
-from globalmon.stack.plan import Proc, free, plan
+from local_stack import demo, servers
+from local_stack.plan import Proc, free, plan
 
 STATE = "stack.json"
 # Processes this Python process started: kept so they are reaped (and not reported as leaked)

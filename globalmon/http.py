@@ -1,4 +1,5 @@
-"""HTTP pieces the exporters share: JSON errors naming the field, bearer-token checks."""
+"""HTTP pieces every part shares: JSON errors naming the field, bearer-token checks, bodies read
+as their Content-Encoding says."""
 
 from __future__ import annotations
 

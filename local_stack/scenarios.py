@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from globalmon import servers
-from globalmon.stack import runner
+from local_stack import runner, servers
 
 POLL = 0.1
 

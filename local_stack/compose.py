@@ -17,8 +17,8 @@ from pydantic import BaseModel
 
 from globalmon.spec import Spec
 from globalmon.spec.types import SecretRef
-from globalmon.stack.demo import TOKENS
-from globalmon.stack.plan import plan
+from local_stack.demo import TOKENS
+from local_stack.plan import plan
 
 ROOT = PurePosixPath("/globalmon")  # in the containers: spec.yaml, generated/ (ro), data/
 IMAGES = {
