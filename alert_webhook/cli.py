@@ -19,6 +19,7 @@ from globalmon.cliutil import (
     load_or_report,
     serve,
 )
+from globalmon.logs import add_log_flags
 
 
 def run_webhook(args: argparse.Namespace) -> int:
@@ -169,6 +170,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "(default: %(default)s)",
     )
     add_insecure_flag(p)
+    add_log_flags(p)
     p.set_defaults(func=run_webhook)
 
     p = sub.add_parser("audit", help="check or export the webhook's hash-chained audit trail")

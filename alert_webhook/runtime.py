@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import sys
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -25,6 +25,8 @@ from alert_webhook.rules import Rules
 from alert_webhook.store import WebhookStore
 from globalmon import conventions as c
 from globalmon.spec.types import duration_seconds
+
+log = logging.getLogger("globalmon.webhook")
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -158,7 +160,7 @@ class Webhook:
             try:
                 await self.tick()
             except Exception as exc:  # a full disk, a bug in one path: keep serving, say so
-                print(f"globalmon webhook: background pass failed: {exc!r}", file=sys.stderr)
+                log.error("background pass failed", extra={"kv": {"err": repr(exc)}})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), self.config.tick_interval)
             self.wake.clear()
@@ -227,7 +229,7 @@ class Webhook:
         try:
             await self._run_action(row)
         except Exception as exc:
-            print(f"globalmon webhook: action {row} failed: {exc!r}", file=sys.stderr)
+            log.error("action failed", extra={"kv": {"action_id": row, "err": repr(exc)}})
             with contextlib.suppress(Exception):  # the store itself may be what failed
                 await self.store.finish_action(row, "error", repr(exc)[:1000], self.clock())
             self.wake.set()

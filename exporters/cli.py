@@ -20,6 +20,7 @@ from globalmon.cliutil import (
     load_or_report,
     serve,
 )
+from globalmon.logs import add_log_flags
 from globalmon.secrets import SecretUnavailable, read_secret
 from globalmon.spec.types import duration_seconds
 
@@ -178,6 +179,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         metavar="SECONDS",
         help="seconds between heartbeats (default: heartbeat_stale_after / 4)",
     )
+    add_log_flags(p)
     p.set_defaults(func=run_agent)
 
     p = sub.add_parser("registry", help="run the agent registry (Prometheus http_sd)")
@@ -202,6 +204,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="remove agents silent this long (default: %(default)s)",
     )
     add_insecure_flag(p)
+    add_log_flags(p)
     p.set_defaults(func=run_registry)
 
     p = sub.add_parser(
@@ -251,4 +254,5 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="also push critical events to the alert webhook (global.webhook_url)",
     )
     add_insecure_flag(p)
+    add_log_flags(p)
     p.set_defaults(func=run_plugin_exporter)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -33,6 +33,8 @@ from forecaster_sidecar.remote_write import RemoteWriteError, push
 from globalmon import conventions as c
 from globalmon.spec.forecast import Forecast as Target
 from globalmon.spec.types import duration_seconds
+
+log = logging.getLogger("globalmon.sidecar")
 
 POINTS = 2000  # per series and fit: the step is history / POINTS
 PROGRESS_ABOVE = 500  # series in a target before its first fit reports progress
@@ -119,10 +121,9 @@ class Sidecar:
                 if exc.reason != "bad_query":
                     raise
                 self.refused[target.name] = str(exc)
-                print(
-                    f"globalmon sidecar: forecast {target.name!r}: Prometheus refuses its expr: "
-                    f"{exc}; skipped",
-                    file=sys.stderr,
+                log.warning(
+                    "Prometheus refuses a forecast's expr; skipped",
+                    extra={"kv": {"forecast": target.name, "err": str(exc)}},
                 )
 
     async def run_once(self, session: aiohttp.ClientSession) -> bool:
@@ -144,7 +145,9 @@ class Sidecar:
                     break  # the next target would wait for the same dead Prometheus
                 continue
             except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
-                print(f"globalmon sidecar: forecast {target.name!r}: {exc}", file=sys.stderr)
+                log.warning(
+                    "forecast failed", extra={"kv": {"forecast": target.name, "err": str(exc)}}
+                )
                 self.metrics.failures.labels("fit").inc()
                 ok = False
                 continue
@@ -156,7 +159,7 @@ class Sidecar:
             try:
                 await push(session, self.config.remote_write_url, current, int(self.clock() * 1000))
             except RemoteWriteError as exc:
-                print(f"globalmon sidecar: remote write: {exc}", file=sys.stderr)
+                log.warning("remote write failed", extra={"kv": {"err": str(exc)}})
                 self.metrics.failures.labels("remote_write").inc()
                 ok = False
         self.metrics.duration.set(time.perf_counter() - started)
@@ -173,12 +176,12 @@ class Sidecar:
 
         def report(done: int, total: int) -> None:
             if total > PROGRESS_ABOVE:
-                print(
-                    f"globalmon sidecar: first fit of {target.name!r}: {done}/{total} series "
-                    f"({time.perf_counter() - started:.0f} s)",
-                    file=sys.stderr,
-                    flush=True,
-                )
+                seconds = round(time.perf_counter() - started)
+                log.info(
+                    "first fit",
+                    extra={"kv": {"forecast": target.name, "done": done, "total": total,
+                                  "seconds": seconds}},
+                )  # fmt: skip
 
         return report
 

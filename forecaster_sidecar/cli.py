@@ -26,6 +26,7 @@ from globalmon.cliutil import (
     listen_address,
     serve,
 )
+from globalmon.logs import add_log_flags
 from globalmon.spec.types import duration_seconds
 
 COUNTER_HELP = "the values are a counter: undo its resets (any drop) first"
@@ -224,6 +225,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         metavar="URL",
         help="also push every run's series here (Prometheus remote write 1.0)",
     )
+    add_log_flags(p)
     p.set_defaults(func=run_live)
     modes = p.add_subparsers(dest="mode", metavar="MODE")
     d = modes.add_parser(

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from prometheus_client import disable_created_metrics
 
-from globalmon import __version__
+from globalmon import __version__, logs
 from globalmon.cliutil import EXIT_OK, EXIT_USAGE, load_or_report
 from globalmon.describe import describe
 from globalmon.spec.schema import json_schema_text, markdown
@@ -85,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # here, where a process starts, not as a side effect of importing a package.
     disable_created_metrics()  # type: ignore[no-untyped-call]
     args = build_parser().parse_args(argv)
+    if getattr(args, "log_level", None):  # a daemon: its messages through logging from here on
+        logs.setup(args.log_level, args.log_format)
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:

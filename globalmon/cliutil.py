@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from typing import TYPE_CHECKING
 
@@ -63,7 +64,7 @@ def serve(
     try:
         web.run_app(app, host=listen[0], port=listen[1], print=None, ssl_context=ssl_context)
     except OSError as exc:
-        print(f"globalmon {what}: cannot listen on {address}: {exc.strerror}", file=sys.stderr)
+        logging.getLogger(f"globalmon.{what}").error(f"cannot listen on {address}: {exc.strerror}")
         return EXIT_FAILURE
     return EXIT_OK
 
@@ -87,10 +88,9 @@ def credential_ok(token: str | None, field: str, what: str, *, insecure: bool) -
     if token is not None:
         return True
     if insecure:
-        print(
-            f"globalmon {what}: WARNING: running WITHOUT AUTHENTICATION ({INSECURE_NO_AUTH}): "
-            "anyone who reaches this port can write",
-            file=sys.stderr,
+        logging.getLogger(f"globalmon.{what}").warning(
+            f"running WITHOUT AUTHENTICATION ({INSECURE_NO_AUTH}): anyone who reaches this port "
+            "can write"
         )
         return True
     print(

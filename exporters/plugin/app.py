@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -28,6 +28,8 @@ from exporters.plugin.state import PluginExporterConfig, SelfMetrics, State
 from exporters.plugin.store import PluginStore
 from globalmon.durable import WriterClosed
 from globalmon.http import RAW_BODIES
+
+log = logging.getLogger("globalmon.plugin-exporter")
 
 API = "/api/advanced-monitoring"
 PLUGIN = API + "/plugins/{plugin_id}"
@@ -75,7 +77,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             except WriterClosed:
                 return  # shutting down
             except Exception as exc:  # a full disk, say: ingest reports it; try again later
-                print(f"globalmon plugin-exporter: maintenance failed: {exc!r}", file=sys.stderr)
+                log.error("maintenance failed", extra={"kv": {"err": repr(exc)}})
             await asyncio.sleep(state.config.maintenance_interval)
 
     task = asyncio.create_task(loop())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
+import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated
@@ -28,6 +28,8 @@ from globalmon.durable import WriterClosed
 from globalmon.http import RAW_BODIES, bearer_ok, error, read_body
 from globalmon.spec.topology import AgentType
 from globalmon.spec.types import HostPort, Id, LabelName, is_host_port, is_id, is_label_name
+
+log = logging.getLogger("globalmon.registry")
 
 TARGETS_PATH = "/api/v1/registry/targets"
 MAX_BODY = 16 * 1024
@@ -187,7 +189,7 @@ async def _expire(app: web.Application) -> AsyncIterator[None]:
             except WriterClosed:
                 return  # shutting down
             except Exception as exc:  # a full disk, say: keep serving, try again later
-                print(f"globalmon registry: expiry failed: {exc!r}", file=sys.stderr)
+                log.error("expiry failed", extra={"kv": {"err": repr(exc)}})
             await asyncio.sleep(max(1.0, app[CONFIG].stale_after / 2))
 
     task = asyncio.create_task(loop())

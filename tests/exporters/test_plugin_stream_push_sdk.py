@@ -239,3 +239,29 @@ async def test_the_sdk_measures_its_own_process_and_snapshots_it(exporter: Expor
     assert snapshot["memory_bytes"] > 10 * 1024 * 1024  # this test's interpreter
     assert 0 <= snapshot["cpu_usage_ratio"] <= 1
     assert 'globalmon_plugin_memory_bytes{plugin="payments"}' in await exporter.metrics()
+
+
+async def test_one_event_the_pusher_cannot_send_does_not_stop_the_others(
+    aiohttp_client: Any, aiohttp_server: Any, clock: Clock, store: PluginStore
+) -> None:
+    received: list[dict[str, Any]] = []
+
+    async def webhook(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.Response(text="ok")
+
+    receiver = web.Application()
+    receiver.router.add_post("/webhook", webhook)
+    server = await aiohttp_server(receiver, host="127.0.0.1")
+    exp = await start(
+        aiohttp_client, clock, store, push_url=f"http://127.0.0.1:{server.port}/webhook"
+    )
+    assert exp.state.pusher is not None
+    exp.state.pusher.submit({"plugin": "payments", "type": "oom"})  # no id, no time: unsendable
+    event = {"type": "oom", "severity": "critical", "description": "killed"}
+    assert (await exp.post("payments", "events", event)).status == 200
+    await until("the good event's push", lambda: received)
+    assert received[0]["alerts"][0]["annotations"]["description"] == "killed"
+    assert 'globalmon_plugin_exporter_webhook_pushes_total{outcome="failed"} 1.0' in (
+        await exp.metrics()
+    )

@@ -191,7 +191,13 @@ async def test_the_sidecar_serves_what_the_generated_rules_query(
     [disk_flag] = query(prom.url, quiet)
     assert disk_flag["value"][1] == "0"
     # the bad target is named at start and the others run anyway
-    await until("the broken target reported", lambda: "'broken'" in sidecar.log())
+    await until(
+        "the broken target reported",
+        lambda: (
+            "level=warn component=sidecar msg=\"Prometheus refuses a forecast's expr; "
+            'skipped" forecast=broken' in sidecar.log()
+        ),
+    )
     [series] = await until(
         "self-metrics", lambda: query(prom.url, f'{c.FORECASTER_SERIES.name}{{target="disk"}}')
     )

@@ -51,12 +51,13 @@ def test_no_token_refuses_to_start_naming_it(
     assert "--insecure-no-auth" in err
 
 
-def test_insecure_no_auth_starts_warns_and_is_open(tmp_path: Path) -> None:
+@pytest.mark.parametrize("log_format", ["logfmt", "json"])
+def test_insecure_no_auth_starts_warns_and_is_open(tmp_path: Path, log_format: str) -> None:
     port = servers.free_port()
     argv = [
         sys.executable, "-m", "globalmon", "registry", "--spec", _spec(tmp_path, port),
         "--db", str(tmp_path / "r.db"), "--web.listen-address", f"127.0.0.1:{port}",
-        "--insecure-no-auth",
+        "--insecure-no-auth", "--log.format", log_format,
     ]  # fmt: skip
     registry = servers.Server("registry", argv, port, tmp_path / "registry").start()
     try:
@@ -71,4 +72,11 @@ def test_insecure_no_auth_starts_warns_and_is_open(tmp_path: Path) -> None:
             assert resp.status == 200
     finally:
         registry.stop()
-    assert "WARNING: running WITHOUT AUTHENTICATION" in registry.log_path.read_text()
+    [line] = [x for x in registry.log_path.read_text().splitlines() if "WITHOUT AUTH" in x]
+    if log_format == "json":  # one JSON object a line, as Prometheus' --log.format=json
+        record = json.loads(line)
+        assert (record["level"], record["component"]) == ("warn", "registry")
+        assert record["msg"].startswith("running WITHOUT AUTHENTICATION (--insecure-no-auth)")
+    else:
+        assert ' level=warn component=registry msg="running WITHOUT AUTHENTICATION' in line
+        assert line.startswith("ts=")
