@@ -30,8 +30,8 @@ from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
-from alert_webhook import incidents as inc
 from alert_webhook.payload import BadPayload
+from alert_webhook.records import STATES, Conflict, NotFound
 from alert_webhook.runtime import Clock, Sleep, Webhook, WebhookConfig
 from alert_webhook.store import WebhookStore
 from globalmon.durable import WriterClosed
@@ -162,8 +162,8 @@ async def list_incidents(request: web.Request) -> web.Response:
             sorted(unknown)[0],
         )
     state = request.query.get("state")
-    if state is not None and state not in inc.STATES:
-        return error(400, f"one of {', '.join(inc.STATES)}", "state")
+    if state is not None and state not in STATES:
+        return error(400, f"one of {', '.join(STATES)}", "state")
     limit = min(_int(request, "limit", least=1), 1000) if "limit" in request.query else 100
     before = _int(request, "before") if "before" in request.query else None
     filters = {k: request.query[k] for k in FILTERS if k in request.query}
@@ -192,9 +192,9 @@ async def _change(
         return invalid(exc)
     try:
         await change(body, hook.clock())
-    except inc.NotFound:
+    except NotFound:
         return error(404, f"no such {what}", "id")
-    except inc.Conflict as exc:
+    except Conflict as exc:
         return error(409, str(exc), "state")
     hook.wake.set()  # an unacknowledged step or an approved action may be due now
     return None

@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from alert_webhook import actions as act
 from alert_webhook.channels import DeliveryError, Message, send
-from alert_webhook.incidents import Outcome
+from alert_webhook.records import Outcome
 from alert_webhook.rules import Rules
 from alert_webhook.store import WebhookStore
 from globalmon import conventions as c

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from alert_webhook import incidents as inc
+from alert_webhook import escalation, incidents, operators, recovery
 from alert_webhook.audit import Chain
 from alert_webhook.payload import Alert, parse
+from alert_webhook.records import Outcome, iso
 from alert_webhook.rules import Rules
 from alert_webhook.schema import SCHEMA
 from globalmon.durable import GroupCommitWriter
@@ -32,13 +33,13 @@ def _incident(row: sqlite3.Row) -> dict[str, Any]:
         "startsAt": row["starts_at"],
         "labels": json.loads(row["labels"]),
         "annotations": json.loads(row["annotations"]),
-        "opened_at": inc.iso(row["opened_at"]),
-        "acknowledged_at": inc.iso(row["acknowledged_at"]),
+        "opened_at": iso(row["opened_at"]),
+        "acknowledged_at": iso(row["acknowledged_at"]),
         "acknowledged_by": row["acknowledged_by"],
-        "resolved_at": inc.iso(row["resolved_at"]),
+        "resolved_at": iso(row["resolved_at"]),
         "resolved_by": row["resolved_by"],
         "policy": row["policy"],
-        "next_escalation_at": inc.iso(row["next_due"]),
+        "next_escalation_at": iso(row["next_due"]),
         "auto_recovered": bool(row["auto_recovered"]),
         "symptom_of": row["symptom_of"],
     }
@@ -66,7 +67,7 @@ def _finish_action(
     now: float,
     verifying: bool,
 ) -> None:
-    inc.finish_action(db, rules, row, result, detail, now, verifying=verifying)
+    recovery.finish_action(db, rules, row, result, detail, now, verifying=verifying)
 
 
 def _delivery_result(
@@ -156,33 +157,33 @@ class WebhookStore:
 
     # --- writes (each one transaction, committed before it returns) ---
 
-    async def ingest(self, body: bytes, now: float) -> inc.Outcome:
+    async def ingest(self, body: bytes, now: float) -> Outcome:
         """Record a webhook body's alerts. It is parsed by the writer (``payload.parse``): the
         bytes are cheaper to send than parsed alerts, and the event loop, the busier process at
         a few thousand payloads a second, is spared the validation. A bad body raises
         ``BadPayload`` and writes nothing."""
-        return await self._write(inc.ingest, body, now, prepare=_parsed)
+        return await self._write(incidents.ingest, body, now, prepare=_parsed)
 
-    async def escalate(self, now: float) -> inc.Outcome:
-        return await self._write(inc.escalate, now)
+    async def escalate(self, now: float) -> Outcome:
+        return await self._write(escalation.escalate, now)
 
     async def acknowledge(self, incident: int, by: str, note: str, now: float) -> None:
-        await self._write(_without_rules, inc.acknowledge, incident, by, note, now)
+        await self._write(_without_rules, operators.acknowledge, incident, by, note, now)
 
     async def unacknowledge(self, incident: int, by: str, note: str, now: float) -> None:
-        await self._write(inc.unacknowledge, incident, by, note, now)
+        await self._write(operators.unacknowledge, incident, by, note, now)
 
     async def resolve(self, incident: int, by: str, note: str, now: float) -> None:
-        await self._write(_without_rules, inc.resolve_by_hand, incident, by, note, now)
+        await self._write(_without_rules, operators.resolve_by_hand, incident, by, note, now)
 
     async def annotate(self, incident: int, by: str, note: str, now: float) -> None:
-        await self._write(_without_rules, inc.annotate, incident, by, note, now)
+        await self._write(_without_rules, operators.annotate, incident, by, note, now)
 
     async def approve(self, action: int, by: str, approved: bool, now: float) -> None:
-        await self._write(_without_rules, inc.approve, action, by, approved, now)
+        await self._write(_without_rules, recovery.approve, action, by, approved, now)
 
     async def claim_actions(self, now: float) -> list[int]:
-        return await self._write(inc.claim_actions, now)
+        return await self._write(recovery.claim_actions, now)
 
     async def finish_action(
         self, row: int, result: str, detail: str, now: float, *, verifying: bool = False
@@ -190,10 +191,10 @@ class WebhookStore:
         await self._write(_finish_action, row, result, detail, now, verifying)
 
     async def verified(self, row: int, ok: bool, detail: str, now: float) -> None:
-        await self._write(inc.verified, row, ok, detail, now)
+        await self._write(recovery.verified, row, ok, detail, now)
 
     async def interrupt_running(self, now: float) -> int:
-        return await self._write(inc.interrupt_running, now)
+        return await self._write(recovery.interrupt_running, now)
 
     async def delivery_result(
         self,
@@ -246,7 +247,7 @@ class WebhookStore:
                 return None
             out = _incident(row)
             out["timeline"] = [
-                {"at": inc.iso(t["at"]), "kind": t["kind"], **json.loads(t["detail"])}
+                {"at": iso(t["at"]), "kind": t["kind"], **json.loads(t["detail"])}
                 for t in db.execute(
                     "SELECT at, kind, detail FROM timeline WHERE incident_id=? ORDER BY id",
                     (incident,),
@@ -272,11 +273,9 @@ class WebhookStore:
                 r[0] for r in db.execute("SELECT id FROM incidents WHERE symptom_of=?", (incident,))
             ]
             db.row_factory = None
-            candidates = inc.root_causes(db, self.rules, row["service"], row["region"])
+            candidates = incidents.root_causes(db, self.rules, row["service"], row["region"])
             out["root_cause_candidates"] = [
-                {**c, "opened_at": inc.iso(c["opened_at"])}
-                for c in candidates
-                if c["id"] != incident
+                {**c, "opened_at": iso(c["opened_at"])} for c in candidates if c["id"] != incident
             ]
             return out
 

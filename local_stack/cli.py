@@ -60,6 +60,7 @@ def _down(args: argparse.Namespace) -> int:
 
 def _scenario(args: argparse.Namespace) -> int:
     from local_stack import runner, scenarios
+    from local_stack.timeline import ScenarioError
 
     run = scenarios.SCENARIOS.get(args.name)
     if run is None:
@@ -69,7 +70,7 @@ def _scenario(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         timeline = run(Path(args.dir), print)
-    except (runner.StackError, scenarios.ScenarioError) as exc:
+    except (runner.StackError, ScenarioError) as exc:
         print(f"globalmon stack scenario {args.name}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     print(timeline.render(scenarios.TARGETS))

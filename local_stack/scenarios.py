@@ -16,54 +16,11 @@ import subprocess
 import time
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from local_stack import runner, servers
-
-POLL = 0.1
-
-
-class ScenarioError(RuntimeError):
-    pass
-
-
-@dataclass
-class Timeline:
-    scenario: str
-    t0: float
-    steps: list[tuple[str, float, str]] = field(default_factory=list)  # (name, seconds, note)
-
-    def mark(self, name: str, note: str = "", at: float | None = None) -> float:
-        """Record a milestone now, or at the wall-clock time ``at`` (seen in a record)."""
-        since = (time.time() if at is None else at) - self.t0
-        self.steps.append((name, since, note))
-        return since
-
-    def at(self, name: str) -> float:
-        return next(t for n, t, _ in self.steps if n == name)
-
-    def render(self, targets: dict[str, float]) -> str:
-        lines = [f"{self.scenario}: timeline (t0 = the breach)"]
-        for name, at, note in self.steps:
-            target = targets.get(name)
-            verdict = ""
-            if target is not None:
-                verdict = f"target < {target:g} s  {'ok' if at <= target else 'MISSED'}"
-            lines.append(f"  {at:>+7.2f} s  {name:<22} {verdict:<20} {note}")
-        return "\n".join(lines)
-
-
-def _until(what: str, check: Callable[[], Any], limit: float) -> Any:
-    deadline = time.monotonic() + limit
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise ScenarioError(f"{what}: not seen within {limit:.0f} s")
-        time.sleep(POLL)
+from local_stack.timeline import ScenarioError, Timeline, until
 
 
 def _query(prom: str, expr: str) -> list[dict[str, Any]]:
@@ -192,25 +149,25 @@ def _holds(prom: str, expr: str, rule_labels: dict[str, str], labels: dict[str, 
 
 def _quiet(prom: str, name: str, limit: float, **labels: str) -> None:
     """Wait until alert ``name`` is not active (an earlier scenario's may still be)."""
-    _until(f"{name} {labels} inactive", lambda: _alert_state(prom, name, **labels) is None, limit)
+    until(f"{name} {labels} inactive", lambda: _alert_state(prom, name, **labels) is None, limit)
 
 
 def _alert(timeline: Timeline, prom: str, name: str, limit: float, **labels: str) -> None:
     """Mark the condition holding, the alert pending (if seen) and firing."""
     expr, rule_labels = _rule_expr(prom, name, **labels)
-    _until(f"{name}'s condition", lambda: _holds(prom, expr, rule_labels, labels), limit)
+    until(f"{name}'s condition", lambda: _holds(prom, expr, rule_labels, labels), limit)
     timeline.mark("detected", f"{name}'s condition holds in Prometheus")
-    state = _until(name, lambda: _alert_state(prom, name, **labels), limit)
+    state = until(name, lambda: _alert_state(prom, name, **labels), limit)
     if state == "pending":
         timeline.mark("alert pending", name)
-        _until(f"{name} firing", lambda: _alert_state(prom, name, **labels) == "firing", limit)
+        until(f"{name} firing", lambda: _alert_state(prom, name, **labels) == "firing", limit)
     timeline.mark("alert firing", f"{name} (sent to every Alertmanager)")
 
 
 def _received(
     timeline: Timeline, root: Path, name: str, after: int, limit: float, **labels: str
 ) -> dict[str, Any]:
-    incident: dict[str, Any] = _until(
+    incident: dict[str, Any] = until(
         f"the {name} incident", lambda: _incident(root, name, after, **labels), limit
     )
     timeline.mark(
@@ -226,7 +183,7 @@ def _resolved(timeline: Timeline, root: Path, incident: dict[str, Any], limit: f
         found = _hook_get(root, f"/api/v1/incidents/{incident['id']}")
         return found if found and found["state"] == "resolved" else None
 
-    closed = _until(f"incident #{incident['id']} resolved", done, limit)
+    closed = until(f"incident #{incident['id']} resolved", done, limit)
     timeline.mark(
         "resolved",
         f"the webhook closed incident #{incident['id']}",
@@ -291,7 +248,7 @@ def agent_offline(root: Path, say: Callable[[str], None], limit: float = 90) -> 
     timeline.mark("breach", f"agent {agent_id} killed (SIGKILL)")
     _alert(timeline, prom, "AgentDown", limit, agent=agent_id)
     incident = _received(timeline, root, "AgentDown", after, limit, agent=agent_id)
-    receivers = _until("a notification", lambda: _notified(root, timeline.t0, agent_id), limit)
+    receivers = until("a notification", lambda: _notified(root, timeline.t0, agent_id), limit)
     timeline.mark("notified", ", ".join(sorted(set(receivers))))
     timeline.mark("agent restarted", f"pid {_restart(root, agent)}")
     _resolved(timeline, root, incident, limit)
@@ -317,7 +274,7 @@ def region_outage(root: Path, say: Callable[[str], None], limit: float = 90) -> 
     _alert(timeline, prom, "RegionFailed", limit, region=region)
     incident = _received(timeline, root, "RegionFailed", after, limit, region=region)
     am = _by_kind(root, "alertmanager")[0]["url"]
-    inhibited = _until(
+    inhibited = until(
         "AgentDown inhibited",
         lambda: _inhibited(am, "AgentDown", region, len(agents)),
         limit,
@@ -386,7 +343,7 @@ def _recovery(
 ) -> None:
     """Wait for the action to end; mark when it started, when the world was fixed and when it
     ended or was verified, at the times the webhook's timeline and the world recorded."""
-    final = _until(
+    final = until(
         f"action {action} finished",
         lambda: next(
             (
@@ -465,7 +422,7 @@ def error_burst(root: Path, say: Callable[[str], None], limit: float = 120) -> T
     timeline.mark("breach", f"{service} fails 30 % in {region}")
     _alert(timeline, prom, "ServiceErrorRateHigh", limit, **labels)
     incident = _received(timeline, root, "ServiceErrorRateHigh", after, limit, **labels)
-    receivers = _until(
+    receivers = until(
         "a notification", lambda: _notified(root, timeline.t0, "ServiceErrorRateHigh"), limit
     )
     timeline.mark("notified", ", ".join(sorted(set(receivers))))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -16,6 +17,17 @@ from local_stack import servers
 # As `globalmon` does when a daemon starts (globalmon/cli.py): apps built in-process by the tests
 # expose what the daemons expose.
 disable_created_metrics()  # type: ignore[no-untyped-call]
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_before() -> Iterator[None]:
+    """A test that runs a daemon's `main()` in-process sets up its logging; undo it after, so
+    the next test (and a thread logging late) sees pytest's own setup."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def _binary(names: tuple[str, ...]) -> str:

@@ -43,4 +43,3 @@ def test_the_level_flag_filters_and_the_access_log_is_debug_only(
     err = capsys.readouterr().err
     assert ("an info line" in err) is shown
     assert ("GET /metrics" in err) is shown
-    logging.getLogger().setLevel(logging.WARNING)  # as before this test

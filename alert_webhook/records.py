@@ -1,0 +1,75 @@
+"""What every incident module writes: timeline entries (each one an audit record too), queued
+notifications, and what one transaction did (for the metrics)."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from alert_webhook.audit import Chain, canonical
+
+STATES = ("firing", "acknowledged", "resolved")
+WATCHDOG = "Watchdog"
+
+
+@dataclass
+class Outcome:
+    """What one transaction did, for the metrics."""
+
+    received: dict[str, int] = field(default_factory=lambda: {"firing": 0, "resolved": 0})
+    duplicates: int = 0
+    watchdogs: list[str] = field(default_factory=list)  # regions whose Watchdog arrived
+    opened: list[int] = field(default_factory=list)
+    escalations: list[str] = field(default_factory=list)  # step numbers, 1-based
+    actions: list[int] = field(default_factory=list)  # action rows to run
+    due_now: bool = False  # something for the background pass to do at once
+
+
+def timeline(
+    db: sqlite3.Connection, chain: Chain, incident: int, now: float, kind: str, **detail: Any
+) -> None:
+    text = canonical({"incident": incident, **detail})  # one text for the timeline and the audit
+    db.execute(
+        "INSERT INTO timeline(incident_id, at, kind, detail) VALUES (?,?,?,?)",
+        (incident, now, kind, text),
+    )
+    chain.append(now, kind, text)
+
+
+def queue(
+    db: sqlite3.Connection,
+    incident: int,
+    receiver: str,
+    event: str,
+    step: str,
+    note: str,
+    now: float,
+) -> None:
+    db.execute(
+        "INSERT INTO deliveries(incident_id, receiver, event, step, note, state, next_attempt, "
+        "created_at) VALUES (?,?,?,?,?,'pending',?,?)",
+        (incident, receiver, event, step, note, now, now),
+    )
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Conflict(ValueError):
+    pass
+
+
+def incident_state(db: sqlite3.Connection, incident: int) -> str:
+    row = db.execute("SELECT state FROM incidents WHERE id=?", (incident,)).fetchone()
+    if row is None:
+        raise NotFound(f"no incident {incident}")
+    return str(row[0])
+
+
+def iso(ts: float | None) -> str | None:
+    return (
+        None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+    )
