@@ -43,7 +43,7 @@ async def read_body(request: web.Request) -> bytes:
         raise _bad_encoding("a body that can be read as its Content-Encoding says") from None
     header = request.headers.get("Content-Encoding", "")
     codings = [c.strip().lower() for c in header.split(",") if c.strip()]
-    limit = request.app._client_max_size
+    limit = request.app._client_max_size  # the app's body limit: aiohttp keeps it only here
     for coding in reversed(codings):  # the last one applied is undone first
         if coding == "identity":
             continue
