@@ -185,6 +185,12 @@ PLUGIN_LAST_REPORT = _m(
 # against Prometheus' rules and this list of reserved suffixes before they are accepted).
 PLUGIN_CUSTOM_PREFIX = PREFIX + "plugin_custom_"
 PLUGIN_CUSTOM_HELP = "Custom plugin metric {name}."
+# The seed design's one-metric calls with no series of their own land as these custom names
+# (globalmon_plugin_custom_<name>): its error rate and throughput as the plugin reported them,
+# and a `custom` metric without metadata.name.
+PLUGIN_SEED_ERROR_RATE = "reported_error_rate"
+PLUGIN_SEED_THROUGHPUT = "throughput_per_second"
+PLUGIN_SEED_CUSTOM_DEFAULT = "value"
 PLUGIN_EXPORTER_PLUGINS = _m(
     "plugin_exporter_plugins", "gauge", "Plugins by state (live, evicted).", LABEL_STATE
 )

@@ -190,7 +190,7 @@ class SeedMetric(Strict):
         custom = self.metric_type is MetricType.CUSTOM
         if not custom and (self.value < lo or (hi is not None and self.value > hi)):
             raise ValueError(f"value of {self.metric_type.value}: expected {expected}")
-        name = self.metadata.get("name", "value")
+        name = self.metadata.get("name", c.PLUGIN_SEED_CUSTOM_DEFAULT)
         if self.metric_type is MetricType.CUSTOM and not (
             isinstance(name, str) and is_metric_name(name)
         ):
@@ -222,9 +222,9 @@ class SeedMetric(Strict):
             fields[f"{kind}_{self.metadata.get('direction', 'read')}_bytes"] = v
         else:
             name = {
-                MetricType.ERROR_RATE: "reported_error_rate",
-                MetricType.THROUGHPUT: "throughput_per_second",
-            }.get(t) or str(self.metadata.get("name", "value"))
+                MetricType.ERROR_RATE: c.PLUGIN_SEED_ERROR_RATE,
+                MetricType.THROUGHPUT: c.PLUGIN_SEED_THROUGHPUT,
+            }.get(t) or str(self.metadata.get("name", c.PLUGIN_SEED_CUSTOM_DEFAULT))
             fields["custom"] = [CustomMetric.model_validate({"name": name, "value": v})]
         return MetricReport.model_validate(fields)
 

@@ -16,6 +16,7 @@ from globalmon.http import error
 from globalmon.spec.types import duration_seconds
 
 MAX_PAGE = 1000
+CURRENT_ROWS = 100  # the summary's latest value of each metric type comes from these rows
 # a plugin's state as the seed design says it
 SEED_STATUS = {"live": "active", "stale": "inactive", "evicted": "inactive", "never": "unknown"}
 MAX_WINDOW = 90 * 86400.0
@@ -209,9 +210,11 @@ async def summary(request: web.Request) -> web.Response:
     events = await state.store.between("events", plugin, since)
     spec = state.config.plugins[plugin]
     errors = [r for r in logs if r["level"] in (Level.ERROR, Level.CRITICAL)]
-    metrics = await state.store.between("metrics", plugin, since)
+    # a plugin may report every second: count its metric rows, decode only the latest ones
+    metrics_count = await state.store.count("metrics", plugin, since)
+    recent = await state.store.page("metrics", plugin, Filters(since=since), CURRENT_ROWS, None)
     current: dict[str, float] = {}
-    for row in metrics:  # oldest first: the last value of each type wins
+    for row in reversed(recent.items):  # newest last: the latest value of each type wins
         current |= {r["metric_type"]: r["value"] for r in metric_records(plugin, row)}
     return web.json_response(
         {
@@ -220,7 +223,7 @@ async def summary(request: web.Request) -> web.Response:
                 "plugin_id": plugin,
                 "status": SEED_STATUS[status_],
                 "last_update": iso(last) if last is not None else None,
-                "metrics_count": len(metrics),
+                "metrics_count": metrics_count,
                 "logs_count": len(logs),
                 "error_logs_count": len(errors),
                 "events_count": len(events),

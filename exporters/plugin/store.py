@@ -188,6 +188,17 @@ class PluginStore:
 
         return await self.writer.read(work)
 
+    async def count(self, kind: str, plugin: str, since: float) -> int:
+        """Rows of a plugin since a time (on the (plugin, ts) index; nothing is decoded)."""
+        assert kind in KINDS
+        sql = f"SELECT count(*) FROM {kind} WHERE plugin = ? AND ts >= ?"
+
+        def work(db: sqlite3.Connection) -> int:
+            n: int = db.execute(sql, (plugin, since)).fetchone()[0]
+            return n
+
+        return await self.writer.read(work)
+
     async def counts(self) -> dict[str, int]:
         def work(db: sqlite3.Connection) -> dict[str, int]:
             # max(id) - min(id) would be cheaper but wrong after pruning; count(*) on the
