@@ -1,5 +1,6 @@
 # The two commands: `make demo` and `make test`. Both set up what is missing first:
-# Debian's prometheus and prometheus-alertmanager (services not started) and a virtualenv.
+# Debian's prometheus and prometheus-alertmanager (services not started), chromium and its
+# driver for the console's browser tests, and a virtualenv.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -32,6 +33,8 @@ system-deps:
 	command -v dockerd >/dev/null || missing="$$missing docker.io"; \
 	[ -x /bin/busybox ] || missing="$$missing busybox-static"; \
 	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	missing=$$(echo $$missing | tr ' ' '\n' | sort -u | tr '\n' ' '); \
 	echo "installing Debian packages: $$missing"; \
@@ -76,6 +79,7 @@ demo: setup
 	$(BIN)/globalmon stack scenario latency-spike --dir .demo/stack
 	@echo
 	@echo "The stack stays up: globalmon stack status --dir .demo/stack; make demo-down stops it."
+	@$(BIN)/globalmon stack status --dir .demo/stack | grep '^console:' 
 
 demo-down:
 	@if [ -f .demo/stack/stack.json ]; then $(BIN)/globalmon stack down --dir .demo/stack; \

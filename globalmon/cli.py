@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # The one place the core reaches the parts: each adds its own commands.
     from alert_webhook.cli import add_parsers as add_webhook_parsers
+    from console.cli import add_parsers as add_console_parsers
     from exporters.cli import add_parsers
     from forecaster_sidecar.cli import add_parsers as add_sidecar_parsers
     from local_stack.cli import add_parsers as add_stack_parsers
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_parsers(sub)
     add_sidecar_parsers(sub)
     add_webhook_parsers(sub)
+    add_console_parsers(sub)
     add_stack_parsers(sub)
 
     p = sub.add_parser("schema", help="print the region spec's JSON Schema (or its reference)")

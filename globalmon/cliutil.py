@@ -40,7 +40,8 @@ def duration_arg(text: str) -> str:
 def listen_address(address: str) -> tuple[str, int] | None:
     """(host, port) of a ``--web.listen-address``, or None when it is not host:port."""
     host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit():
+    # ASCII digits only (str.isdigit takes "²"), and a port the socket layer can take
+    if not sep or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         return None
     return host.strip("[]") or "0.0.0.0", int(port)
 

@@ -31,8 +31,18 @@ def _up(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     print()
     print(runner.table(runner.status(root)))
+    _console_line(root)
     print(f"\nstop it with: globalmon stack down --dir {root}")
     return EXIT_OK
+
+
+def _console_line(root: Path) -> None:
+    from local_stack import runner
+
+    for p in runner.procs(root):
+        if p["kind"] == "console":
+            token = root.resolve() / "secrets" / "GLOBALMON_WEBHOOK_TOKEN"
+            print(f"\nconsole: {p['url']}/  (sign in with your name and the token in {token})")
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -44,6 +54,7 @@ def _status(args: argparse.Namespace) -> int:
         print(f"globalmon stack status: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     print(runner.table(rows))
+    _console_line(Path(args.dir))
     return EXIT_OK if all(r["ready_now"] for r in rows) else EXIT_FAILURE
 
 

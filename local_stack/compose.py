@@ -28,6 +28,7 @@ IMAGES = {
     "globalmon": "globalmon:local",
 }
 CLUSTER_PORT = 9094  # Alertmanager gossip: one port each from here
+CONSOLE_PORT = 9469
 
 
 def _secret_envs(node: Any) -> list[str]:
@@ -57,6 +58,7 @@ def render(spec: Spec, *, spec_file: str, generated: str) -> dict[str, Any]:
         cluster_ports=[CLUSTER_PORT + i for i in range(len(ams))],
         fast=False,
         world=False,
+        console_port=CONSOLE_PORT,
     )
     mounts = [f"{spec_file}:{ROOT / 'spec.yaml'}:ro", f"{generated}:{ROOT / 'generated'}:ro"]
     names = _secret_envs(spec)

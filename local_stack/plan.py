@@ -22,7 +22,8 @@ FAST_FLAGS = ["--rules.alert.resend-delay=5s"]
 @dataclass(frozen=True)
 class Proc:
     name: str
-    kind: str  # prometheus, alertmanager, registry, agent, plugin-exporter, sidecar, webhook, world
+    # prometheus, alertmanager, registry, agent, plugin-exporter, sidecar, webhook, console, world
+    kind: str
     argv: list[str]
     url: str  # base URL
     ready: str = "/-/ready"
@@ -55,6 +56,7 @@ def plan(
     cluster_ports: list[int],
     fast: bool = True,
     world: bool = True,
+    console_port: int | None = None,
 ) -> list[Proc]:
     """``fast``: the demo's configs (``*.stack.yml``) and flags; otherwise the generated files
     and production defaults (what deploy/docker-compose.yml runs)."""
@@ -233,10 +235,21 @@ def plan(
             spec.global_.webhook_url.rstrip("/"),
         )
     )
+    if console_port is not None:
+        address = f"127.0.0.1:{console_port}"
+        procs.append(
+            Proc(
+                "console",
+                "console",
+                [*GM, "console", "--spec", s, "--web.listen-address", address],
+                f"http://{address}",
+                ready="/-/healthy",
+            )
+        )
     # Start order: what is scraped or called first, then the Alertmanagers, then the
     # Prometheus servers and the sidecars that read them, so no alert fires on a start-up gap.
     order = ["world", "registry", "agent", "plugin-exporter", "webhook", "alertmanager",
-             "prometheus", "sidecar"]  # fmt: skip
+             "prometheus", "sidecar", "console"]  # fmt: skip
     return sorted(procs, key=lambda p: order.index(p.kind))
 
 

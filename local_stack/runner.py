@@ -67,7 +67,7 @@ def prepare(spec_path: Path, root: Path) -> tuple[Spec, Path, list[Proc], dict[s
     # the stack's own ports (world, SMTP, cluster gossip) must not be one the spec names
     named = [int(m) for m in re.findall(r"(?:127\.0\.0\.1|localhost):(\d{1,5})\b", text)]
     n_am = len(user.global_.alertmanager_urls)
-    world_port, smtp_port, *cluster = servers.free_ports(2 + n_am, avoid=named)
+    world_port, smtp_port, console_port, *cluster = servers.free_ports(3 + n_am, avoid=named)
     world_url = f"http://127.0.0.1:{world_port}"
     demo_data = demo.demo_spec(data, world_url, smtp_port)
     demo_path = root / "spec.yaml"
@@ -93,6 +93,7 @@ def prepare(spec_path: Path, root: Path) -> tuple[Spec, Path, list[Proc], dict[s
         world_port=world_port,
         smtp_port=smtp_port,
         cluster_ports=cluster,
+        console_port=console_port,
     )
     return spec, demo_path, procs, env
 
@@ -197,7 +198,7 @@ def up(spec_path: Path, root: Path, say: Say = _say, timeout: float = 180) -> di
 PHASES = (
     ("world", "registry", "agent", "plugin-exporter", "webhook"),
     ("alertmanager",),
-    ("prometheus", "sidecar"),
+    ("prometheus", "sidecar", "console"),
 )
 
 

@@ -9,13 +9,15 @@ import os
 import re
 import textwrap
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from selenium.webdriver.remote.webdriver import WebDriver
 
 from globalmon.cli import main
 from local_stack import runner, scenarios, servers
+from tests.integration import console_pages
 
 pytestmark = pytest.mark.integration
 
@@ -120,8 +122,8 @@ def test_up(stack: Path) -> None:
     rows = runner.status(stack)
     kinds = sorted({r["kind"] for r in rows})
     assert kinds == [
-        "agent", "alertmanager", "plugin-exporter", "prometheus", "registry", "sidecar",
-        "webhook", "world",
+        "agent", "alertmanager", "console", "plugin-exporter", "prometheus", "registry",
+        "sidecar", "webhook", "world",
     ]  # fmt: skip
     assert all(r["ready_now"] for r in rows), runner.table(rows)
     assert main(["stack", "status", "--dir", str(stack)]) == 0
@@ -144,6 +146,36 @@ def test_up(stack: Path) -> None:
     fast = (gen / "eu-west-1.rules.stack.yml").read_text()
     assert "[20s]" in fast
     assert "[5m]" not in fast
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    from tests.console.browser import available, chromium
+
+    assert available(), "chromium and chromedriver are missing: run `make setup`"
+    with chromium() as driver:
+        yield driver
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        console_pages.acknowledge_an_incident,
+        console_pages.find_an_error_log,
+        console_pages.see_capacity,
+        console_pages.hostile_values_stay_text,
+    ],
+    ids=lambda f: f.__name__,
+)
+def test_console_in_a_browser(
+    stack: Path, browser: WebDriver, check: Callable[[WebDriver, Path], None]
+) -> None:
+    """The console of the running stack, used in Debian's chromium as a person would. With
+    GLOBALMON_SCREENSHOTS=DIR each page is saved there (docs/img holds the docs' copies)."""
+    browser.delete_all_cookies()
+    browser.get("about:blank")
+    check(browser, stack)
+    browser.execute_script("sessionStorage.clear()")
 
 
 # Each scenario's milestones in order (optional ones may be missing), and bounds generous

@@ -14,7 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = [
     "globalmon", "exporters", "rules_generator", "forecaster_sidecar", "alert_webhook",
-    "local_stack",
+    "console", "local_stack",
 ]  # fmt: skip
 LINT = Path(sys.executable).parent / "lint-imports"
 
@@ -46,6 +46,7 @@ def test_the_tree_keeps_every_contract(tmp_path: Path) -> None:
         ("alert_webhook/payload.py", "import exporters.plugin.models", "never import each other"),
         ("globalmon/spec/model.py", "import rules_generator.build", "The core imports no part"),
         ("exporters/agent/app.py", "import local_stack.plan", "the local stack above it"),
+        ("console/app.py", "import alert_webhook.store", "never import each other"),
     ],
 )
 def test_a_forbidden_import_breaks_its_contract(
