@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 
 from alert_webhook.matching import argv, render_json, target
+from globalmon.conventions import ActionState as A
 from globalmon.spec.recovery import (
     CommandAction,
     DockerRestartAction,
@@ -75,7 +76,7 @@ async def run(
             asyncio.to_thread(_docker_restart, action.docker_host, name, timeout), timeout + 5
         )
     except TimeoutError:
-        return "timeout", f"docker restart {name}: no answer in {timeout + 5:.0f}s"
+        return A.TIMEOUT, f"docker restart {name}: no answer in {timeout + 5:.0f}s"
 
 
 async def _command(args: list[str], env: dict[str, str] | None, limit: float) -> tuple[str, str]:
@@ -89,18 +90,18 @@ async def _command(args: list[str], env: dict[str, str] | None, limit: float) ->
             start_new_session=True,  # its own process group, so a kill reaches its children
         )
     except OSError as exc:
-        return "failed", f"cannot start {args[0]}: {exc.strerror}"
+        return A.FAILED, f"cannot start {args[0]}: {exc.strerror}"
     try:
         out, _ = await asyncio.wait_for(proc.communicate(), limit)
     except TimeoutError:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         await proc.wait()
-        return "timeout", f"killed after {limit:.0f}s"
+        return A.TIMEOUT, f"killed after {limit:.0f}s"
     text = out.decode(errors="replace")[-OUTPUT_LIMIT:]
     if proc.returncode == 0:
-        return "succeeded", text
-    return "failed", f"exit {proc.returncode}: {text}"
+        return A.SUCCEEDED, text
+    return A.FAILED, f"exit {proc.returncode}: {text}"
 
 
 async def _http(
@@ -120,11 +121,11 @@ async def _http(
             timeout=aiohttp.ClientTimeout(total=limit),
         ) as resp:
             text = (await resp.text())[:OUTPUT_LIMIT]
-            return ("succeeded" if resp.status < 300 else "failed"), f"HTTP {resp.status}: {text}"
+            return (A.SUCCEEDED if resp.status < 300 else A.FAILED), f"HTTP {resp.status}: {text}"
     except TimeoutError:
-        return "timeout", f"no answer in {limit:.0f}s"
+        return A.TIMEOUT, f"no answer in {limit:.0f}s"
     except aiohttp.ClientError as exc:
-        return "failed", f"{type(exc).__name__}: {exc}"
+        return A.FAILED, f"{type(exc).__name__}: {exc}"
 
 
 def _docker_restart(host: str | None, name: str, timeout: float) -> tuple[str, str]:
@@ -137,11 +138,11 @@ def _docker_restart(host: str | None, name: str, timeout: float) -> tuple[str, s
             container = client.containers.get(name)
             container.restart(timeout=int(timeout))
             container.reload()
-            return "succeeded", f"container {name} restarted, now {container.status}"
+            return A.SUCCEEDED, f"container {name} restarted, now {container.status}"
         finally:
             client.close()
     except DockerException as exc:
-        return "failed", f"docker: {exc}"
+        return A.FAILED, f"docker: {exc}"
 
 
 # --- PromQL checks and silences ------------------------------------------------------------

@@ -34,6 +34,7 @@ from alert_webhook.payload import BadPayload
 from alert_webhook.records import STATES, Conflict, NotFound
 from alert_webhook.runtime import Clock, Sleep, Webhook, WebhookConfig
 from alert_webhook.store import WebhookStore
+from globalmon.conventions import ActionState as A
 from globalmon.durable import WriterClosed
 from globalmon.http import RAW_BODIES, error, invalid, read_body
 
@@ -228,7 +229,7 @@ async def approve_action(request: web.Request) -> web.Response:
     failed = await _change(
         request, "action", lambda body, now: store.approve(row, body.by, approved, now)
     )
-    return failed or web.json_response({"id": row, "state": "pending" if approved else "rejected"})
+    return failed or web.json_response({"id": row, "state": A.PENDING if approved else A.REJECTED})
 
 
 async def metrics(request: web.Request) -> web.Response:

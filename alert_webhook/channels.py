@@ -63,7 +63,7 @@ class DeliveryError(RuntimeError):
 
 @dataclass(frozen=True)
 class Message:
-    incident: dict[str, Any]  # id, state, labels, annotations, startsAt
+    incident: dict[str, Any]  # id, state, labels, annotations, starts_at
     event: str  # trigger, acknowledge, resolve
     step: str
     note: str

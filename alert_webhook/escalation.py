@@ -10,6 +10,7 @@ from alert_webhook.audit import Chain
 from alert_webhook.policy import applies
 from alert_webhook.records import Outcome, queue, timeline
 from alert_webhook.rules import Rules
+from globalmon.conventions import IncidentState as I
 from globalmon.durable import isolated
 
 
@@ -99,7 +100,7 @@ def escalate_now(
         "SELECT state, policy, next_entry FROM incidents WHERE id=?", (incident,)
     ).fetchone()
     timeline(db, chain, incident, now, "escalate_now", reason=why)
-    if state != "firing":
+    if state != I.FIRING:
         return  # acknowledged: a person has it; resolved: nothing to do
     schedule = rules.schedules.get(name or "", [])
     if index < len(schedule):

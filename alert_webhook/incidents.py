@@ -16,6 +16,7 @@ from alert_webhook.payload import Alert
 from alert_webhook.records import WATCHDOG, Outcome, queue, timeline
 from alert_webhook.recovery import decide_actions
 from alert_webhook.rules import Rules
+from globalmon.conventions import IncidentState as I
 
 
 def ingest(db: sqlite3.Connection, rules: Rules, alerts: list[Alert], now: float) -> Outcome:
@@ -68,12 +69,12 @@ def _open(
     schedule = rules.schedules.get(policy, []) if policy else []
     base = min(alert.startsAt.timestamp(), now)
     first_due = base + schedule[0].after if schedule else None
-    incident = _insert(db, alert, starts, labels_text, now, "firing", policy, base, first_due)
+    incident = _insert(db, alert, starts, labels_text, now, I.FIRING, policy, base, first_due)
     if incident is None:  # its resolution arrived first (Alertmanager retries out of order)
         return
     out.opened.append(incident)
     out.due_now |= first_due is not None and first_due <= now
-    timeline(db, chain, incident, now, "opened", policy=policy, startsAt=starts)
+    timeline(db, chain, incident, now, "opened", policy=policy, starts_at=starts)
     _link_root_cause(db, chain, rules, incident, labels, now)
     decide_actions(db, chain, rules, incident, alert, now, out)
 
@@ -178,7 +179,7 @@ def _resolved_by_alertmanager(
     ).fetchone()
     if row is None:  # never saw it firing (the webhook was down): keep it for the record
         policy = rules.policy_for(alert.labels)
-        incident = _insert(db, alert, starts, labels_text, now, "resolved", policy, now, None)
+        incident = _insert(db, alert, starts, labels_text, now, I.RESOLVED, policy, now, None)
         assert incident is not None  # no row a moment ago, in this transaction
         db.execute(
             "UPDATE incidents SET resolved_at=?, resolved_by='alertmanager' WHERE id=?",
@@ -187,7 +188,7 @@ def _resolved_by_alertmanager(
         timeline(db, chain, incident, now, "resolved", by="alertmanager", unseen_firing=True)
     else:
         incident, state = row
-        if state != "resolved":
+        if state != I.RESOLVED:
             close(db, chain, incident, now, "alertmanager")
             out.due_now = True  # the receivers that were told get the resolution
     decide_actions(db, chain, rules, incident, alert, now, out)

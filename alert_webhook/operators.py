@@ -9,10 +9,11 @@ from alert_webhook.audit import Chain
 from alert_webhook.incidents import close, notify_notified
 from alert_webhook.records import Conflict, incident_state, timeline
 from alert_webhook.rules import Rules
+from globalmon.conventions import IncidentState as I
 
 
 def acknowledge(db: sqlite3.Connection, incident: int, by: str, note: str, now: float) -> None:
-    if (state := incident_state(db, incident)) != "firing":
+    if (state := incident_state(db, incident)) != I.FIRING:
         raise Conflict(f"incident {incident} is {state}, not firing")
     db.execute(
         "UPDATE incidents SET state='acknowledged', acknowledged_at=?, acknowledged_by=?, "
@@ -27,7 +28,7 @@ def acknowledge(db: sqlite3.Connection, incident: int, by: str, note: str, now: 
 def unacknowledge(
     db: sqlite3.Connection, rules: Rules, incident: int, by: str, note: str, now: float
 ) -> None:
-    if (state := incident_state(db, incident)) != "acknowledged":
+    if (state := incident_state(db, incident)) != I.ACKNOWLEDGED:
         raise Conflict(f"incident {incident} is {state}, not acknowledged")
     name, base, index = db.execute(
         "SELECT policy, base, next_entry FROM incidents WHERE id=?", (incident,)
@@ -44,7 +45,7 @@ def unacknowledge(
 
 
 def resolve_by_hand(db: sqlite3.Connection, incident: int, by: str, note: str, now: float) -> None:
-    if incident_state(db, incident) == "resolved":
+    if incident_state(db, incident) == I.RESOLVED:
         raise Conflict(f"incident {incident} is already resolved")
     chain = Chain(db)
     close(db, chain, incident, now, by)

@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from alert_webhook.audit import Chain, canonical
+from globalmon.conventions import AlertName
+from globalmon.conventions import IncidentState as I
 
-STATES = ("firing", "acknowledged", "resolved")
-WATCHDOG = "Watchdog"
+STATES = tuple(I)
+WATCHDOG = AlertName.WATCHDOG
 
 
 @dataclass

@@ -14,6 +14,8 @@ from alert_webhook.payload import Alert
 from alert_webhook.records import Conflict, NotFound, Outcome, incident_state, timeline
 from alert_webhook.rules import Rules
 from alert_webhook.schema import ACTIVE_ACTION_STATES
+from globalmon.conventions import ActionState as A
+from globalmon.conventions import IncidentState as I
 from globalmon.spec.recovery import RecoveryAction
 from globalmon.spec.types import duration_seconds
 
@@ -49,7 +51,7 @@ def decide_actions(
         row = _record_action(
             db, chain, incident, action, what, region, alert.status, state, reason, now
         )
-        if state == "pending":
+        if state == A.PENDING:
             out.actions.append(row)
             out.due_now = True
 
@@ -64,7 +66,7 @@ def _guard(
         (incident, action.name),
     ).fetchone()
     if attempts >= g.max_attempts:
-        return "skipped", f"max_attempts ({g.max_attempts}) reached"
+        return A.SKIPPED, f"max_attempts ({g.max_attempts}) reached"
     (last,) = db.execute(
         "SELECT max(coalesce(started_at, created_at)) FROM actions WHERE action=? AND target=? "
         "AND state NOT IN ('skipped', 'refused', 'rejected')",
@@ -72,8 +74,8 @@ def _guard(
     ).fetchone()
     cooldown = duration_seconds(g.cooldown)
     if last is not None and now - last < cooldown:
-        return "skipped", f"cooldown: last run {now - last:.0f}s ago, cooldown {g.cooldown}"
-    return ("awaiting_approval" if g.require_approval else "pending"), ""
+        return A.SKIPPED, f"cooldown: last run {now - last:.0f}s ago, cooldown {g.cooldown}"
+    return (A.AWAITING_APPROVAL if g.require_approval else A.PENDING), ""
 
 
 def _record_action(
@@ -169,7 +171,7 @@ def finish_action(
     incident, name = db.execute(
         "SELECT incident_id, action FROM actions WHERE id=?", (row,)
     ).fetchone()
-    state = "verifying" if verifying else result
+    state = A.VERIFYING if verifying else result
     db.execute(
         "UPDATE actions SET state=?, finished_at=?, detail=? WHERE id=?",
         (state, now, detail[-4000:], row),
@@ -185,7 +187,7 @@ def finish_action(
         result=result,
         detail=detail[-500:],
     )
-    if result in ("failed", "timeout", "error"):
+    if result in (A.FAILED, A.TIMEOUT, A.ERROR):
         escalate_now(db, chain, rules, incident, now, f"recovery action {name} {result}")
         _retry_later(db, chain, rules, row, now)
 
@@ -199,7 +201,7 @@ def verified(
     ).fetchone()
     db.execute(
         "UPDATE actions SET state=?, detail=detail || ? WHERE id=?",
-        ("verified" if ok else "verify_failed", f"\n{detail}", row),
+        (A.VERIFIED if ok else A.VERIFY_FAILED, f"\n{detail}", row),
     )
     if ok:
         db.execute("UPDATE incidents SET auto_recovered=1 WHERE id=?", (incident,))
@@ -219,7 +221,7 @@ def _retry_later(db: sqlite3.Connection, chain: Chain, rules: Rules, row: int, n
         (row,),
     ).fetchone()
     action = rules.actions.get(name)
-    if action is None or incident_state(db, incident) == "resolved":
+    if action is None or incident_state(db, incident) == I.RESOLVED:
         return
     (attempts,) = db.execute(
         "SELECT count(*) FROM actions WHERE incident_id=? AND action=? "
@@ -228,7 +230,7 @@ def _retry_later(db: sqlite3.Connection, chain: Chain, rules: Rules, row: int, n
     ).fetchone()
     if attempts >= action.guardrails.max_attempts:
         return
-    state = "awaiting_approval" if action.guardrails.require_approval else "pending"
+    state = A.AWAITING_APPROVAL if action.guardrails.require_approval else A.PENDING
     later = (started or now) + duration_seconds(action.guardrails.cooldown)
     _record_action(db, chain, incident, action, what, region, trigger, state, "retry", now, later)
 
@@ -240,12 +242,12 @@ def approve(db: sqlite3.Connection, row: int, by: str, approved: bool, now: floa
     if found is None:
         raise NotFound(f"no action {row}")
     incident, name, state = found
-    if state != "awaiting_approval":
+    if state != A.AWAITING_APPROVAL:
         raise Conflict(f"action {row} is {state}, not awaiting approval")
     db.execute(
         "UPDATE actions SET state=?, reason=? WHERE id=?",
         (
-            "pending" if approved else "rejected",
+            A.PENDING if approved else A.REJECTED,
             f"{'approved' if approved else 'rejected'} by {by}",
             row,
         ),

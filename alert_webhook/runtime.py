@@ -24,6 +24,8 @@ from alert_webhook.records import Outcome
 from alert_webhook.rules import Rules
 from alert_webhook.store import WebhookStore
 from globalmon import conventions as c
+from globalmon.conventions import ActionState as A
+from globalmon.conventions import DeliveryState as D
 from globalmon.spec.types import duration_seconds
 
 log = logging.getLogger("globalmon.webhook")
@@ -197,7 +199,7 @@ class Webhook:
                         "state": d["state"],
                         "labels": json.loads(str(d["labels"])),
                         "annotations": json.loads(str(d["annotations"])),
-                        "startsAt": d["starts_at"],
+                        "starts_at": d["starts_at"],
                     },
                     event=str(d["event"]),
                     step=str(d["step"]),
@@ -219,7 +221,7 @@ class Webhook:
             self.config.delivery_attempts,
             self.config.delivery_backoff,
         )
-        outcome = "sent" if ok else ("retrying" if state == "pending" else "failed")
+        outcome = "sent" if ok else ("retrying" if state == D.PENDING else "failed")
         self.metrics.notifications.labels(name, outcome).inc()
 
     # --- recovery actions ---
@@ -231,7 +233,7 @@ class Webhook:
         except Exception as exc:
             log.error("action failed", extra={"kv": {"action_id": row, "err": repr(exc)}})
             with contextlib.suppress(Exception):  # the store itself may be what failed
-                await self.store.finish_action(row, "error", repr(exc)[:1000], self.clock())
+                await self.store.finish_action(row, A.ERROR, repr(exc)[:1000], self.clock())
             self.wake.set()
 
     async def _run_action(self, row: int) -> None:
@@ -270,8 +272,8 @@ class Webhook:
                     session=self.session,
                 )
             except Exception as exc:  # a runner bug must not leave the row 'running' forever
-                result, detail = "error", repr(exc)
-            verifying = result == "succeeded" and action.verify is not None
+                result, detail = A.ERROR, repr(exc)
+            verifying = result == A.SUCCEEDED and action.verify is not None
             await self._finish(row, action.name, result, detail, verifying=verifying)
             if verifying:
                 assert action.verify is not None
@@ -283,7 +285,7 @@ class Webhook:
                 )
                 await self.store.verified(row, ok, why, self.clock())
                 self.metrics.actions.labels(
-                    action.name, "verified" if ok else "verify_failed"
+                    action.name, A.VERIFIED if ok else A.VERIFY_FAILED
                 ).inc()
         finally:
             if silenced is not None:

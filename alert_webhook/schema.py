@@ -1,6 +1,7 @@
 """The webhook's SQLite schema. Times are Unix seconds from the injected clock."""
 
 from alert_webhook.audit import SCHEMA as AUDIT
+from globalmon.conventions import ActionState
 
 SCHEMA = (
     AUDIT
@@ -90,4 +91,4 @@ CREATE INDEX IF NOT EXISTS actions_target ON actions(action, target, created_at)
 """
 )
 
-ACTIVE_ACTION_STATES = ("running", "verifying")
+ACTIVE_ACTION_STATES = (ActionState.RUNNING, ActionState.VERIFYING)

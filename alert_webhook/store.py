@@ -14,6 +14,7 @@ from alert_webhook.payload import Alert, parse
 from alert_webhook.records import Outcome, iso
 from alert_webhook.rules import Rules
 from alert_webhook.schema import SCHEMA
+from globalmon.conventions import DeliveryState as D
 from globalmon.durable import GroupCommitWriter
 from globalmon.durable_process import ProcessWriter
 
@@ -30,7 +31,7 @@ def _incident(row: sqlite3.Row) -> dict[str, Any]:
         "region": row["region"],
         "service": row["service"],
         "fingerprint": row["fingerprint"],
-        "startsAt": row["starts_at"],
+        "starts_at": row["starts_at"],
         "labels": json.loads(row["labels"]),
         "annotations": json.loads(row["annotations"]),
         "opened_at": iso(row["opened_at"]),
@@ -84,11 +85,11 @@ def _delivery_result(
     (attempts,) = db.execute("SELECT attempts FROM deliveries WHERE id=?", (delivery,)).fetchone()
     attempts += 1
     if ok:
-        state = "sent"
+        state = D.SENT
     elif retry and attempts < max_attempts:
-        state = "pending"
+        state = D.PENDING
     else:
-        state = "failed"
+        state = D.FAILED
     wait = min(backoff * 2 ** (attempts - 1), BACKOFF_CAP)
     db.execute(
         "UPDATE deliveries SET attempts=?, state=?, next_attempt=? WHERE id=?",
@@ -96,7 +97,7 @@ def _delivery_result(
     )
     db.execute(
         "INSERT INTO delivery_attempts(delivery_id, at, outcome, detail) VALUES (?,?,?,?)",
-        (delivery, now, "sent" if ok else "failed", detail[:1000]),
+        (delivery, now, D.SENT if ok else D.FAILED, detail[:1000]),
     )
     incident, receiver, event = db.execute(
         "SELECT incident_id, receiver, event FROM deliveries WHERE id=?", (delivery,)
@@ -109,7 +110,7 @@ def _delivery_result(
             "receiver": receiver,
             "event": event,
             "attempt": attempts,
-            "outcome": "sent" if ok else "failed",
+            "outcome": D.SENT if ok else D.FAILED,
             "detail": detail[:200],
         },
     )

@@ -29,7 +29,7 @@ import aiohttp
 from aiohttp import web
 
 from console.config import ConsoleConfig, RegionBackends
-from console.queries import CAPACITY_QUERIES, capacity_rows, chart_step, plugin_charts
+from console.queries import CAPACITY_QUERIES, capacity_rows, chart_step, plugin_charts, points
 from console.upstream import Upstream, UpstreamError
 from globalmon.http import RAW_BODIES, error, read_body
 from globalmon.spec.types import is_id
@@ -204,7 +204,7 @@ async def plugin_charts_view(request: web.Request) -> web.Response:
             series = [
                 {
                     "name": s["metric"].get(chart.legend, region),
-                    "points": [[float(t), float(v)] for t, v in s["values"]],
+                    "points": points(s["values"]),
                 }
                 for s in answer
             ]

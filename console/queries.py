@@ -49,6 +49,17 @@ def plugin_charts(plugin: str, step: float, scrape_interval: float) -> list[Char
     ]
 
 
+def points(values: list[list[Any]]) -> list[list[float | None]]:
+    """Prometheus' [time, "value"] pairs as JSON numbers: NaN and infinities (a ratio of nothing,
+    say) become null, which JSON has and a chart draws as a gap; json.dumps would write NaN,
+    which no JSON parser reads."""
+    out: list[list[float | None]] = []
+    for t, v in values:
+        x = float(v)
+        out.append([float(t), x if math.isfinite(x) else None])
+    return out
+
+
 def chart_step(seconds: float, scrape_interval: float, points: int = 240) -> float:
     """About ``points`` points over the range, never closer than the scrape interval."""
     return max(1.0, scrape_interval, math.ceil(seconds / points))

@@ -54,7 +54,8 @@ class Upstream:
         if len(raw) > MAX_ANSWER_BYTES:
             raise UpstreamError(backend, f"answered more than {MAX_ANSWER_BYTES} bytes")
         try:
-            return status, json.loads(raw)
+            # NaN and Infinity are not JSON (Python writes them anyway): null on the way out
+            return status, json.loads(raw, parse_constant=lambda _: None)
         except ValueError:
             raise UpstreamError(backend, f"answered {status} {kind}, not JSON") from None
 

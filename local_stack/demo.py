@@ -20,22 +20,23 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from globalmon.conventions import AlertName
 from globalmon.spec.types import duration_seconds
 
 FAST = {"scrape_interval": "1s", "evaluation_interval": "1s"}
 FAST_FOR = {
-    "AgentDown": "3s",
-    "ProcessGroupDown": "5s",
-    "ProbeFailed": "10s",
-    "RegionDegraded": "5s",
+    AlertName.AGENT_DOWN: "3s",
+    AlertName.PROCESS_GROUP_DOWN: "5s",
+    AlertName.PROBE_FAILED: "10s",
+    AlertName.REGION_DEGRADED: "5s",
     # before any AgentDown of the region fires: the inhibition holds those back from the start
-    "RegionFailed": "0s",
-    "PluginMemoryLeak": "5s",
-    "ServiceErrorRateHigh": "5s",
-    "ServiceResponseTimeHigh": "5s",
-    "SLOErrorBudgetBurnFast": "10s",
-    "ExporterDown": "10s",
-    "WebhookDown": "10s",
+    AlertName.REGION_FAILED: "0s",
+    AlertName.PLUGIN_MEMORY_LEAK: "5s",
+    AlertName.SERVICE_ERROR_RATE_HIGH: "5s",
+    AlertName.SERVICE_RESPONSE_TIME_HIGH: "5s",
+    AlertName.SLO_ERROR_BUDGET_BURN_FAST: "10s",
+    AlertName.EXPORTER_DOWN: "10s",
+    AlertName.WEBHOOK_DOWN: "10s",
 }
 TIME_SCALE = 15
 ACTION_COOLDOWN = "30s"

@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from globalmon.conventions import AlertName
 from globalmon.spec import Spec, load_spec
 from local_stack import demo, servers
 from local_stack.plan import Proc, free, plan
@@ -253,7 +254,7 @@ def _wait_scraped(state: dict[str, Any], spec: Spec, say: Say, deadline: float) 
     # evaluations; wait briefly for that, then say what still alerts (the spec may mean it).
     settle = min(deadline, time.monotonic() + 15)
     while True:
-        alerting = sorted({a for p in proms for a in _alerting(p["url"])} - {"Watchdog"})
+        alerting = sorted({a for p in proms for a in _alerting(p["url"])} - {AlertName.WATCHDOG})
         if not alerting or time.monotonic() > settle:
             break
         time.sleep(0.5)

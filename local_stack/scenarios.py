@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from globalmon.conventions import AlertName
 from local_stack import runner, servers
 from local_stack.timeline import ScenarioError, Timeline, until
 
@@ -240,14 +241,14 @@ def agent_offline(root: Path, say: Callable[[str], None], limit: float = 90) -> 
     agent = agents[0]
     agent_id = agent["name"].removeprefix("agent-")
     prom = _prometheus(root, region)
-    _quiet(prom, "AgentDown", limit, agent=agent_id)
+    _quiet(prom, AlertName.AGENT_DOWN, limit, agent=agent_id)
     after = _last_incident(root)
     say(f"agent-offline: killing agent {agent_id} in {region} (pid {agent['pid']})")
     timeline = Timeline("agent-offline", time.time())
     _kill(agent)
     timeline.mark("breach", f"agent {agent_id} killed (SIGKILL)")
-    _alert(timeline, prom, "AgentDown", limit, agent=agent_id)
-    incident = _received(timeline, root, "AgentDown", after, limit, agent=agent_id)
+    _alert(timeline, prom, AlertName.AGENT_DOWN, limit, agent=agent_id)
+    incident = _received(timeline, root, AlertName.AGENT_DOWN, after, limit, agent=agent_id)
     receivers = until("a notification", lambda: _notified(root, timeline.t0, agent_id), limit)
     timeline.mark("notified", ", ".join(sorted(set(receivers))))
     timeline.mark("agent restarted", f"pid {_restart(root, agent)}")
@@ -264,32 +265,38 @@ def region_outage(root: Path, say: Callable[[str], None], limit: float = 90) -> 
     region, agents = min(by_region.items(), key=lambda kv: len(kv[1]))
     ids = [a["name"].removeprefix("agent-") for a in agents]
     prom = _prometheus(root, region)
-    _quiet(prom, "RegionFailed", limit, region=region)
+    _quiet(prom, AlertName.REGION_FAILED, limit, region=region)
     after = _last_incident(root)
     say(f"region-outage: killing every agent of {region} ({', '.join(ids)})")
     timeline = Timeline("region-outage", time.time())
     for agent in agents:
         _kill(agent)
     timeline.mark("breach", f"every agent of {region} killed (SIGKILL): {len(agents)}")
-    _alert(timeline, prom, "RegionFailed", limit, region=region)
-    incident = _received(timeline, root, "RegionFailed", after, limit, region=region)
+    _alert(timeline, prom, AlertName.REGION_FAILED, limit, region=region)
+    incident = _received(timeline, root, AlertName.REGION_FAILED, after, limit, region=region)
     am = _by_kind(root, "alertmanager")[0]["url"]
     inhibited = until(
-        "AgentDown inhibited",
-        lambda: _inhibited(am, "AgentDown", region, len(agents)),
+        f"{AlertName.AGENT_DOWN} inhibited",
+        lambda: _inhibited(am, AlertName.AGENT_DOWN, region, len(agents)),
         limit,
     )
-    timeline.mark("dependants inhibited", f"{inhibited} AgentDown held back by the Alertmanagers")
-    leaked = _incidents(root, "AgentDown", after, region=region)
+    timeline.mark(
+        "dependants inhibited", f"{inhibited} {AlertName.AGENT_DOWN} held back by the Alertmanagers"
+    )
+    leaked = _incidents(root, AlertName.AGENT_DOWN, after, region=region)
     if leaked:
-        raise ScenarioError(f"AgentDown reached the webhook despite RegionFailed: {leaked}")
+        raise ScenarioError(
+            f"{AlertName.AGENT_DOWN} reached the webhook despite RegionFailed: {leaked}"
+        )
     for agent in agents:
         _restart(root, agent)
     timeline.mark("agents restarted", ", ".join(ids))
     _resolved(timeline, root, incident, limit)
-    leaked = _incidents(root, "AgentDown", after, region=region)
+    leaked = _incidents(root, AlertName.AGENT_DOWN, after, region=region)
     if leaked:
-        raise ScenarioError(f"AgentDown reached the webhook despite RegionFailed: {leaked}")
+        raise ScenarioError(
+            f"{AlertName.AGENT_DOWN} reached the webhook despite RegionFailed: {leaked}"
+        )
     return timeline
 
 
@@ -384,21 +391,25 @@ def latency_spike(root: Path, say: Callable[[str], None], limit: float = 120) ->
     """Slow a service down (median 2 s): ServiceResponseTimeHigh fires (a latency SLO, if the
     service has one, burns too); the webhook runs the recovery action matching the alert,
     which fixes the service, and its post-check verifies it."""
-    found = _action_for(root, "ServiceResponseTimeHigh", "service")
+    found = _action_for(root, AlertName.SERVICE_RESPONSE_TIME_HIGH, "service")
     if found is None:
-        raise ScenarioError("no recovery action matches ServiceResponseTimeHigh with a service")
+        raise ScenarioError(
+            f"no recovery action matches {AlertName.SERVICE_RESPONSE_TIME_HIGH} with a service"
+        )
     action, service = found
     region = _region_of(root, service=service)
     prom = _prometheus(root, region)
     labels = {"region": region, "service": service}
-    _quiet(prom, "ServiceResponseTimeHigh", limit, **labels)
+    _quiet(prom, AlertName.SERVICE_RESPONSE_TIME_HIGH, limit, **labels)
     after = _last_incident(root)
     say(f"latency-spike: {service} in {region} answers in 2 s instead of 40 ms")
     timeline = Timeline("latency-spike", time.time())
     _world(root, "POST", {**labels, "kind": "latency"})
     timeline.mark("breach", f"{service} slow in {region}")
-    _alert(timeline, prom, "ServiceResponseTimeHigh", limit, **labels)
-    incident = _received(timeline, root, "ServiceResponseTimeHigh", after, limit, **labels)
+    _alert(timeline, prom, AlertName.SERVICE_RESPONSE_TIME_HIGH, limit, **labels)
+    incident = _received(
+        timeline, root, AlertName.SERVICE_RESPONSE_TIME_HIGH, after, limit, **labels
+    )
     _recovery(timeline, root, incident, action, limit)
     _resolved(timeline, root, incident, limit)
     return timeline
@@ -406,7 +417,7 @@ def latency_spike(root: Path, say: Callable[[str], None], limit: float = 120) ->
 
 def error_burst(root: Path, say: Callable[[str], None], limit: float = 120) -> Timeline:
     """30 % of a service's requests fail until the webhook has it; then the burst ends."""
-    found = _action_for(root, "ServiceErrorRateHigh", "service")
+    found = _action_for(root, AlertName.SERVICE_ERROR_RATE_HIGH, "service")
     acted = found[1] if found else None
     service = next((s.name for s in _spec(root).services if s.name != acted), None)
     if service is None:
@@ -414,16 +425,18 @@ def error_burst(root: Path, say: Callable[[str], None], limit: float = 120) -> T
     region = _region_of(root, service=service)
     prom = _prometheus(root, region)
     labels = {"region": region, "service": service}
-    _quiet(prom, "ServiceErrorRateHigh", limit, **labels)
+    _quiet(prom, AlertName.SERVICE_ERROR_RATE_HIGH, limit, **labels)
     after = _last_incident(root)
     say(f"error-burst: 30 % of {service}'s requests fail in {region}")
     timeline = Timeline("error-burst", time.time())
     _world(root, "POST", {**labels, "kind": "errors"})
     timeline.mark("breach", f"{service} fails 30 % in {region}")
-    _alert(timeline, prom, "ServiceErrorRateHigh", limit, **labels)
-    incident = _received(timeline, root, "ServiceErrorRateHigh", after, limit, **labels)
+    _alert(timeline, prom, AlertName.SERVICE_ERROR_RATE_HIGH, limit, **labels)
+    incident = _received(timeline, root, AlertName.SERVICE_ERROR_RATE_HIGH, after, limit, **labels)
     receivers = until(
-        "a notification", lambda: _notified(root, timeline.t0, "ServiceErrorRateHigh"), limit
+        "a notification",
+        lambda: _notified(root, timeline.t0, AlertName.SERVICE_ERROR_RATE_HIGH),
+        limit,
     )
     timeline.mark("notified", ", ".join(sorted(set(receivers))))
     _world(root, "DELETE")
@@ -435,7 +448,7 @@ def error_burst(root: Path, say: Callable[[str], None], limit: float = 120) -> T
 def plugin_memory_leak(root: Path, say: Callable[[str], None], limit: float = 120) -> Timeline:
     """A plugin's memory grows 10 % a second: PluginMemoryLeak, then the recovery action that
     matches it (the demo's restart) or, without one, the leak stopped by hand."""
-    found = _action_for(root, "PluginMemoryLeak", "plugin")
+    found = _action_for(root, AlertName.PLUGIN_MEMORY_LEAK, "plugin")
     plugins = _spec(root).plugins
     if not plugins:
         raise ScenarioError("the spec has no plugin")
@@ -443,14 +456,14 @@ def plugin_memory_leak(root: Path, say: Callable[[str], None], limit: float = 12
     region = _region_of(root, plugin=plugin)
     prom = _prometheus(root, region)
     labels = {"region": region, "plugin": plugin}
-    _quiet(prom, "PluginMemoryLeak", limit, **labels)
+    _quiet(prom, AlertName.PLUGIN_MEMORY_LEAK, limit, **labels)
     after = _last_incident(root)
     say(f"plugin-memory-leak: {plugin} in {region} leaks 10 % of its memory a second")
     timeline = Timeline("plugin-memory-leak", time.time())
     _world(root, "POST", {**labels, "kind": "leak"})
     timeline.mark("breach", f"{plugin} starts leaking in {region}")
-    _alert(timeline, prom, "PluginMemoryLeak", limit, **labels)
-    incident = _received(timeline, root, "PluginMemoryLeak", after, limit, **labels)
+    _alert(timeline, prom, AlertName.PLUGIN_MEMORY_LEAK, limit, **labels)
+    incident = _received(timeline, root, AlertName.PLUGIN_MEMORY_LEAK, after, limit, **labels)
     if action is not None:
         _recovery(timeline, root, incident, action, limit)
     else:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from globalmon.conventions import ALERTS, Scope
+from globalmon.conventions import ALERTS, META_PATH_ALERTS, AlertName, Scope
 from globalmon.spec import Spec
+from globalmon.spec.notify import EmailReceiver, PagerDutyReceiver, SlackReceiver
 from rules_generator.prometheus_config import credentials_file
 
 RECEIVER = "globalmon-webhook"
+META_RECEIVER = "globalmon-meta"
 GROUP_BY = ["alertname", "region", "service"]
 # group_wait, group_interval, repeat_interval per severity: urgent alerts leave faster.
 TIMING = {
@@ -16,8 +18,14 @@ TIMING = {
     "warning": ("30s", "5m", "4h"),
     "info": ("1m", "10m", "12h"),
 }
-SYMPTOMS = (
-    "ServiceErrorRateHigh|ServiceResponseTimeHigh|SLOErrorBudgetBurnFast|SLOErrorBudgetBurnSlow"
+_A = AlertName
+SYMPTOMS = "|".join(
+    (
+        _A.SERVICE_ERROR_RATE_HIGH,
+        _A.SERVICE_RESPONSE_TIME_HIGH,
+        _A.SLO_ERROR_BUDGET_BURN_FAST,
+        _A.SLO_ERROR_BUDGET_BURN_SLOW,
+    )
 )
 _WEEKDAYS = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"]
 _SHORT = {d[:3]: d for d in _WEEKDAYS}
@@ -28,17 +36,19 @@ def _names(*scopes: Scope) -> str:
 
 
 def _inhibitions(spec: Spec) -> list[dict[str, Any]]:
+    region_mutes = f"{_A.REGION_DEGRADED}|{_names(Scope.HOST, Scope.SERVICE, Scope.PLUGIN)}"
     rules: list[dict[str, Any]] = [
         {  # a failed region mutes everything else about it
-            "source_matchers": ['alertname="RegionFailed"'],
-            "target_matchers": [
-                f'alertname=~"RegionDegraded|{_names(Scope.HOST, Scope.SERVICE, Scope.PLUGIN)}"'
-            ],
+            "source_matchers": [f'alertname="{_A.REGION_FAILED}"'],
+            "target_matchers": [f'alertname=~"{region_mutes}"'],
             "equal": ["region"],
         },
         {  # an agent that is down explains its stale heartbeat and missing host data
-            "source_matchers": ['alertname="AgentDown"'],
-            "target_matchers": [f'alertname=~"{_names(Scope.HOST)}"', 'alertname!="AgentDown"'],
+            "source_matchers": [f'alertname="{_A.AGENT_DOWN}"'],
+            "target_matchers": [
+                f'alertname=~"{_names(Scope.HOST)}"',
+                f'alertname!="{_A.AGENT_DOWN}"',
+            ],
             "equal": ["region", "agent"],
         },
         {  # critical mutes warning of the same alert on the same thing
@@ -47,8 +57,8 @@ def _inhibitions(spec: Spec) -> list[dict[str, Any]]:
             "equal": ["alertname", "region", "service", "plugin", "agent", "target", "slo"],
         },
         {
-            "source_matchers": ['alertname="CapacityExhaustionImminent"'],
-            "target_matchers": ['alertname="CapacityExhaustionSoon"'],
+            "source_matchers": [f'alertname="{_A.CAPACITY_EXHAUSTION_IMMINENT}"'],
+            "target_matchers": [f'alertname="{_A.CAPACITY_EXHAUSTION_SOON}"'],
             "equal": ["region", "target", "instance"],
         },
     ]
@@ -89,6 +99,57 @@ def _policy_of(spec: Spec, region_policy: str | None) -> str | None:
     return region_policy or spec.global_.escalation_policy
 
 
+def meta_receiver_names(spec: Spec) -> list[str]:
+    """The spec's meta_receivers, or the first step of the default escalation policy (the
+    global one, else the first one)."""
+    if spec.global_.meta_receivers is not None:
+        return list(spec.global_.meta_receivers)
+    policies = {p.name: p for p in spec.escalation_policies}
+    policy = policies.get(spec.global_.escalation_policy or "") or next(
+        iter(spec.escalation_policies), None
+    )
+    return list(policy.steps[0].notify) if policy and policy.steps else []
+
+
+def _meta_receiver(spec: Spec, secrets_dir: str) -> dict[str, Any] | None:
+    """Alertmanager's own delivery to the meta receivers (secrets read from files, as
+    Alertmanager does), so alerts about the webhook never depend on it."""
+    wanted = set(meta_receiver_names(spec))
+    out: dict[str, Any] = {"name": META_RECEIVER}
+    for r in spec.receivers:
+        if r.name not in wanted:
+            continue
+        if isinstance(r, EmailReceiver):
+            email: dict[str, Any] = {
+                "to": ", ".join(r.to),
+                "from": r.sender,
+                "smarthost": r.smarthost,
+                "require_tls": r.starttls,
+                "send_resolved": True,
+            }
+            if r.username:
+                email["auth_username"] = r.username
+            if r.password:
+                email["auth_password_file"] = credentials_file(r.password, secrets_dir)
+            out.setdefault("email_configs", []).append(email)
+        elif isinstance(r, SlackReceiver):
+            slack = {"api_url_file": credentials_file(r.webhook_url, secrets_dir)}
+            if r.channel:
+                slack["channel"] = r.channel
+            out.setdefault("slack_configs", []).append({**slack, "send_resolved": True})
+        elif isinstance(r, PagerDutyReceiver):
+            out.setdefault("pagerduty_configs", []).append(
+                {"routing_key_file": credentials_file(r.routing_key, secrets_dir), "url": r.url}
+            )
+        else:
+            hook: dict[str, Any] = {"url": r.url, "send_resolved": True}
+            if r.bearer_token:
+                auth = {"credentials_file": credentials_file(r.bearer_token, secrets_dir)}
+                hook["http_config"] = {"authorization": auth}
+            out.setdefault("webhook_configs", []).append(hook)
+    return out if len(out) > 1 else None
+
+
 def alertmanager_config(spec: Spec, secrets_dir: str) -> dict[str, Any]:
     g = spec.global_
     intervals = {i["name"] for i in _time_intervals(spec)}
@@ -118,6 +179,17 @@ def alertmanager_config(spec: Spec, secrets_dir: str) -> dict[str, Any]:
                 "credentials_file": credentials_file(g.credentials.webhook_token, secrets_dir)
             }
         }
+    meta = [m] if (m := _meta_receiver(spec, secrets_dir)) is not None else []
+    meta_routes = [
+        {  # the alert path's own alerts, straight from Alertmanager; then on to the webhook too
+            "receiver": META_RECEIVER,
+            "matchers": [f'alertname=~"{"|".join(META_PATH_ALERTS)}"'],
+            "group_wait": "10s",
+            "group_interval": "1m",
+            "repeat_interval": "1h",
+            "continue": True,
+        }
+    ][: len(meta)]
     config: dict[str, Any] = {
         "route": {
             "receiver": RECEIVER,
@@ -128,15 +200,16 @@ def alertmanager_config(spec: Spec, secrets_dir: str) -> dict[str, Any]:
             "routes": [
                 # the dead man's switch: delivered often, never grouped with real alerts
                 {
-                    "matchers": ['alertname="Watchdog"'],
+                    "matchers": [f'alertname="{_A.WATCHDOG}"'],
                     "group_wait": "0s",
                     "group_interval": "1m",
                     "repeat_interval": "1m",
                 },
+                *meta_routes,
                 *severity_routes,
             ],
         },
-        "receivers": [{"name": RECEIVER, "webhook_configs": [webhook]}],
+        "receivers": [{"name": RECEIVER, "webhook_configs": [webhook]}, *meta],
         "inhibit_rules": _inhibitions(spec),
     }
     if intervals:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from globalmon import conventions as c
+from globalmon.conventions import AlertName
 from globalmon.spec import Spec
 from globalmon.spec.topology import Region
 from rules_generator.context import Place, sel
@@ -46,7 +47,7 @@ def global_groups(spec: Spec) -> list[Group]:
     rules: list[Alert] = []
     for region in spec.regions:
         place = Place(spec, region)
-        when = minutes(place.setting("RegionNoData")[2]) + 3
+        when = minutes(place.setting(AlertName.REGION_NO_DATA)[2]) + 3
         up = sel("up", **agent_labels(region.id))
         # Every other region sends data, so only this region's rule may fire.
         others = tuple(
@@ -55,7 +56,7 @@ def global_groups(spec: Spec) -> list[Group]:
             if o.id != region.id
         )
         alert = place.alert(
-            "RegionNoData",
+            AlertName.REGION_NO_DATA,
             f"absent({sel('up', job=c.JOB_AGENT, region=region.id)})",
             summary=f"Region {region.id} sends no data",
             description=f"The global Prometheus has no agent series from {region.id}: "

@@ -10,9 +10,12 @@ import re
 from typing import Any
 
 from globalmon.spec import Spec
+from globalmon.spec.notify import EmailReceiver, PagerDutyReceiver, SlackReceiver
+from rules_generator.alertmanager_config import META_RECEIVER, meta_receiver_names
 
 PART_OF = {"app.kubernetes.io/part-of": "globalmon"}
 WEBHOOK_SECRET = {"name": "globalmon-webhook-token", "key": "token"}
+RECEIVER_SECRETS = "globalmon-receivers"  # one key per receiver that has a secret
 _MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*$')
 
 
@@ -44,6 +47,7 @@ def _route(route: dict[str, Any]) -> dict[str, Any]:
         "group_interval": "groupInterval",
         "repeat_interval": "repeatInterval",
         "active_time_intervals": "activeTimeIntervals",
+        "continue": "continue",
     }
     out: dict[str, Any] = {keys[k]: v for k, v in route.items() if k in keys}
     if "matchers" in route:
@@ -53,10 +57,53 @@ def _route(route: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _meta_receiver(spec: Spec) -> dict[str, Any]:
+    """The meta receivers for the operator: each secret a key of RECEIVER_SECRETS named after
+    its receiver (the operator reads credentials from Secrets, not files)."""
+
+    def secret(name: str) -> dict[str, str]:
+        return {"name": RECEIVER_SECRETS, "key": name}
+
+    out: dict[str, Any] = {"name": META_RECEIVER}
+    wanted = set(meta_receiver_names(spec))
+    for r in (r for r in spec.receivers if r.name in wanted):
+        if isinstance(r, EmailReceiver):
+            email: dict[str, Any] = {
+                "to": ", ".join(r.to),
+                "from": r.sender,
+                "smarthost": r.smarthost,
+                "requireTLS": r.starttls,
+                "sendResolved": True,
+            }
+            if r.username:
+                email["authUsername"] = r.username
+            if r.password:
+                email["authPassword"] = secret(r.name)
+            out.setdefault("emailConfigs", []).append(email)
+        elif isinstance(r, SlackReceiver):
+            slack: dict[str, Any] = {"apiURL": secret(r.name), "sendResolved": True}
+            if r.channel:
+                slack["channel"] = r.channel
+            out.setdefault("slackConfigs", []).append(slack)
+        elif isinstance(r, PagerDutyReceiver):
+            out.setdefault("pagerdutyConfigs", []).append(
+                {"routingKey": secret(r.name), "url": r.url}
+            )
+        else:
+            hook: dict[str, Any] = {"url": r.url, "sendResolved": True}
+            if r.bearer_token:
+                hook["httpConfig"] = {"authorization": {"credentials": secret(r.name)}}
+            out.setdefault("webhookConfigs", []).append(hook)
+    return out
+
+
 def alertmanager_config(spec: Spec, config: dict[str, Any]) -> dict[str, Any]:
     """The plain Alertmanager config as an AlertmanagerConfig (v1alpha1) resource."""
     receivers = []
     for r in config["receivers"]:
+        if r["name"] == META_RECEIVER:
+            receivers.append(_meta_receiver(spec))
+            continue
         hooks = []
         for w in r.get("webhook_configs", []):
             hook: dict[str, Any] = {"url": w["url"], "sendResolved": w.get("send_resolved", True)}

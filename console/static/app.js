@@ -113,9 +113,13 @@ async function api(path, { method = "GET", body } = {}) {
   if (op.token) headers.Authorization = `Bearer ${op.token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await r.text();
   let data = null;
-  try { data = await r.json(); } catch { data = null; }
+  try { data = JSON.parse(text); } catch { data = null; }
   if (!r.ok) throw new ApiError(r.status, data);
+  if (data === null) {
+    throw new ApiError(r.status, { error: `${path} answered ${r.status} with no JSON (${text.length} bytes: ${text.slice(0, 80)})` });
+  }
   return data;
 }
 function failure(err) {
@@ -235,7 +239,7 @@ async function incident(id) {
     h("h2", {}, `#${i.id} ${i.alertname} `, badge("state", i.state), " ", badge("sev", i.severity)),
     h("div", { class: "grid" },
       h("div", { class: "card" }, kv([
-        ["region", i.region], ["service", i.service], ["started", when(i.startsAt)], ["opened", when(i.opened_at)],
+        ["region", i.region], ["service", i.service], ["started", when(i.starts_at)], ["opened", when(i.opened_at)],
         ["acknowledged", i.acknowledged_at ? `${when(i.acknowledged_at)} by ${i.acknowledged_by}` : null],
         ["resolved", i.resolved_at ? `${when(i.resolved_at)} by ${i.resolved_by ?? "Alertmanager"}` : null],
         ["policy", i.policy], ["next escalation", when(i.next_escalation_at)],
@@ -466,7 +470,8 @@ async function pluginOverview(base, region, plugin, hours) {
 const COLORS = ["#2f6fdf", "#e65100", "#2e7d32", "#8e24aa", "#c62828", "#00838f", "#6d4c41"];
 function chart(c) {
   const W = 400, H = 150, L = 52, B = 18;
-  const pts = c.series.flatMap((x) => x.points);
+  // a null value (NaN or an infinity in Prometheus) is a gap in its line
+  const pts = c.series.flatMap((x) => x.points).filter((p) => p[1] !== null);
   const card = h("div", { class: "card chart-card", "data-chart": c.title }, h("h3", {}, c.title));
   if (!pts.length) { card.append(h("p", { class: "muted" }, "no data")); return card; }
   const t0 = Math.min(...pts.map((p) => p[0])), t1 = Math.max(...pts.map((p) => p[0]));
@@ -480,13 +485,20 @@ function chart(c) {
     s("text", { x: L, y: H - 4 }, when(t0).slice(11, 19)), s("text", { x: W - 60, y: H - 4 }, when(t1).slice(11, 19)));
   c.series.forEach((ser, k) => {
     const color = COLORS[k % COLORS.length];
-    if (ser.points.length === 1) {
-      const [t, v] = ser.points[0];
-      svg.append(s("circle", { cx: x(t), cy: y(v), r: 2.5, fill: color }));
-      return;
+    const runs = [[]];
+    for (const p of ser.points) {
+      if (p[1] === null) { if (runs[runs.length - 1].length) runs.push([]); }
+      else runs[runs.length - 1].push(p);
     }
-    svg.append(s("polyline", { fill: "none", stroke: color, "stroke-width": 1.5,
-      points: ser.points.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(" ") }));
+    for (const run of runs) {
+      if (run.length === 1) {
+        const [t, v] = run[0];
+        svg.append(s("circle", { cx: x(t), cy: y(v), r: 2.5, fill: color }));
+      } else if (run.length > 1) {
+        svg.append(s("polyline", { fill: "none", stroke: color, "stroke-width": 1.5,
+          points: run.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(" ") }));
+      }
+    }
   });
   card.append(svg, h("div", { class: "legend" }, c.series.map((ser, k) => {
     const span = h("span", {}, ser.name);

@@ -19,6 +19,7 @@ import aiohttp
 from prometheus_client import Counter
 
 from globalmon import conventions as c
+from globalmon.conventions import AlertName
 
 QUEUE = 1000
 ATTEMPTS = 5
@@ -27,7 +28,7 @@ ZERO_TIME = "0001-01-01T00:00:00Z"
 
 def payload(event: dict[str, Any], region: str | None) -> dict[str, Any]:
     labels = {
-        "alertname": "PluginCriticalEvent",
+        "alertname": AlertName.PLUGIN_CRITICAL_EVENT,
         c.LABEL_PLUGIN: event["plugin"],
         c.LABEL_SEVERITY: "critical",
         c.LABEL_TYPE: event["type"],
@@ -54,7 +55,7 @@ def payload(event: dict[str, Any], region: str | None) -> dict[str, Any]:
         "truncatedAlerts": 0,
         "status": "firing",
         "receiver": "globalmon-plugin-exporter",
-        "groupLabels": {"alertname": "PluginCriticalEvent"},
+        "groupLabels": {"alertname": AlertName.PLUGIN_CRITICAL_EVENT},
         "commonLabels": labels,
         "commonAnnotations": alert["annotations"],
         "externalURL": "",

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from globalmon.conventions import ALERTS
+from globalmon.conventions import ALERTS, AlertName
 from globalmon.spec.alerting import AlertOverrides, Thresholds
 from globalmon.spec.forecast import Forecast
 from globalmon.spec.notify import EscalationPolicy, Receiver
@@ -102,6 +102,15 @@ class GlobalSettings(StrictModel):
         description="Default escalation policy for alerts that name none.",
         examples=["standard"],
     )
+    meta_receivers: list[str] | None = Field(
+        None,
+        description="Receivers Alertmanager notifies itself, not through the webhook, of the "
+        "alerts about the alert path (WebhookDown, AlertmanagerNotificationsFailing, "
+        "WatchdogMissing), so they arrive when the webhook is what is broken. Default: the "
+        "receivers of the first step of the default escalation policy; [] sends them through "
+        "the webhook only.",
+        examples=[["oncall-email", "pagerduty-primary"]],
+    )
 
 
 class Defaults(StrictModel):
@@ -115,7 +124,7 @@ class Defaults(StrictModel):
     alerts: AlertOverrides = Field(
         default_factory=dict,
         description="Per-alert overrides everywhere.",
-        examples=[{"Watchdog": {"enabled": False}}],
+        examples=[{AlertName.WATCHDOG: {"enabled": False}}],
     )
 
 

@@ -117,6 +117,9 @@ def _references(spec: Spec) -> list[Located]:
             for k, name in enumerate(step.notify):
                 path: Path = ("escalation_policies", i, "steps", j, "notify", k)
                 found.append(_reference(path, name, receivers, "receiver"))
+    for k, name in enumerate(spec.global_.meta_receivers or []):
+        path = ("global", "meta_receivers", k)
+        found.append(_reference(path, name, receivers, "receiver"))
     policy_refs: list[tuple[Path, str | None]] = [
         (("global", "escalation_policy"), spec.global_.escalation_policy)
     ]

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from globalmon.conventions import AlertName
 from globalmon.spec.alerting import AlertOverrides, PluginThresholds, ServiceThresholds
 from globalmon.spec.types import Duration, Id, PluginId, PromQL, StrictModel
 
@@ -118,7 +119,7 @@ class Service(StrictModel):
     alerts: AlertOverrides = Field(
         default_factory=dict,
         description="Per-alert overrides for this service.",
-        examples=[{"ServiceResponseTimeHigh": {"for": "10m"}}],
+        examples=[{AlertName.SERVICE_RESPONSE_TIME_HIGH: {"for": "10m"}}],
     )
     slos: list[Slo] = Field(
         default_factory=list,
@@ -154,7 +155,7 @@ class Plugin(StrictModel):
     alerts: AlertOverrides = Field(
         default_factory=dict,
         description="Per-alert overrides for this plugin.",
-        examples=[{"PluginMemoryLeak": {"enabled": False}}],
+        examples=[{AlertName.PLUGIN_MEMORY_LEAK: {"enabled": False}}],
     )
     escalation_policy: str | None = Field(
         None, description="Escalation policy for this plugin's alerts.", examples=["payments"]

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from globalmon.conventions import AlertName
 from globalmon.spec.alerting import AlertOverrides, RegionThresholds
 from globalmon.spec.types import Duration, HostPort, Id, Labels, StrictModel, Url
 
@@ -138,7 +139,7 @@ class Region(StrictModel):
     alerts: AlertOverrides = Field(
         default_factory=dict,
         description="Per-alert overrides for this region.",
-        examples=[{"HostCpuHigh": {"severity": "critical"}}],
+        examples=[{AlertName.HOST_CPU_HIGH: {"severity": "critical"}}],
     )
     escalation_policy: str | None = Field(
         None,

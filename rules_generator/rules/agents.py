@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from globalmon import conventions as c
+from globalmon.conventions import AlertName
 from globalmon.spec.types import duration_seconds
 from rules_generator.context import Place, num, sel
 from rules_generator.model import Alert, Case, Group, Series
@@ -69,7 +70,7 @@ def agent_rules(place: Place) -> list[Group]:
     alerts: list[Alert | None] = [
         _gauge_alert(
             place,
-            "AgentDown",
+            AlertName.AGENT_DOWN,
             f"{up} == 0",
             [("up", 0, 1)],
             extra={},
@@ -81,7 +82,7 @@ def agent_rules(place: Place) -> list[Group]:
         _heartbeat(place, labels, stale),
         _gauge_alert(
             place,
-            "HostCpuHigh",
+            AlertName.HOST_CPU_HIGH,
             f"{_sel(c.HOST_CPU_USAGE.name, r)} > {num(t.cpu_percent / 100)}",
             [(c.HOST_CPU_USAGE.name, t.cpu_percent / 100 + 0.05, t.cpu_percent / 100)],
             extra={},
@@ -92,7 +93,7 @@ def agent_rules(place: Place) -> list[Group]:
         ),
         _gauge_alert(
             place,
-            "HostMemoryHigh",
+            AlertName.HOST_MEMORY_HIGH,
             f"{_sel(c.HOST_MEMORY_USED.name, r)} / {_sel(c.HOST_MEMORY_TOTAL.name, r)}"
             f" > {num(t.memory_percent / 100)}",
             [
@@ -107,7 +108,7 @@ def agent_rules(place: Place) -> list[Group]:
         ),
         _gauge_alert(
             place,
-            "HostDiskHigh",
+            AlertName.HOST_DISK_HIGH,
             f"{_sel(c.HOST_DISK_USED.name, r)} / {_sel(c.HOST_DISK_SIZE.name, r)}"
             f" > {num(t.disk_percent / 100)}",
             [
@@ -122,7 +123,7 @@ def agent_rules(place: Place) -> list[Group]:
         ),
         _gauge_alert(
             place,
-            "ProcessGroupDown",
+            AlertName.PROCESS_GROUP_DOWN,
             f"{_sel(c.PROCESS_UP.name, r)} == 0",
             [(c.PROCESS_UP.name, 0, 1)],
             extra={"group": "test-group"},
@@ -132,7 +133,7 @@ def agent_rules(place: Place) -> list[Group]:
         ),
         _gauge_alert(
             place,
-            "ProbeFailed",
+            AlertName.PROBE_FAILED,
             f"{_sel(c.PROBE_SUCCESS.name, r)} == 0",
             [(c.PROBE_SUCCESS.name, 0, 1)],
             extra={"probe": "test-probe"},
@@ -158,7 +159,7 @@ def _heartbeat(place: Place, labels: dict[str, str], stale: float) -> Alert | No
     at = stopped_at + int(stale // 60) + 2
     series = sel(metric, **labels)
     return place.alert(
-        "AgentHeartbeatStale",
+        AlertName.AGENT_HEARTBEAT_STALE,
         f"time() - max_over_time({_sel(metric, r)}[10m]) > {num(stale)}",
         summary="Agent {{ $labels.agent }} stopped heartbeating",
         description="The last heartbeat of agent {{ $labels.agent }} is "

@@ -8,6 +8,7 @@ read one series instead of repeating the expression.
 from __future__ import annotations
 
 from globalmon import conventions as c
+from globalmon.conventions import AlertName
 from globalmon.spec.forecast import Forecast
 from rules_generator.context import Place, num, sel
 from rules_generator.model import Alert, Case, Group, Recording, Series
@@ -26,8 +27,8 @@ def forecast_rules(place: Place, f: Forecast) -> list[Group]:
     ]
     if f.limit is not None:
         rules += [
-            _exhaustion(place, f, "CapacityExhaustionSoon", WEEK, labels),
-            _exhaustion(place, f, "CapacityExhaustionImminent", DAY, labels),
+            _exhaustion(place, f, AlertName.CAPACITY_EXHAUSTION_SOON, WEEK, labels),
+            _exhaustion(place, f, AlertName.CAPACITY_EXHAUSTION_IMMINENT, DAY, labels),
             _fallback(place, f, labels),
         ]
     rules.append(_anomaly(place, f, labels))
@@ -78,7 +79,7 @@ def _fallback(place: Place, f: Forecast, labels: dict[str, str]) -> Alert | None
         f" and (count_over_time({x}[6h]) >= 60)"
         f" unless on () ({sidecar_up} == 1)"
     )
-    for_ = place.setting("CapacityExhaustionSoon")[2]
+    for_ = place.setting(AlertName.CAPACITY_EXHAUSTION_SOON)[2]
     when = 60 + minutes(for_) + 5
     start = limit * (0.6 if sign > 0 else 1.4)
     per_minute = sign * abs(limit) / (7 * 24 * 60)  # a full limit's worth in one week
@@ -87,7 +88,7 @@ def _fallback(place: Place, f: Forecast, labels: dict[str, str]) -> Alert | None
     flat = Series(sel(c.RECORD_FORECAST_INPUT, **inp), steady(start, when + 2))
     predicted = start + per_minute * (when + 7 * 24 * 60)
     return place.alert(
-        "CapacityExhaustionSoon",
+        AlertName.CAPACITY_EXHAUSTION_SOON,
         expr,
         for_=for_,
         summary=f"{f.name} heads for its limit of {num(limit)} in {r} (linear fallback)",
@@ -113,11 +114,11 @@ def _anomaly(place: Place, f: Forecast, labels: dict[str, str]) -> Alert | None:
         series.append(
             Series(sel(c.RECORD_FORECAST_INPUT, **labels), steady(f.anomaly_min_rate * 2, 10))
         )
-    when = minutes(place.setting("MetricAnomalous")[2]) + 3
+    when = minutes(place.setting(AlertName.METRIC_ANOMALOUS)[2]) + 3
     series = [Series(s.selector, f"{s.values.split('x')[0]}x{when + 2}") for s in series]
     miss = [Series(series[0].selector, f"0x{when + 2}"), *series[1:]]
     return place.alert(
-        "MetricAnomalous",
+        AlertName.METRIC_ANOMALOUS,
         expr,
         summary=f"{f.name} behaves unusually in {r}",
         description="The anomaly detector flags this series; compare it with its forecast band.",

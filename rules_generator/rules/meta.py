@@ -4,6 +4,7 @@ globalmon components down, stale forecasts, failing rules and notifications."""
 from __future__ import annotations
 
 from globalmon import conventions as c
+from globalmon.conventions import AlertName
 from rules_generator.context import Place, sel
 from rules_generator.model import Alert, Case, Group, Series
 from rules_generator.rules.common import counter, minutes, steady
@@ -42,7 +43,7 @@ def security_rules(place: Place) -> list[Group]:
     alerts = (
         _increase(
             place,
-            "SecurityAuthFailures",
+            AlertName.SECURITY_AUTH_FAILURES,
             c.HTTP_AUTH_FAILURES.name,
             "Authentication failures",
             r,
@@ -50,7 +51,7 @@ def security_rules(place: Place) -> list[Group]:
         ),
         _increase(
             place,
-            "SecurityRateLimited",
+            AlertName.SECURITY_RATE_LIMITED,
             c.HTTP_RATE_LIMITED.name,
             "Rate-limited requests",
             r,
@@ -58,7 +59,7 @@ def security_rules(place: Place) -> list[Group]:
         ),
         _increase(
             place,
-            "SecurityIngestRejected",
+            AlertName.SECURITY_INGEST_REJECTED,
             c.INGEST_REJECTED.name,
             "Rejected ingest requests",
             r,
@@ -70,7 +71,7 @@ def security_rules(place: Place) -> list[Group]:
 
 def watchdog(place: Place) -> Alert | None:
     return place.alert(
-        "Watchdog",
+        AlertName.WATCHDOG,
         "vector(1)",
         summary="The alert pipeline works",
         description="Always firing. Route it to a dead man's switch: silence means the "
@@ -85,7 +86,7 @@ def notifications_failing(place: Place, region: str) -> Alert | None:
     """Alertmanager failing to deliver, from whichever Prometheus scrapes the Alertmanagers."""
     return failures_alert(
         place,
-        "AlertmanagerNotificationsFailing",
+        AlertName.ALERTMANAGER_NOTIFICATIONS_FAILING,
         c.ALERTMANAGER_NOTIFY_FAILURES,
         c.JOB_ALERTMANAGER,
         "Notifications fail",
@@ -110,6 +111,57 @@ def _down(place: Place, name: str, job: str, what: str, r: str) -> Alert | None:
     )
 
 
+def watchdog_missing(place: Place, r: str) -> Alert | None:
+    """The dead man's switch on the webhook's side: the region's Watchdog stopped arriving, or
+    never arrived at a webhook that has been up all along. The webhook's gauge carries the
+    Watchdog's region; scraped under this region's target labels it is ``exported_region``."""
+    gauge = c.WEBHOOK_WATCHDOG.name
+    last = sel(gauge, job=c.JOB_WEBHOOK, exported_region=r)
+    up = sel("up", job=c.JOB_WEBHOOK, region=r)
+    after = c.WATCHDOG_MISSING_AFTER_SECONDS
+    when = minutes(place.setting(AlertName.WATCHDOG_MISSING)[2]) + after // 60 + 2
+    target = {"job": c.JOB_WEBHOOK, "instance": "test-host:9466", "region": r}
+    seen = {**target, "exported_region": r}
+    return place.alert(
+        AlertName.WATCHDOG_MISSING,
+        f"time() - {last} > {after} or ({up} == 1 unless on () {last})",
+        summary=f"The Watchdog of {r} no longer reaches the webhook",
+        description="No Watchdog from this region has reached the webhook for over "
+        f"{after // 60} minutes: alerts from {r} may not be reaching anyone through it. This "
+        "alert also goes from Alertmanager straight to the meta receivers.",
+        dashboard=c.DASH_OVERVIEW,
+        cases=(
+            # arrived once, at 0, then stopped
+            Case(
+                "stopped",
+                (
+                    Series(sel(gauge, **seen), steady(0, when + 2)),
+                    Series(sel("up", **target), steady(1, when + 2)),
+                ),
+                when,
+                seen,
+                when * 60.0,
+            ),
+            Case(
+                "never arrived",
+                (Series(sel("up", **target), steady(1, when + 2)),),
+                when,
+                target,
+                1.0,
+            ),
+            # arriving every minute (the gauge is the time it last arrived)
+            Case(
+                "near miss",
+                (
+                    Series(sel(gauge, **seen), counter(60, when + 2)),
+                    Series(sel("up", **target), steady(1, when + 2)),
+                ),
+                when,
+            ),
+        ),
+    )
+
+
 def meta_rules(place: Place, *, alertmanagers: bool) -> list[Group]:
     """Meta-monitoring of one region; ``alertmanagers``: this Prometheus scrapes them."""
     assert place.region is not None
@@ -118,11 +170,12 @@ def meta_rules(place: Place, *, alertmanagers: bool) -> list[Group]:
     stale = sel(c.FORECASTER_LAST_SUCCESS.name, **stale_labels)
     alerts: list[Alert | None] = [
         watchdog(place),
-        _down(place, "ExporterDown", c.JOB_PLUGIN_EXPORTER, "the plugin exporter", r),
-        _down(place, "ForecasterDown", c.JOB_SIDECAR, "the forecaster sidecar", r),
-        _down(place, "WebhookDown", c.JOB_WEBHOOK, "the alert webhook", r),
+        _down(place, AlertName.EXPORTER_DOWN, c.JOB_PLUGIN_EXPORTER, "the plugin exporter", r),
+        _down(place, AlertName.FORECASTER_DOWN, c.JOB_SIDECAR, "the forecaster sidecar", r),
+        _down(place, AlertName.WEBHOOK_DOWN, c.JOB_WEBHOOK, "the alert webhook", r),
+        watchdog_missing(place, r),
         place.alert(
-            "ForecastsStale",
+            AlertName.FORECASTS_STALE,
             f"time() - {sel(c.FORECASTER_LAST_SUCCESS.name, region=r)} > 900",
             summary=f"Forecasts in {r} are not being refreshed",
             description="The sidecar's last good run was {{ $value | humanizeDuration }} ago.",
@@ -134,7 +187,7 @@ def meta_rules(place: Place, *, alertmanagers: bool) -> list[Group]:
         ),
         failures_alert(
             place,
-            "RuleEvaluationFailures",
+            AlertName.RULE_EVALUATION_FAILURES,
             c.PROMETHEUS_RULE_FAILURES,
             c.JOB_PROMETHEUS,
             "Rule evaluations fail",

@@ -4,6 +4,7 @@ events."""
 from __future__ import annotations
 
 from globalmon import conventions as c
+from globalmon.conventions import AlertName
 from globalmon.spec.types import duration_seconds
 from rules_generator.context import Place, num, sel
 from rules_generator.model import Alert, Case, Group, Recording, Series
@@ -65,7 +66,7 @@ def plugin_rules(place: Place) -> list[Group]:
         )
 
     ratio = t.error_rate_percent / 100
-    when = at("PluginErrorRateHigh", 7)
+    when = at(AlertName.PLUGIN_ERROR_RATE_HIGH, 7)
 
     def traffic(err_ratio: float) -> tuple[Series, ...]:
         return error_traffic(
@@ -73,19 +74,22 @@ def plugin_rules(place: Place) -> list[Group]:
         )
 
     limit = duration_seconds(t.response_time)
-    lat_at = at("PluginResponseTimeHigh", 7)
+    lat_at = at(AlertName.PLUGIN_RESPONSE_TIME_HIGH, 7)
 
     def latency(slow: bool) -> tuple[Series, ...]:
         name = c.PLUGIN_RESPONSE_TIME.name + "_bucket"
         return latency_buckets(name, series_labels, limit, slow=slow, samples=lat_at + 2)
 
     alerts = [
-        gauge("PluginCpuHigh", c.PLUGIN_CPU.name, t.cpu_percent / 100, "CPU usage"),
+        gauge(AlertName.PLUGIN_CPU_HIGH, c.PLUGIN_CPU.name, t.cpu_percent / 100, "CPU usage"),
         gauge(
-            "PluginMemoryHigh", c.PLUGIN_MEMORY_USAGE.name, t.memory_percent / 100, "memory usage"
+            AlertName.PLUGIN_MEMORY_HIGH,
+            c.PLUGIN_MEMORY_USAGE.name,
+            t.memory_percent / 100,
+            "memory usage",
         ),
         place.alert(
-            "PluginErrorRateHigh",
+            AlertName.PLUGIN_ERROR_RATE_HIGH,
             f"{sel(c.RECORD_PLUGIN_ERROR_RATIO, **labels)} > {num(ratio)}",
             summary=f"Plugin {p} fails too many requests in {r}",
             description=f"{{{{ $value | humanizePercentage }}}} of requests fail "
@@ -97,7 +101,7 @@ def plugin_rules(place: Place) -> list[Group]:
             ),
         ),
         place.alert(
-            "PluginResponseTimeHigh",
+            AlertName.PLUGIN_RESPONSE_TIME_HIGH,
             f"{sel(c.RECORD_PLUGIN_LATENCY_P95, **labels)} > {num(limit)}",
             summary=f"Plugin {p} is slow in {r}",
             description=f"p95 response time is {{{{ $value | humanizeDuration }}}} "
@@ -109,8 +113,12 @@ def plugin_rules(place: Place) -> list[Group]:
             ),
         ),
         _leak(place, own, series_labels, dashboard),
-        _event_alert(place, own, series_labels, dashboard, "PluginCriticalEvent", "critical"),
-        _event_alert(place, own, series_labels, dashboard, "PluginHighSeverityEvent", "high"),
+        _event_alert(
+            place, own, series_labels, dashboard, AlertName.PLUGIN_CRITICAL_EVENT, "critical"
+        ),
+        _event_alert(
+            place, own, series_labels, dashboard, AlertName.PLUGIN_HIGH_SEVERITY_EVENT, "high"
+        ),
     ]
     return [Group(f"{c.GROUP_PLUGINS}.{p}", (*recordings, *(a for a in alerts if a)))]
 
@@ -121,10 +129,10 @@ def _leak(
     """Steady growth: rising over 30m, and 20% above the lowest point of the last hour."""
     m = c.PLUGIN_MEMORY.name
     s, series = sel(m, **own), sel(m, **series_labels)
-    when = 60 + minutes(place.setting("PluginMemoryLeak")[2]) + 5
+    when = 60 + minutes(place.setting(AlertName.PLUGIN_MEMORY_LEAK)[2]) + 5
     step = 2_000_000  # bytes a minute
     return place.alert(
-        "PluginMemoryLeak",
+        AlertName.PLUGIN_MEMORY_LEAK,
         f"deriv({s}[30m]) > 0 and {s} > 1.2 * min_over_time({s}[1h])",
         summary=f"Plugin {own['plugin']} leaks memory in {own['region']}",
         description="Memory grows by {{ $value | humanize }}B/s without coming back down.",

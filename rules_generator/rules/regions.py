@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from globalmon import conventions as c
+from globalmon.conventions import AlertName
 from rules_generator.context import Place, num, sel
 from rules_generator.model import Alert, Case, Group, Recording, Series
 from rules_generator.rules.agents import agent_labels
@@ -93,7 +94,7 @@ def region_rules(place: Place) -> list[Group]:
     degraded, failed = t.region_degraded_below, t.region_failed_below
     alerts = (
         level_alert(
-            "RegionDegraded",
+            AlertName.REGION_DEGRADED,
             f"{ratio} < {num(degraded)} >= {num(failed)}",
             _count_in(failed, degraded),
             _count_above(degraded),
@@ -101,7 +102,7 @@ def region_rules(place: Place) -> list[Group]:
             degraded,
         ),
         level_alert(
-            "RegionFailed",
+            AlertName.REGION_FAILED,
             f"{ratio} < {num(failed)}",
             _count_in(0, failed) if failed > 0 else (0, 1),
             _count_above(failed),

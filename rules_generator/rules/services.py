@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from globalmon import conventions as c
+from globalmon.conventions import AlertName
 from globalmon.spec.services import Service
 from globalmon.spec.types import duration_seconds
 from rules_generator.context import Place, num, sel
@@ -68,7 +69,7 @@ def _inputs(place: Place) -> tuple[str, str, str] | None:
 def _error_alert(place: Place, labels: dict[str, str]) -> Alert | None:
     t = place.thresholds
     ratio = t.error_rate_percent / 100
-    at = minutes(place.setting("ServiceErrorRateHigh")[2]) + 7
+    at = minutes(place.setting(AlertName.SERVICE_ERROR_RATE_HIGH)[2]) + 7
     dashboard = f"{c.DASH_SERVICE}?var-region={labels['region']}&var-service={labels['service']}"
     expr = f"{sel(c.RECORD_SERVICE_ERROR_RATIO, **labels)} > {num(ratio)}"
     names = _inputs(place)
@@ -97,7 +98,7 @@ def _error_alert(place: Place, labels: dict[str, str]) -> Alert | None:
             Case("near miss", (Series(series, f"{num(ratio)}x{at + 2}"),), at),
         )
     return place.alert(
-        "ServiceErrorRateHigh",
+        AlertName.SERVICE_ERROR_RATE_HIGH,
         expr,
         summary=f"Service {labels['service']} fails too many requests in {labels['region']}",
         description=f"{{{{ $value | humanizePercentage }}}} of requests fail "
@@ -110,7 +111,7 @@ def _error_alert(place: Place, labels: dict[str, str]) -> Alert | None:
 def _latency_alert(place: Place, labels: dict[str, str]) -> Alert | None:
     t = place.thresholds
     limit = duration_seconds(t.response_time)
-    at = minutes(place.setting("ServiceResponseTimeHigh")[2]) + 7
+    at = minutes(place.setting(AlertName.SERVICE_RESPONSE_TIME_HIGH)[2]) + 7
     dashboard = f"{c.DASH_SERVICE}?var-region={labels['region']}&var-service={labels['service']}"
     expr = f"{sel(c.RECORD_SERVICE_LATENCY_P95, **labels)} > {num(limit)}"
     names = _inputs(place)
@@ -137,7 +138,7 @@ def _latency_alert(place: Place, labels: dict[str, str]) -> Alert | None:
             Case("near miss", (Series(series, f"{num(limit)}x{at + 2}"),), at),
         )
     return place.alert(
-        "ServiceResponseTimeHigh",
+        AlertName.SERVICE_RESPONSE_TIME_HIGH,
         expr,
         summary=f"Service {labels['service']} is slow in {labels['region']}",
         description=f"p95 response time is {{{{ $value | humanizeDuration }}}} "

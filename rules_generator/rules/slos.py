@@ -8,6 +8,7 @@ or 10% in 3d (with 6h). For a 30d window those are the familiar 14.4x, 6x, 3x an
 from __future__ import annotations
 
 from globalmon import conventions as c
+from globalmon.conventions import AlertName
 from globalmon.spec.services import WINDOW_PLACEHOLDER, AvailabilitySli, LatencySli, Slo
 from globalmon.spec.types import duration_seconds
 from rules_generator.context import Place, num, sel
@@ -18,8 +19,8 @@ from rules_generator.rules.services import selectors, uses_default_metrics, with
 WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 # (alert, [(long window, short window, budget share)])
 BURNS = (
-    ("SLOErrorBudgetBurnFast", (("1h", "5m", 0.02), ("6h", "30m", 0.05))),
-    ("SLOErrorBudgetBurnSlow", (("1d", "2h", 0.10), ("3d", "6h", 0.10))),
+    (AlertName.SLO_ERROR_BUDGET_BURN_FAST, (("1h", "5m", 0.02), ("6h", "30m", 0.05))),
+    (AlertName.SLO_ERROR_BUDGET_BURN_SLOW, (("1d", "2h", 0.10), ("3d", "6h", 0.10))),
 )
 
 

@@ -36,6 +36,11 @@ async def test_an_alert_opens_one_incident_and_repeats_change_nothing(hook: Harn
     assert incident["state"] == "firing"
     assert incident["labels"]["instance"] == "api-1"
     assert incident["policy"] == "standard"
+    assert incident["starts_at"] == "2026-09-21T14:13:20+00:00"
+    # one naming style on the API: snake_case keys, in the list and in the detail
+    detail = await hook.get("/api/v1/incidents/1")
+    for row in (incident, detail, *detail["timeline"], *detail["notifications"]):
+        assert all(k == k.lower() for k in row), sorted(row)
     metrics = await (await hook.client.get("/metrics")).text()
     assert 'globalmon_webhook_alerts_received_total{status="firing"} 1.0' in metrics
     assert "globalmon_webhook_alerts_duplicate_total 3.0" in metrics

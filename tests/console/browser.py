@@ -71,7 +71,11 @@ def wait(
         found = WebDriverWait(driver, timeout, poll_frequency=interval).until(check)
     except TimeoutException as exc:  # say what was on the page
         body = driver.find_element("tag name", "body").text[:2000]
-        raise AssertionError(f"not seen within {timeout} s: {what}\npage:\n{body}") from exc
+        entries = driver.get_log("browser")  # type: ignore[attr-defined]  # Chrome's own
+        logs = "\n".join(str(e.get("message", e)) for e in entries)
+        raise AssertionError(
+            f"not seen within {timeout} s: {what}\npage:\n{body}\nbrowser log:\n{logs}"
+        ) from exc
     assert found is not None  # until() returns only a truthy value
     return found
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
-from console.queries import capacity_rows, chart_step, plugin_charts, rate_window
+from hypothesis import given
+from hypothesis import strategies as st
+
+from console.queries import capacity_rows, chart_step, plugin_charts, points, rate_window
 
 
 def sample(value: float | str, **labels: str) -> dict[str, Any]:
@@ -50,3 +55,14 @@ def test_chart_steps_and_windows() -> None:
     charts = plugin_charts("pay-ments_1", 15, 15)
     assert all('plugin="pay-ments_1"' in c.expr for c in charts)
     assert {c.unit for c in charts} == {"ratio", "bytes", "per_second", "seconds"}
+
+
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=20))
+def test_chart_points_are_strict_json(values: list[float]) -> None:
+    """Prometheus writes NaN and infinities as strings; the page gets null for them, and a body
+    every JSON parser reads (a NaN token made the browser's JSON.parse fail)."""
+    prom = {"nan": "NaN", "inf": "+Inf", "-inf": "-Inf"}  # as Prometheus writes them
+    raw = [[1.0 + i, prom.get(str(v), repr(v))] for i, v in enumerate(values)]
+    got = points(raw)
+    text = json.dumps(got, allow_nan=False)  # raises on NaN or Infinity
+    assert [v for _, v in json.loads(text)] == [v if math.isfinite(v) else None for v in values]

@@ -8,15 +8,19 @@ import json
 import os
 import re
 import textwrap
+import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from globalmon.cli import main
+from globalmon.conventions import AlertName
 from local_stack import runner, scenarios, servers
+from local_stack.timeline import until
 from tests.integration import console_pages
 
 pytestmark = pytest.mark.integration
@@ -133,6 +137,21 @@ def test_up(stack: Path) -> None:
         alerts = servers.get_json(p["url"] + "/api/v1/alerts")["data"]["alerts"]
         assert {a["labels"]["alertname"] for a in alerts} <= {"Watchdog"}, (p["name"], alerts)
 
+    # the dead man's switch reads the webhook's Watchdog gauge as each region scrapes it
+    for p in (r for r in rows if r["kind"] == "prometheus" and r["region"]):
+        expr = urllib.parse.quote(
+            f'globalmon_webhook_watchdog_last_seen_timestamp_seconds{{job="globalmon-webhook",'
+            f'exported_region="{p["region"]}"}}'
+        )
+
+        def found(url: str = p["url"], expr: str = expr) -> list[Any] | None:
+            result: list[Any] = servers.get_json(f"{url}/api/v1/query?query={expr}")["data"][
+                "result"
+            ]
+            return result or None
+
+        servers.wait_for(found, timeout=90, what=f"{p['name']}: the webhook's Watchdog gauge")
+
     # the regions remote-write to the global Prometheus (its receiver), which federates nothing
     view = next(r["url"] for r in rows if r["name"] == "prometheus-global")
     assert "federate" not in (stack / "generated" / "prometheus" / "global.yml").read_text()
@@ -176,6 +195,35 @@ def test_console_in_a_browser(
     browser.get("about:blank")
     check(browser, stack)
     browser.execute_script("sessionStorage.clear()")
+
+
+def test_the_alert_path_pages_without_the_webhook(stack: Path) -> None:
+    """With the webhook dead, WebhookDown still reaches the on-call's first receiver: sent by
+    Alertmanager itself (its meta receiver), not through the webhook."""
+    [hook] = [p for p in runner.procs(stack) if p["kind"] == "webhook"]
+    since = time.time()
+    scenarios._kill(hook)
+    try:
+
+        def paged() -> list[dict[str, Any]]:
+            return [
+                n
+                for n in scenarios._world_records(stack, "notification", since)
+                if AlertName.WEBHOOK_DOWN in n["body"]
+            ]
+
+        pages = until("WebhookDown delivered by Alertmanager", paged, 90)
+        assert {n["receiver"] for n in pages} == {"ops-hook"}  # the policy's first step
+        body = json.loads(pages[0]["body"])
+        assert body["receiver"] == "globalmon-meta"  # Alertmanager's own webhook payload
+        assert body["alerts"][0]["labels"]["alertname"] == AlertName.WEBHOOK_DOWN
+    finally:
+        scenarios._restart(stack, hook)
+    servers.wait_for(
+        lambda: None if scenarios._hook_get(stack, "/api/v1/incidents?limit=1") is None else True,
+        timeout=30,
+        what="the webhook back",
+    )
 
 
 # Each scenario's milestones in order (optional ones may be missing), and bounds generous

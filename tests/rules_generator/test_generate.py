@@ -119,6 +119,8 @@ def test_generate_refuses_a_broken_spec(tmp_path: Path, capsys: pytest.CaptureFi
 def test_prometheus_operator_format_wraps_the_same_rules() -> None:
     import yaml
 
+    from rules_generator.alertmanager_config import meta_receiver_names
+
     spec = load_spec(REPO / "examples" / "regions.yaml")
     plain = generate(spec, "regions.yaml")
     manifests = generate(spec, "regions.yaml", format="prometheus-operator")
@@ -143,9 +145,22 @@ def test_prometheus_operator_format_wraps_the_same_rules() -> None:
     }
     plain_am = yaml.safe_load(plain["alertmanager/alertmanager.yml"])
     assert len(am["spec"]["inhibitRules"]) == len(plain_am["inhibit_rules"])
+    [critical] = [
+        r
+        for r in am["spec"]["route"]["routes"]
+        if {"name": "severity", "value": "critical", "matchType": "="} in r.get("matchers", [])
+    ]
     assert {"name": "region", "value": "us-east-1", "matchType": "="} in (
-        am["spec"]["route"]["routes"][1]["routes"][0]["matchers"]
+        critical["routes"][0]["matchers"]
     )
+    # the alert path's own alerts go straight to the meta receivers, then on to the webhook
+    [meta] = [r for r in am["spec"]["route"]["routes"] if r.get("receiver") == "globalmon-meta"]
+    assert meta["continue"] is True
+    [receiver] = [r for r in am["spec"]["receivers"] if r["name"] == "globalmon-meta"]
+    kinds = {r.name: r.type for r in spec.receivers}
+    expected = {f"{kinds[n]}Configs" for n in meta_receiver_names(spec)}
+    assert expected  # the example's default policy starts with receivers
+    assert {k for k in receiver if k.endswith("Configs")} == expected
 
 
 @pytest.mark.parametrize(
