@@ -31,7 +31,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from alert_webhook.payload import BadPayload
-from alert_webhook.records import STATES, Conflict, NotFound
+from alert_webhook.records import STATES, Conflict, NotFound, Timed
 from alert_webhook.runtime import Clock, Sleep, Webhook, WebhookConfig
 from alert_webhook.store import WebhookStore
 from globalmon.conventions import ActionState as A
@@ -202,18 +202,28 @@ async def _change(
 
 
 async def act_on_incident(request: web.Request) -> web.Response:
-    store = request.app[HOOK].store
+    hook = request.app[HOOK]
+    store = hook.store
     incident = _int(request, "id")
-    operation = {
+    verb = request.match_info["verb"]
+    operation: Callable[[int, str, str, float], Awaitable[Timed | None]] = {
         "acknowledge": store.acknowledge,
         "unacknowledge": store.unacknowledge,
         "resolve": store.resolve,
         "annotate": store.annotate,
-    }[request.match_info["verb"]]
-    failed = await _change(
-        request, "incident", lambda body, now: operation(incident, body.by, body.note, now)
-    )
-    return failed or web.json_response(await store.incident(incident))
+    }[verb]
+    done: list[Timed] = []
+
+    async def change(body: Act, now: float) -> None:
+        if (timed := await operation(incident, body.by, body.note, now)) is not None:
+            done.append(timed)
+
+    failed = await _change(request, "incident", change)
+    if failed:
+        return failed
+    for timed in done:  # the KPI histograms, once the change is committed
+        (hook.metrics.acknowledged if verb == "acknowledge" else hook.metrics.resolved)(timed)
+    return web.json_response(await store.incident(incident))
 
 
 async def list_actions(request: web.Request) -> web.Response:
@@ -235,6 +245,7 @@ async def approve_action(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     hook = request.app[HOOK]
     await hook.refresh_open()
+    await hook.refresh_kpis()
     body = generate_latest(hook.metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from alert_webhook.audit import Chain, canonical
 from alert_webhook.payload import Alert
-from alert_webhook.records import WATCHDOG, Outcome, queue, timeline
+from alert_webhook.records import WATCHDOG, Outcome, Timed, queue, timeline
 from alert_webhook.recovery import decide_actions
 from alert_webhook.rules import Rules
 from globalmon.conventions import IncidentState as I
@@ -189,12 +189,16 @@ def _resolved_by_alertmanager(
     else:
         incident, state = row
         if state != I.RESOLVED:
-            close(db, chain, incident, now, "alertmanager")
+            out.resolved.append(close(db, chain, incident, now, "alertmanager"))
             out.due_now = True  # the receivers that were told get the resolution
     decide_actions(db, chain, rules, incident, alert, now, out)
 
 
-def close(db: sqlite3.Connection, chain: Chain, incident: int, now: float, by: str) -> None:
+def close(db: sqlite3.Connection, chain: Chain, incident: int, now: float, by: str) -> Timed:
+    region, severity, opened, auto = db.execute(
+        "SELECT region, severity, opened_at, auto_recovered FROM incidents WHERE id=?",
+        (incident,),
+    ).fetchone()
     db.execute(
         "UPDATE incidents SET state='resolved', resolved_at=?, resolved_by=?, next_due=NULL "
         "WHERE id=?",
@@ -202,6 +206,7 @@ def close(db: sqlite3.Connection, chain: Chain, incident: int, now: float, by: s
     )
     timeline(db, chain, incident, now, "resolved", by=by)
     notify_notified(db, incident, "resolve", now)
+    return Timed(region, severity, max(0.0, now - opened), bool(auto))
 
 
 def notify_notified(db: sqlite3.Connection, incident: int, event: str, now: float) -> None:

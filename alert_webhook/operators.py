@@ -7,14 +7,17 @@ import sqlite3
 
 from alert_webhook.audit import Chain
 from alert_webhook.incidents import close, notify_notified
-from alert_webhook.records import Conflict, incident_state, timeline
+from alert_webhook.records import Conflict, Timed, incident_state, timeline
 from alert_webhook.rules import Rules
 from globalmon.conventions import IncidentState as I
 
 
-def acknowledge(db: sqlite3.Connection, incident: int, by: str, note: str, now: float) -> None:
+def acknowledge(db: sqlite3.Connection, incident: int, by: str, note: str, now: float) -> Timed:
     if (state := incident_state(db, incident)) != I.FIRING:
         raise Conflict(f"incident {incident} is {state}, not firing")
+    region, severity, opened = db.execute(
+        "SELECT region, severity, opened_at FROM incidents WHERE id=?", (incident,)
+    ).fetchone()
     db.execute(
         "UPDATE incidents SET state='acknowledged', acknowledged_at=?, acknowledged_by=?, "
         "next_due=NULL WHERE id=?",
@@ -23,6 +26,7 @@ def acknowledge(db: sqlite3.Connection, incident: int, by: str, note: str, now: 
     chain = Chain(db)
     timeline(db, chain, incident, now, "acknowledged", by=by, note=note)
     notify_notified(db, incident, "acknowledge", now)
+    return Timed(region, severity, max(0.0, now - opened))
 
 
 def unacknowledge(
@@ -44,13 +48,14 @@ def unacknowledge(
     timeline(db, Chain(db), incident, now, "unacknowledged", by=by, note=note)
 
 
-def resolve_by_hand(db: sqlite3.Connection, incident: int, by: str, note: str, now: float) -> None:
+def resolve_by_hand(db: sqlite3.Connection, incident: int, by: str, note: str, now: float) -> Timed:
     if incident_state(db, incident) == I.RESOLVED:
         raise Conflict(f"incident {incident} is already resolved")
     chain = Chain(db)
-    close(db, chain, incident, now, by)
+    closed = close(db, chain, incident, now, by)
     if note:
         timeline(db, chain, incident, now, "note", by=by, note=note)
+    return closed
 
 
 def annotate(db: sqlite3.Connection, incident: int, by: str, note: str, now: float) -> None:

@@ -16,6 +16,42 @@ STATES = tuple(I)
 WATCHDOG = AlertName.WATCHDOG
 
 
+@dataclass(frozen=True)
+class Timed:
+    """An incident acknowledged or resolved, for the KPI histograms."""
+
+    region: str
+    severity: str
+    seconds: float
+    auto_recovered: bool = False
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One try at sending a notification, as the channel answered it."""
+
+    delivery: int
+    ok: bool
+    retry: bool  # when it failed: whether trying again may help (a 5xx, not a 4xx)
+    detail: str
+    at: float
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int  # at most this many tries
+    backoff: float  # seconds before the second; doubling after each, up to a cap
+
+
+@dataclass(frozen=True)
+class Kpis:
+    """Means and ratios over a recent window, from the database."""
+
+    resolve: dict[tuple[str, str], float]  # (region, service) -> mean seconds
+    acknowledge: dict[str, float]  # region -> mean seconds
+    recovery: dict[str, float]  # action -> success ratio
+
+
 @dataclass
 class Outcome:
     """What one transaction did, for the metrics."""
@@ -27,6 +63,7 @@ class Outcome:
     escalations: list[str] = field(default_factory=list)  # step numbers, 1-based
     actions: list[int] = field(default_factory=list)  # action rows to run
     due_now: bool = False  # something for the background pass to do at once
+    resolved: list[Timed] = field(default_factory=list)
 
 
 def timeline(

@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from alert_webhook import actions as act
 from alert_webhook.channels import DeliveryError, Message, send
-from alert_webhook.records import Outcome
+from alert_webhook.records import Attempt, Kpis, Outcome, RetryPolicy, Timed
 from alert_webhook.rules import Rules
 from alert_webhook.store import WebhookStore
 from globalmon import conventions as c
@@ -74,6 +74,18 @@ class WebhookMetrics:
         self.watchdog = Gauge(m.name, m.help, m.labels, registry=r)
         m = c.WEBHOOK_INCIDENTS_OPEN
         self.open = Gauge(m.name, m.help, m.labels, registry=r)
+        m = c.WEBHOOK_TIME_TO_ACKNOWLEDGE
+        self.time_to_ack = Histogram(m.name, m.help, m.labels, registry=r, buckets=c.KPI_BUCKETS)
+        m = c.WEBHOOK_TIME_TO_RESOLVE
+        self.time_to_resolve = Histogram(
+            m.name, m.help, m.labels, registry=r, buckets=c.KPI_BUCKETS
+        )
+        m = c.WEBHOOK_MEAN_TIME_TO_RESOLVE
+        self.mttr = Gauge(m.name, m.help, m.labels, registry=r)
+        m = c.WEBHOOK_MEAN_TIME_TO_ACKNOWLEDGE
+        self.mtta = Gauge(m.name, m.help, m.labels, registry=r)
+        m = c.WEBHOOK_RECOVERY_SUCCESS
+        self.recovery_success = Gauge(m.name, m.help, m.labels, registry=r)
         m = c.WEBHOOK_PROCESSING
         self.processing = Histogram(
             m.name,
@@ -92,6 +104,25 @@ class WebhookMetrics:
             self.escalations.labels(step).inc()
         for region in set(out.watchdogs):
             self.watchdog.labels(region).set(now or 0.0)
+        for t in out.resolved:
+            self.resolved(t)
+
+    def acknowledged(self, t: Timed) -> None:
+        self.time_to_ack.labels(t.region, t.severity).observe(t.seconds)
+
+    def resolved(self, t: Timed) -> None:
+        auto = "true" if t.auto_recovered else "false"
+        self.time_to_resolve.labels(t.region, t.severity, auto).observe(t.seconds)
+
+    def kpis(self, k: Kpis) -> None:
+        for gauge, values in (
+            (self.mttr, k.resolve),
+            (self.mtta, k.acknowledge),
+            (self.recovery_success, k.recovery),
+        ):
+            gauge.clear()  # what left the window is gone, not frozen at its last value
+            for key, value in values.items():
+                gauge.labels(*(key if isinstance(key, tuple) else (key,))).set(value)
 
 
 class Webhook:
@@ -213,13 +244,8 @@ class Webhook:
             except Exception as exc:  # a message this channel cannot carry: retrying is futile
                 ok, detail, retry = False, f"cannot be sent: {exc!r}"[:1000], False
         state = await self.store.delivery_result(
-            int(str(d["id"])),
-            ok,
-            retry,
-            detail,
-            self.clock(),
-            self.config.delivery_attempts,
-            self.config.delivery_backoff,
+            Attempt(int(str(d["id"])), ok, retry, detail, self.clock()),
+            RetryPolicy(self.config.delivery_attempts, self.config.delivery_backoff),
         )
         outcome = "sent" if ok else ("retrying" if state == D.PENDING else "failed")
         self.metrics.notifications.labels(name, outcome).inc()
@@ -309,6 +335,9 @@ class Webhook:
             if self.clock() + every > deadline:
                 return False, f"post-check did not hold within {within:.0f}s: {why}"
             await self.sleep(every)
+
+    async def refresh_kpis(self) -> None:
+        self.metrics.kpis(await self.store.kpis(self.clock() - c.KPI_WINDOW_SECONDS))
 
     async def refresh_open(self) -> None:
         self.metrics.open.clear()

@@ -41,6 +41,10 @@ CREATE INDEX IF NOT EXISTS incidents_state ON incidents(state, service, region);
 -- open incidents by service: the root-cause lookup of every new incident, and the open counts
 CREATE INDEX IF NOT EXISTS incidents_open ON incidents(service, region) WHERE state != 'resolved';
 CREATE INDEX IF NOT EXISTS incidents_symptom ON incidents(symptom_of) WHERE symptom_of IS NOT NULL;
+CREATE INDEX IF NOT EXISTS incidents_resolved ON incidents(resolved_at)
+    WHERE resolved_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS incidents_acknowledged ON incidents(acknowledged_at)
+    WHERE acknowledged_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS timeline(
     id INTEGER PRIMARY KEY,
     incident_id INTEGER NOT NULL REFERENCES incidents(id),
@@ -86,6 +90,7 @@ CREATE TABLE IF NOT EXISTS actions(
     detail TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS actions_state ON actions(state);
+CREATE INDEX IF NOT EXISTS actions_finished ON actions(finished_at) WHERE finished_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS actions_incident ON actions(incident_id, action);
 CREATE INDEX IF NOT EXISTS actions_target ON actions(action, target, created_at);
 """

@@ -11,9 +11,10 @@ from typing import Any, Literal, TypeVar
 from alert_webhook import escalation, incidents, operators, recovery
 from alert_webhook.audit import Chain
 from alert_webhook.payload import Alert, parse
-from alert_webhook.records import Outcome, iso
+from alert_webhook.records import Attempt, Kpis, Outcome, RetryPolicy, Timed, iso
 from alert_webhook.rules import Rules
 from alert_webhook.schema import SCHEMA
+from globalmon.conventions import ActionState as A
 from globalmon.conventions import DeliveryState as D
 from globalmon.durable import GroupCommitWriter
 from globalmon.durable_process import ProcessWriter
@@ -72,25 +73,18 @@ def _finish_action(
 
 
 def _delivery_result(
-    db: sqlite3.Connection,
-    rules: Rules,
-    delivery: int,
-    ok: bool,
-    retry: bool,
-    detail: str,
-    now: float,
-    max_attempts: int,
-    backoff: float,
+    db: sqlite3.Connection, rules: Rules, attempt: Attempt, policy: RetryPolicy
 ) -> str:
+    delivery, ok, detail, now = attempt.delivery, attempt.ok, attempt.detail, attempt.at
     (attempts,) = db.execute("SELECT attempts FROM deliveries WHERE id=?", (delivery,)).fetchone()
     attempts += 1
     if ok:
         state = D.SENT
-    elif retry and attempts < max_attempts:
+    elif attempt.retry and attempts < policy.attempts:
         state = D.PENDING
     else:
         state = D.FAILED
-    wait = min(backoff * 2 ** (attempts - 1), BACKOFF_CAP)
+    wait = min(policy.backoff * 2 ** (attempts - 1), BACKOFF_CAP)
     db.execute(
         "UPDATE deliveries SET attempts=?, state=?, next_attempt=? WHERE id=?",
         (attempts, state, now + wait, delivery),
@@ -168,14 +162,20 @@ class WebhookStore:
     async def escalate(self, now: float) -> Outcome:
         return await self._write(escalation.escalate, now)
 
-    async def acknowledge(self, incident: int, by: str, note: str, now: float) -> None:
-        await self._write(_without_rules, operators.acknowledge, incident, by, note, now)
+    async def acknowledge(self, incident: int, by: str, note: str, now: float) -> Timed:
+        timed: Timed = await self._write(
+            _without_rules, operators.acknowledge, incident, by, note, now
+        )
+        return timed
 
     async def unacknowledge(self, incident: int, by: str, note: str, now: float) -> None:
         await self._write(operators.unacknowledge, incident, by, note, now)
 
-    async def resolve(self, incident: int, by: str, note: str, now: float) -> None:
-        await self._write(_without_rules, operators.resolve_by_hand, incident, by, note, now)
+    async def resolve(self, incident: int, by: str, note: str, now: float) -> Timed:
+        timed: Timed = await self._write(
+            _without_rules, operators.resolve_by_hand, incident, by, note, now
+        )
+        return timed
 
     async def annotate(self, incident: int, by: str, note: str, now: float) -> None:
         await self._write(_without_rules, operators.annotate, incident, by, note, now)
@@ -197,20 +197,9 @@ class WebhookStore:
     async def interrupt_running(self, now: float) -> int:
         return await self._write(recovery.interrupt_running, now)
 
-    async def delivery_result(
-        self,
-        delivery: int,
-        ok: bool,
-        retry: bool,
-        detail: str,
-        now: float,
-        max_attempts: int,
-        backoff: float,
-    ) -> str:
+    async def delivery_result(self, attempt: Attempt, policy: RetryPolicy) -> str:
         """Log one attempt; returns the delivery's state: sent, pending (retry later) or failed."""
-        return await self._write(
-            _delivery_result, delivery, ok, retry, detail, now, max_attempts, backoff
-        )
+        return await self._write(_delivery_result, attempt, policy)
 
     # --- reads ---
 
@@ -317,6 +306,34 @@ class WebhookStore:
             (now, limit),
         )
         return [dict(r) for r in rows]
+
+    async def kpis(self, since: float) -> Kpis:
+        """Means and recovery success over what finished since ``since`` (indexed columns)."""
+        resolve = await self.rows(
+            "SELECT region, service, avg(resolved_at - opened_at) FROM incidents "
+            # opened and resolved at once (a resolution never seen firing) is no repair time
+            "WHERE resolved_at >= ? AND resolved_at > opened_at GROUP BY region, service",
+            (since,),
+        )
+        ack = await self.rows(
+            "SELECT region, avg(acknowledged_at - opened_at) FROM incidents "
+            "WHERE acknowledged_at >= ? GROUP BY region",
+            (since,),
+        )
+        ok = "', '".join((A.VERIFIED, A.SUCCEEDED))
+        ended = "', '".join(
+            (A.VERIFIED, A.SUCCEEDED, A.VERIFY_FAILED, A.FAILED, A.TIMEOUT, A.ERROR)
+        )
+        actions = await self.rows(
+            f"SELECT action, avg(state IN ('{ok}')) FROM actions "
+            f"WHERE finished_at >= ? AND state IN ('{ended}') GROUP BY action",
+            (since,),
+        )
+        return Kpis(
+            resolve={(r[0], r[1]): r[2] for r in resolve},
+            acknowledge={r[0]: r[1] for r in ack},
+            recovery={r[0]: r[1] for r in actions},
+        )
 
     async def open_counts(self) -> list[tuple[str, str, int]]:
         rows = await self.rows(

@@ -40,6 +40,7 @@ LABEL_KIND = "kind"
 LABEL_RECEIVER = "receiver"
 LABEL_OUTCOME = "outcome"
 LABEL_ACTION = "action"
+LABEL_AUTO_RECOVERED = "auto_recovered"
 LABEL_RESULT = "result"
 LABEL_STEP = "step"
 LABEL_STATUS = "status"
@@ -273,6 +274,46 @@ WEBHOOK_ESCALATIONS = _m("webhook_escalations_total", "counter", "Escalation ste
 WEBHOOK_ACTIONS = _m(
     "webhook_actions_total", "counter", "Recovery actions.", LABEL_ACTION, LABEL_RESULT
 )
+# Operational KPIs: each acknowledgement and resolution as it happens (histograms), and the
+# means and the recovery success of the last KPI_WINDOW_SECONDS from the webhook's database
+# (gauges: they survive restarts and need no increase() over a series born mid-window).
+WEBHOOK_TIME_TO_ACKNOWLEDGE = _m(
+    "webhook_incident_time_to_acknowledge_seconds",
+    "histogram",
+    "From an incident's opening to an operator's acknowledgement.",
+    LABEL_REGION,
+    LABEL_SEVERITY,
+)
+WEBHOOK_TIME_TO_RESOLVE = _m(
+    "webhook_incident_time_to_resolve_seconds",
+    "histogram",
+    "From an incident's opening to its resolution; auto_recovered when a recovery action fixed it.",
+    LABEL_REGION,
+    LABEL_SEVERITY,
+    LABEL_AUTO_RECOVERED,
+)
+WEBHOOK_MEAN_TIME_TO_RESOLVE = _m(
+    "webhook_mean_time_to_resolve_seconds",
+    "gauge",
+    "Mean time to resolve (MTTR) of the incidents resolved in the last 7 days.",
+    LABEL_REGION,
+    LABEL_SERVICE,
+)
+WEBHOOK_MEAN_TIME_TO_ACKNOWLEDGE = _m(
+    "webhook_mean_time_to_acknowledge_seconds",
+    "gauge",
+    "Mean time to acknowledge of the incidents acknowledged in the last 7 days.",
+    LABEL_REGION,
+)
+WEBHOOK_RECOVERY_SUCCESS = _m(
+    "webhook_recovery_success_ratio",
+    "gauge",
+    "Share of the last 7 days' finished recovery runs that succeeded (and were verified, "
+    "where the action has a check).",
+    LABEL_ACTION,
+)
+KPI_WINDOW_SECONDS = 7 * 86400
+KPI_BUCKETS = (30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 43200, 86400, 259200)
 WEBHOOK_PROCESSING = _m(
     "webhook_processing_duration_seconds", "histogram", "Time to commit a webhook payload."
 )
@@ -526,7 +567,7 @@ class IncidentState(StrEnum):
 
 
 class ActionState(StrEnum):
-    """A recovery action's run, from queued to its end (the last eight are final)."""
+    """A recovery action's run, from queued to its end (all but the first four are final)."""
 
     PENDING = "pending"
     AWAITING_APPROVAL = "awaiting_approval"
@@ -539,6 +580,7 @@ class ActionState(StrEnum):
     TIMEOUT = "timeout"
     ERROR = "error"
     SKIPPED = "skipped"
+    PRECONDITION_FAILED = "precondition_failed"
     REFUSED = "refused"
     REJECTED = "rejected"
     INTERRUPTED = "interrupted"

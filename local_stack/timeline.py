@@ -19,10 +19,21 @@ class Timeline:
     scenario: str
     t0: float
     steps: list[tuple[str, float, str]] = field(default_factory=list)  # (name, seconds, note)
+    polled: set[int] = field(default_factory=set)  # steps marked when a poll saw them
 
     def mark(self, name: str, note: str = "", at: float | None = None) -> float:
-        """Record a milestone now, or at the wall-clock time ``at`` (seen in a record)."""
+        """Record a milestone now (a poll saw it), or at the wall-clock time ``at`` (a record
+        says when). A poll sees a state up to one interval late: a record of a later milestone
+        that is earlier than it bounds it, so the polled time comes down to the record's."""
         since = (time.time() if at is None else at) - self.t0
+        if at is None:
+            self.polled.add(len(self.steps))
+        else:
+            for i in self.polled:
+                step, polled_at, polled_note = self.steps[i]
+                if polled_at > since:
+                    seen = f"(a poll saw it at {polled_at:+.2f} s)"
+                    self.steps[i] = (step, since, f"{polled_note} {seen}".strip())
         self.steps.append((name, since, note))
         return since
 

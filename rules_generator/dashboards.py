@@ -367,7 +367,9 @@ def incidents_board() -> dict[str, Any]:
             st(
                 "Open incidents",
                 "none",
-                f"sum by (severity) ({c.WEBHOOK_INCIDENTS_OPEN.name})",
+                # one copy per incident region (every region's Prometheus scrapes the webhook)
+                f"sum by (severity) (max by (severity, exported_region) "
+                f"({c.WEBHOOK_INCIDENTS_OPEN.name}))",
                 "{{severity}}",
             ),
             ts(
@@ -399,6 +401,29 @@ def incidents_board() -> dict[str, Any]:
                     f"(rate({c.WEBHOOK_PROCESSING.name}_bucket[5m])))",
                     "p99",
                 ),
+            ),
+            # The KPIs: every region's Prometheus scrapes the webhook, so each series is there
+            # once per region (the incident's region as exported_region): max takes one copy.
+            ts(
+                "Mean time to resolve, last 7 days",
+                "s",
+                _q(
+                    f"max by (exported_region, service) ({c.WEBHOOK_MEAN_TIME_TO_RESOLVE.name})",
+                    "{{exported_region}} {{service}}",
+                ),
+            ),
+            ts(
+                "Mean time to acknowledge, last 7 days",
+                "s",
+                _q(
+                    f"max by (exported_region) ({c.WEBHOOK_MEAN_TIME_TO_ACKNOWLEDGE.name})",
+                    "{{exported_region}}",
+                ),
+            ),
+            ts(
+                "Automatic recovery success, last 7 days",
+                "percentunit",
+                _q(f"max by (action) ({c.WEBHOOK_RECOVERY_SUCCESS.name})", "{{action}}"),
             ),
             ts(
                 "Security rejections",

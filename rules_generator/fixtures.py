@@ -39,6 +39,7 @@ VALUES = {
     c.LABEL_VERSION: "0.1.0",
     c.LABEL_SLO: "availability",
     c.LABEL_STATE: "live",
+    c.LABEL_AUTO_RECOVERED: "false",
 }
 
 

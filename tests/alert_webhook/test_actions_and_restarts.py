@@ -194,6 +194,11 @@ async def test_post_check_on_a_real_prometheus(
         assert [e["step"] for e in escalated] == ["1", "2"]
     guarded = await h.get("/api/v1/incidents/2")
     assert action_states(guarded) == [("guarded", "precondition_failed")]
+    text = await (await h.client.get("/metrics")).text()
+    # a run that did not pass its check is no success; a precondition that held it back is no run
+    ratio = "1.0" if recovered else "0.0"
+    assert f'globalmon_webhook_recovery_success_ratio{{action="fix-cache"}} {ratio}' in text
+    assert 'recovery_success_ratio{action="guarded"}' not in text
     store.close()
 
 

@@ -18,6 +18,7 @@ from tests.alert_webhook.fixtures import (
     alert,
     payload,
 )
+from tests.exporters.promtool import check_metrics
 
 pytestmark = pytest.mark.usefixtures("env_secrets")
 
@@ -311,3 +312,35 @@ async def test_the_watchdog_is_a_heartbeat_not_an_incident(hook: Harness) -> Non
         line.removeprefix(series) for line in metrics.splitlines() if line.startswith(series)
     ]
     assert float(value) == T0 + 60
+
+
+async def test_kpis_time_to_acknowledge_and_resolve(hook: Harness, promtool_bin: str) -> None:
+    """Each acknowledgement and resolution is observed once committed; the means of the last 7
+    days come from the database, so they hold across restarts and leave the window on time."""
+    await hook.post(payload(alert("ApiDown", starts=T0, service="api")))
+    await hook.post(payload(alert("DbDown", starts=T0, service="db")))
+    # resolved without ever being seen firing: no repair time to count
+    await hook.post(payload(alert("Flap", starts=T0, service="api", status="resolved")))
+    hook.clock.advance(90)
+    await hook.act("/api/v1/incidents/1/acknowledge", {"by": "alice"})
+    hook.clock.advance(60)
+    await hook.post(payload(alert("ApiDown", starts=T0, service="api", status="resolved")))
+    hook.clock.advance(150)
+    await hook.act("/api/v1/incidents/2/resolve", {"by": "bob"})
+    text = await (await hook.client.get("/metrics")).text()
+    await check_metrics(promtool_bin, text)
+    ack = 'region="eu-west-1",severity="critical"'
+    assert f"globalmon_webhook_incident_time_to_acknowledge_seconds_count{{{ack}}} 1.0" in text
+    assert f"globalmon_webhook_incident_time_to_acknowledge_seconds_sum{{{ack}}} 90.0" in text
+    res = 'auto_recovered="false",region="eu-west-1",severity="critical"'
+    assert f"globalmon_webhook_incident_time_to_resolve_seconds_count{{{res}}} 2.0" in text
+    assert f"globalmon_webhook_incident_time_to_resolve_seconds_sum{{{res}}} 450.0" in text
+    mttr = "globalmon_webhook_mean_time_to_resolve_seconds"
+    assert f'{mttr}{{region="eu-west-1",service="api"}} 150.0' in text
+    assert f'{mttr}{{region="eu-west-1",service="db"}} 300.0' in text
+    assert 'globalmon_webhook_mean_time_to_acknowledge_seconds{region="eu-west-1"} 90.0' in text
+
+    hook.clock.advance(7 * 86400 + 1)  # out of the window: the means go, the histograms stay
+    text = await (await hook.client.get("/metrics")).text()
+    assert f"{mttr}{{" not in text
+    assert f"globalmon_webhook_incident_time_to_resolve_seconds_count{{{res}}} 2.0" in text
