@@ -115,6 +115,8 @@ def watchdog_missing(place: Place, r: str) -> Alert | None:
     """The dead man's switch on the webhook's side: the region's Watchdog stopped arriving, or
     never arrived at a webhook that has been up all along. The webhook's gauge carries the
     Watchdog's region; scraped under this region's target labels it is ``exported_region``."""
+    if not place.setting(AlertName.WATCHDOG)[0]:
+        return None  # no Watchdog is sent, so none can go missing
     gauge = c.WEBHOOK_WATCHDOG.name
     last = sel(gauge, job=c.JOB_WEBHOOK, exported_region=r)
     up = sel("up", job=c.JOB_WEBHOOK, region=r)

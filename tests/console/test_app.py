@@ -192,8 +192,13 @@ async def test_a_backend_that_is_down_is_named(aiohttp_client: Any) -> None:
     assert len(answer["errors"]) == len(answer["charts"]) > 0
     capacity = await console.get("/api/capacity")
     assert (await capacity.json())["errors"][0].startswith("eu-west-1: ")
-    stream = await console.get("/api/regions/eu-west-1/stream")
-    assert stream.status in (400, 502)
+    refused = await console.get(
+        "/api/regions/eu-west-1/stream",
+        headers={"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+                 "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="},
+    )  # fmt: skip
+    assert refused.status == 502
+    assert (await refused.json())["field"] == "plugin_exporter"
 
 
 async def test_live_stream_passes_through(setup: Setup) -> None:

@@ -179,3 +179,11 @@ def test_remote_write_url_keeps_a_write_path(url: str, expected: str) -> None:
     from rules_generator.prometheus_config import remote_write_url
 
     assert remote_write_url(url) == expected
+
+
+def test_the_dead_mans_switch_follows_the_watchdog() -> None:
+    """WatchdogMissing only where a Watchdog is sent: with it disabled, it would fire forever."""
+    off = load_spec(REPO / "tests" / "golden" / "overrides_and_custom_metrics" / "in.yaml")
+    on = load_spec(REPO / "examples" / "regions.yaml")
+    assert "WatchdogMissing" not in generate(off, "x")["rules/eu-central-1.rules.yml"]
+    assert "alert: WatchdogMissing" in generate(on, "x")["rules/us-east-1.rules.yml"]
