@@ -304,7 +304,10 @@ def _how_it_ended(pid: int) -> str:
     """The exit status or the signal of a child this process started (an empty log alone
     cannot tell a crash from a kill)."""
     proc = _CHILDREN.get(pid)
-    code = proc.poll() if proc is not None else None
+    code = None
+    if proc is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            code = proc.wait(2.0)  # it may be still on its way out
     if code is None:
         return "status unknown"
     if code < 0:
@@ -314,6 +317,12 @@ def _how_it_ended(pid: int) -> str:
 
 def _alive(p: dict[str, Any]) -> bool:
     """The pid runs and is still the process we started (pids are reused)."""
+    child = _CHILDREN.get(p["pid"])
+    if child is not None:
+        # Our own child: its pid cannot be reused before we reap it, so poll() decides. Its
+        # /proc cmdline can read empty just after Popen returns: the kernel closes the
+        # close-on-exec pipe Popen waits on before it sets up the new program's arguments.
+        return child.poll() is None
     try:
         cmdline = Path(f"/proc/{p['pid']}/cmdline").read_bytes().split(b"\0")
     except OSError:
