@@ -305,7 +305,7 @@ class Webhook:
                 assert action.verify is not None
                 ok, why = await self._verify(
                     prometheus,
-                    action.verify.expr,
+                    self.rules.spec.scaled(action.verify.expr),  # global.time_scale
                     duration_seconds(action.verify.within),
                     duration_seconds(action.verify.interval),
                 )

@@ -96,18 +96,14 @@ def main() -> int:
         finally:
             runner.down(root, say=lambda _line: None)
 
-    g = demo.FAST
-    floor = (
-        duration_seconds(g["scrape_interval"])
-        + 2 * duration_seconds(g["evaluation_interval"])
-        + duration_seconds(demo.AM_FAST["group_wait"])
-    )
+    every = demo.SCRAPE_INTERVAL  # scrape and evaluation
+    floor = 3 * duration_seconds(every) + duration_seconds(demo.WAITS.group_wait)
     print(
-        f"\nfloor: scrape {g['scrape_interval']} + 2 evaluations of {g['evaluation_interval']} "
-        f"(recording rule, alert rule) + group_wait {demo.AM_FAST['group_wait']} = {floor:.1f} s"
+        f"\nfloor: scrape {every} + 2 evaluations of {every} (recording rule, alert rule) "
+        f"+ group_wait {demo.WAITS.group_wait} = {floor:.1f} s"
     )
     # verified: the fixed service must show in the post-check's window, polled every interval
-    window = duration_seconds(demo.scale_windows("[1m]").strip("[]"))
+    window = 60 / demo.TIME_SCALE  # the example's verify window, 1m, on the demo's time scale
     check = floor + window + duration_seconds(demo.VERIFY_INTERVAL)
     print(
         f"verified floor: {floor:.1f} s + the post-check's window {window:.0f} s + its interval "

@@ -60,6 +60,11 @@ JOB_WEBHOOK = "globalmon-webhook"
 JOB_PROMETHEUS = "prometheus"
 JOB_ALERTMANAGER = "alertmanager"
 JOB_FEDERATE = "globalmon-federate"
+# a scraped service's job is named after it, so it must not be one of these
+OWN_JOBS = frozenset(
+    (JOB_AGENT, JOB_PLUGIN_EXPORTER, JOB_SIDECAR, JOB_WEBHOOK, JOB_PROMETHEUS, JOB_ALERTMANAGER,
+     JOB_FEDERATE)
+)  # fmt: skip
 
 MetricType = Literal["counter", "gauge", "histogram", "info"]
 
@@ -144,6 +149,46 @@ SERVICE_ERRORS = _m("service_errors_total", "counter", "Requests failed.", LABEL
 SERVICE_DURATION = _m(
     "service_request_duration_seconds", "histogram", "Request duration.", LABEL_SERVICE
 )
+
+
+@dataclass(frozen=True)
+class MetricPreset:
+    """A service's request signals as a common instrumentation names them: a requests counter,
+    the matcher that makes it the failed ones (or a counter of its own), a duration histogram."""
+
+    requests: str
+    errors: str
+    error_matcher: str  # added to `errors`; empty when `errors` counts only failures
+    buckets: str
+
+
+METRIC_PRESETS = {
+    # globalmon's own names (the SDK, the demo's services)
+    "globalmon": MetricPreset(
+        SERVICE_REQUESTS.name, SERVICE_ERRORS.name, "", SERVICE_DURATION.name + "_bucket"
+    ),
+    # client_python, promhttp middlewares, starlette/aiohttp exporters
+    "prometheus-http": MetricPreset(
+        "http_requests_total",
+        "http_requests_total",
+        'code=~"5.."',
+        "http_request_duration_seconds_bucket",
+    ),
+    # OpenTelemetry HTTP server semantic conventions through the Prometheus exporter
+    "opentelemetry": MetricPreset(
+        "http_server_request_duration_seconds_count",
+        "http_server_request_duration_seconds_count",
+        'http_response_status_code=~"5.."',
+        "http_server_request_duration_seconds_bucket",
+    ),
+    # Micrometer (Spring Boot) with percentile histograms on
+    "micrometer": MetricPreset(
+        "http_server_requests_seconds_count",
+        "http_server_requests_seconds_count",
+        'status=~"5.."',
+        "http_server_requests_seconds_bucket",
+    ),
+}
 
 # --- plugin exporter -------------------------------------------------------------------------
 PLUGIN_CPU = _m("plugin_cpu_usage_ratio", "gauge", "Plugin CPU usage, 0-1.", LABEL_PLUGIN)

@@ -1,29 +1,40 @@
-"""The demo's fast settings, applied to a copy of the user's spec.
+"""The demo profile: the user's spec model with fast settings, pointed at the demo world.
 
 Production defaults stay in the spec and in what `globalmon generate` writes (15 s scrape and
 evaluation, alerts after minutes, Alertmanager waits of 10 s to 1 min). The local stack trades
-them for speed so a fault shows end to end in seconds:
+them for speed so that a fault shows end to end in seconds, by changing the spec model before
+anything is generated (the generated files are never edited after):
 
 - scrape and rule evaluation every 1 s; heartbeats stale after 10 s;
-- time compressed 15 times in the rules, as in the scrape interval (15 s to 1 s): every range
-  window and offset in a rule expression is divided by ``TIME_SCALE`` (``rate(x[5m])`` looks at
-  20 s, still 20 samples), so a fault shows and clears in seconds, not in 5 minutes;
+- ``global.time_scale: 15``, as the scrape interval went from 15 s to 1 s: every window of the
+  generated rules and of the verify checks is 15 times shorter (``rate(x[5m])`` reads 20 s, still
+  20 samples), so a fault shows and clears in seconds;
 - the `for` of the alerts the scenarios trip shortened (``FAST_FOR``);
-- Alertmanager: group_wait 1 s, group_interval 2 s on every route;
-- forecasts read 10 minutes of history at a 1 s step (a fresh stack has no days to read);
+- ``global.notification_waits``: group_wait 1 s, group_interval 2 s on every route;
+- forecasts read 10 minutes of history (a fresh stack has no days to read);
 - receivers point at the demo world (its receivers and SMTP server), secrets come from files the
-  stack writes, and recovery actions call the world's ``/recover`` (they never touch the host).
+  stack writes, recovery actions call the world's ``/recover`` (they never touch the host), and
+  every service of a region is scraped from the world.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 from globalmon.conventions import AlertName
-from globalmon.spec.types import duration_seconds
+from globalmon.spec import Spec
+from globalmon.spec.alerting import AlertOverride
+from globalmon.spec.model import Credentials, NotificationWaits
+from globalmon.spec.notify import (
+    EmailReceiver,
+    PagerDutyReceiver,
+    Receiver,
+    SlackReceiver,
+    WebhookReceiver,
+)
+from globalmon.spec.recovery import HttpAction, RecoveryAction
+from globalmon.spec.services import Service, ServiceScrape, ServiceTargets
+from globalmon.spec.types import SecretRef
 
-FAST = {"scrape_interval": "1s", "evaluation_interval": "1s"}
+SCRAPE_INTERVAL = "1s"
 FAST_FOR = {
     AlertName.AGENT_DOWN: "3s",
     AlertName.PROCESS_GROUP_DOWN: "5s",
@@ -42,40 +53,60 @@ TIME_SCALE = 15
 ACTION_COOLDOWN = "30s"
 VERIFY_INTERVAL = "1s"
 FORECAST_HISTORY = "10m"
-AM_FAST = {"group_wait": "1s", "group_interval": "2s"}
+WAITS = NotificationWaits(group_wait="1s", group_interval="2s")
 TOKENS = ("GLOBALMON_WEBHOOK_TOKEN", "GLOBALMON_INGEST_TOKEN", "GLOBALMON_REGISTRY_TOKEN")
 
 
-def demo_spec(data: dict[str, Any], world_url: str, smtp_port: int) -> dict[str, Any]:
-    """A copy of the spec's YAML data with the demo's settings (the input is not changed)."""
-    out = dict(data)
-    g = out["global"] = {**data.get("global", {}), **FAST}
-    g["credentials"] = {
-        "webhook_token": {"env": TOKENS[0]},
-        "ingest_token": {"env": TOKENS[1]},
-        "registry_token": {"env": TOKENS[2]},
-    }
-    defaults = out["defaults"] = dict(data.get("defaults", {}))
-    defaults["thresholds"] = {**defaults.get("thresholds", {}), "heartbeat_stale_after": "10s"}
-    alerts = dict(defaults.get("alerts", {}))
+def demo_spec(spec: Spec, world_url: str, smtp_port: int) -> Spec:
+    """``spec`` with the demo's settings (a new model; the input is not changed)."""
+    g = spec.global_.model_copy(
+        update={
+            "scrape_interval": SCRAPE_INTERVAL,
+            "evaluation_interval": SCRAPE_INTERVAL,
+            "time_scale": TIME_SCALE,
+            "notification_waits": WAITS,
+            "credentials": Credentials(
+                webhook_token=SecretRef(env=TOKENS[0]),
+                ingest_token=SecretRef(env=TOKENS[1]),
+                registry_token=SecretRef(env=TOKENS[2]),
+            ),
+        }
+    )
+    d = spec.defaults
+    regions = [r.id for r in spec.regions]
+    alerts = dict(d.alerts)
     for name, for_ in FAST_FOR.items():
-        alerts[name] = {**alerts.get(name, {}), "for": for_}
-    defaults["alerts"] = alerts
-    out["receivers"] = [_receiver(r, world_url, smtp_port) for r in data.get("receivers", [])]
-    # a fresh stack has minutes of history, not days: forecasts read the last 10 minutes
-    out["forecasts"] = [{**f, "history": FORECAST_HISTORY} for f in data.get("forecasts", [])]
-    out["recovery_actions"] = [_action(a, world_url) for a in data.get("recovery_actions", [])]
-    return out
+        old = alerts.get(name)
+        alerts[name] = (old or AlertOverride()).model_copy(update={"for_": for_})
+    defaults = d.model_copy(
+        update={
+            "thresholds": d.thresholds.model_copy(update={"heartbeat_stale_after": "10s"}),
+            "alerts": alerts,
+        }
+    )
+    return spec.model_copy(
+        update={
+            "global_": g,
+            "defaults": defaults,
+            "services": [_scraped(s, regions, world_url) for s in spec.services],
+            "receivers": [_receiver(r, world_url, smtp_port) for r in spec.receivers],
+            # a fresh stack has minutes of history, not days: forecasts read the last 10 minutes
+            "forecasts": [
+                f.model_copy(update={"history": FORECAST_HISTORY}) for f in spec.forecasts
+            ],
+            "recovery_actions": [_action(a, world_url) for a in spec.recovery_actions],
+        }
+    )
 
 
-def receiver_env(data: dict[str, Any], world_url: str) -> dict[str, str]:
+def receiver_env(spec: Spec, world_url: str) -> dict[str, str]:
     """Values of the secrets the demo receivers name (all point at the world)."""
     env = {}
-    for r in data.get("receivers", []):
-        if r["type"] == "slack":
-            env[_secret_env(r["name"])] = f"{world_url}/receivers/{r['name']}"
-        elif r["type"] in ("pagerduty", "webhook"):
-            env[_secret_env(r["name"])] = f"demo-{r['name']}-key"
+    for r in spec.receivers:
+        if isinstance(r, SlackReceiver):
+            env[_secret_env(r.name)] = f"{world_url}/receivers/{r.name}"
+        elif isinstance(r, PagerDutyReceiver | WebhookReceiver):
+            env[_secret_env(r.name)] = f"demo-{r.name}-key"
     return env
 
 
@@ -83,95 +114,59 @@ def _secret_env(name: str) -> str:
     return "GLOBALMON_DEMO_" + name.upper().replace("-", "_")
 
 
-def _receiver(r: dict[str, Any], world_url: str, smtp_port: int) -> dict[str, Any]:
-    out = dict(r)
-    kind, name = r["type"], r["name"]
-    if kind == "webhook":
-        out["url"] = f"{world_url}/receivers/{name}"
-        out["bearer_token"] = {"env": _secret_env(name)}
-    elif kind == "slack":
-        out["webhook_url"] = {"env": _secret_env(name)}
-    elif kind == "pagerduty":
-        out["url"] = f"{world_url}/receivers/{name}"
-        out["routing_key"] = {"env": _secret_env(name)}
-    elif kind == "email":
-        out["smarthost"] = f"127.0.0.1:{smtp_port}"
-        out["starttls"] = False
-        out.pop("username", None)
-        out.pop("password", None)
-    return out
+def _scraped(s: Service, regions: list[str], world_url: str) -> Service:
+    """Each service scraped, in each region it runs in, from the world's stand-in for it."""
+    host = world_url.removeprefix("http://")
+    runs_in = [r for r in regions if s.regions is None or r in s.regions]
+    targets = {
+        r: ServiceTargets(static=[host], metrics_path=f"/services/{r}/{s.name}/metrics")
+        for r in runs_in
+    }
+    return s.model_copy(update={"scrape": ServiceScrape(regions=targets)})
 
 
-def _action(a: dict[str, Any], world_url: str) -> dict[str, Any]:
+def _receiver(r: Receiver, world_url: str, smtp_port: int) -> Receiver:
+    secret = SecretRef(env=_secret_env(r.name))
+    if isinstance(r, WebhookReceiver):
+        return r.model_copy(
+            update={"url": f"{world_url}/receivers/{r.name}", "bearer_token": secret}
+        )
+    if isinstance(r, SlackReceiver):
+        return r.model_copy(update={"webhook_url": secret})
+    if isinstance(r, PagerDutyReceiver):
+        return r.model_copy(
+            update={"url": f"{world_url}/receivers/{r.name}", "routing_key": secret}
+        )
+    assert isinstance(r, EmailReceiver)
+    return r.model_copy(
+        update={
+            "smarthost": f"127.0.0.1:{smtp_port}",
+            "starttls": False,
+            "username": None,
+            "password": None,
+        }
+    )
+
+
+def _action(a: RecoveryAction, world_url: str) -> RecoveryAction:
     """Every action becomes an HTTP call to the world's /recover, keeping its matchers and
     guardrails (the demo never restarts a container or a unit on the host)."""
-    keep = ("name", "matchers", "run_on", "guardrails", "verify")
-    out = {k: v for k, v in a.items() if k in keep}
-    out["type"] = "http"
-    out["method"] = "POST"
-    out["url"] = f"{world_url}/recover"
-    # alertname and region: the labels every generated alert has (the template is strict)
-    out["body"] = (
-        '{"action": "' + a["name"] + '", "alert": "{{ labels.alertname }}", '
-        '"region": "{{ labels.region }}"}'
+    guardrails = a.guardrails.model_copy(
+        update={"require_approval": False, "precondition": None, "cooldown": ACTION_COOLDOWN}
+    )  # nobody approves in a demo
+    verify = a.verify.model_copy(update={"interval": VERIFY_INTERVAL}) if a.verify else None
+    return HttpAction(
+        type="http",
+        name=a.name,
+        matchers=a.matchers,
+        run_on=a.run_on,
+        guardrails=guardrails,
+        verify=verify,  # its windows on the demo's time scale by global.time_scale
+        method="POST",
+        url=f"{world_url}/recover",
+        # alertname and region: the labels every generated alert has (the template is strict)
+        body=(
+            '{"action": "' + a.name + '", "alert": "{{ labels.alertname }}", '
+            '"region": "{{ labels.region }}"}'
+        ),
     )
-    if "verify" in a:
-        # on the demo's time scale, polled every second as the stack scrapes
-        out["verify"] = {
-            **a["verify"],
-            "expr": scale_windows(a["verify"]["expr"]),
-            "interval": VERIFY_INTERVAL,
-        }
-    guardrails = dict(out.get("guardrails", {}))
-    guardrails.pop("require_approval", None)  # nobody approves in a demo
-    guardrails.pop("precondition", None)
-    guardrails["cooldown"] = ACTION_COOLDOWN
-    out["guardrails"] = guardrails
-    return out
-
-
-def fast_alertmanager(config: dict[str, Any]) -> dict[str, Any]:
-    """Every route of a generated alertmanager.yml with the demo's short waits."""
-
-    def walk(route: dict[str, Any]) -> dict[str, Any]:
-        out = {**route}
-        for key in AM_FAST:
-            if key in out or route is config["route"]:
-                out[key] = AM_FAST[key]
-        if "routes" in out:
-            out["routes"] = [walk(r) for r in out["routes"]]
-        return out
-
-    return {**config, "route": walk(config["route"])}
-
-
-_D = r"((?:\d+(?:ms|[smhdwy]))+)"
-_WINDOW = re.compile(rf"\[{_D}(?::{_D})?\]|\boffset\s+{_D}")
-
-
-def _scaled(duration: str) -> str:
-    return f"{max(2, round(duration_seconds(duration) / TIME_SCALE))}s"
-
-
-def scale_windows(expr: str) -> str:
-    """``expr`` with every range window, subquery step and offset divided by ``TIME_SCALE``
-    (at least 2 s, two samples at the demo's 1 s scrape)."""
-
-    def one(m: re.Match[str]) -> str:
-        if m.group(3):
-            return f"offset {_scaled(m.group(3))}"
-        step = f":{_scaled(m.group(2))}" if m.group(2) else ""
-        return f"[{_scaled(m.group(1))}{step}]"
-
-    return _WINDOW.sub(one, expr)
-
-
-def fast_rules(rules: dict[str, Any]) -> dict[str, Any]:
-    """A generated rule file with every expression on the demo's time scale."""
-    return {
-        **rules,
-        "groups": [
-            {**g, "rules": [{**r, "expr": scale_windows(str(r["expr"]))} for r in g["rules"]]}
-            for g in rules["groups"]
-        ],
-    }

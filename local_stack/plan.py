@@ -58,11 +58,10 @@ def plan(
     world: bool = True,
     console_port: int | None = None,
 ) -> list[Proc]:
-    """``fast``: the demo's configs (``*.stack.yml``) and flags; otherwise the generated files
-    and production defaults (what deploy/docker-compose.yml runs)."""
+    """``fast``: the demo's flags (the spec holds its fast settings); otherwise production
+    defaults (what deploy/docker-compose.yml runs)."""
     gen, data = root / "generated", root / "data"
     s = str(spec_path)
-    cfg = ".stack.yml" if fast else ".yml"
     fast_flags = FAST_FLAGS if fast else []
     procs: list[Proc] = []
     if world:
@@ -92,7 +91,7 @@ def plan(
                 "prometheus",
                 [
                     prometheus,
-                    f"--config.file={gen / 'prometheus' / (region.id + cfg)}",
+                    f"--config.file={gen / 'prometheus' / (region.id + '.yml')}",
                     f"--storage.tsdb.path={data / f'prometheus-{region.id}'}",
                     f"--web.listen-address={hostport(url)}",
                     "--storage.tsdb.retention.time=2d",
@@ -111,7 +110,7 @@ def plan(
                 "prometheus",
                 [
                     prometheus,
-                    f"--config.file={gen / 'prometheus' / ('global' + cfg)}",
+                    f"--config.file={gen / 'prometheus' / 'global.yml'}",
                     f"--storage.tsdb.path={data / 'prometheus-global'}",
                     f"--web.listen-address={hostport(view.url)}",
                     "--storage.tsdb.retention.time=2d",
@@ -125,7 +124,7 @@ def plan(
     for i, url in enumerate(ams):
         argv = [
             alertmanager,
-            f"--config.file={gen / 'alertmanager' / ('alertmanager' + cfg)}",
+            f"--config.file={gen / 'alertmanager' / 'alertmanager.yml'}",
             f"--storage.path={data / f'alertmanager-{i}'}",
             f"--web.listen-address={hostport(url)}",
             f"--cluster.listen-address=127.0.0.1:{cluster_ports[i]}",

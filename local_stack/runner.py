@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -21,10 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from globalmon.conventions import AlertName
 from globalmon.spec import Spec, load_spec
+from globalmon.spec.dump import dump_spec
 from local_stack import demo, servers
 from local_stack.plan import Proc, free, plan
 
@@ -63,27 +61,23 @@ def prepare(spec_path: Path, root: Path) -> tuple[Spec, Path, list[Proc], dict[s
     for sub in ("logs", "data", "secrets", "world"):
         (root / sub).mkdir(exist_ok=True)
     user = load_spec(spec_path)  # the user's spec must be valid as it is (errors name lines)
-    text = spec_path.read_text()
-    data = yaml.safe_load(text)
     # the stack's own ports (world, SMTP, cluster gossip) must not be one the spec names
-    named = [int(m) for m in re.findall(r"(?:127\.0\.0\.1|localhost):(\d{1,5})\b", text)]
     n_am = len(user.global_.alertmanager_urls)
-    world_port, smtp_port, console_port, *cluster = servers.free_ports(3 + n_am, avoid=named)
+    ports = servers.free_ports(3 + n_am, avoid=sorted(_local_ports(user)))
+    world_port, smtp_port, console_port, *cluster = ports
     world_url = f"http://127.0.0.1:{world_port}"
-    demo_data = demo.demo_spec(data, world_url, smtp_port)
     demo_path = root / "spec.yaml"
-    demo_path.write_text(yaml.safe_dump(demo_data, sort_keys=False))
-    spec = load_spec(demo_path)
+    demo_path.write_text(dump_spec(demo.demo_spec(user, world_url, smtp_port)))
+    spec = load_spec(demo_path)  # what every process of the stack reads
 
     env = {name: secrets.token_hex(16) for name in demo.TOKENS}
-    env |= demo.receiver_env(demo_data, world_url)
+    env |= demo.receiver_env(spec, world_url)
     for name, value in env.items():
         path = root / "secrets" / name
         path.write_text(value)
         path.chmod(0o600)
     files = generate(spec, "spec.yaml", secrets_dir=str(root / "secrets"))
     write(root / "generated", files)
-    _patch_configs(spec, root / "generated", world_url)
     prom, am = _binaries()
     procs = plan(
         spec,
@@ -99,35 +93,33 @@ def prepare(spec_path: Path, root: Path) -> tuple[Spec, Path, list[Proc], dict[s
     return spec, demo_path, procs, env
 
 
-def _patch_configs(spec: Spec, gen: Path, world_url: str) -> None:
-    """The demo's copies of generated configs (``*.stack.yml``): rules on the demo's time scale,
-    each region scraping its demo services, Alertmanager waiting 1-2 s instead of 10 s to
-    minutes. The generated files themselves keep the production settings."""
-    world = urllib.parse.urlsplit(world_url)
-    for path in sorted((gen / "rules").glob("*.rules.yml")):
-        rules = yaml.safe_load(path.read_text())
-        path.with_suffix(".stack.yml").write_text(yaml.safe_dump(demo.fast_rules(rules)))
-    names = [r.id for r in spec.regions] + (["global"] if spec.global_.global_view else [])
-    for name in names:
-        config = yaml.safe_load((gen / "prometheus" / f"{name}.yml").read_text())
-        config["rule_files"] = [
-            f.removesuffix(".yml") + ".stack.yml" for f in config.get("rule_files", [])
-        ]
-        if name != "global":
-            config["scrape_configs"].append(
-                {
-                    "job_name": "globalmon-demo-services",
-                    "metrics_path": f"/services/{name}/metrics",
-                    "static_configs": [
-                        {"targets": [f"{world.hostname}:{world.port}"], "labels": {"region": name}}
-                    ],
-                }
-            )
-        (gen / "prometheus" / f"{name}.stack.yml").write_text(yaml.safe_dump(config))
-    am = yaml.safe_load((gen / "alertmanager" / "alertmanager.yml").read_text())
-    (gen / "alertmanager" / "alertmanager.stack.yml").write_text(
-        yaml.safe_dump(demo.fast_alertmanager(am))
-    )
+LOCAL = tuple(
+    f"{scheme}{host}:"
+    for scheme in ("", "http://", "https://")
+    for host in ("127.0.0.1", "localhost")
+)
+
+
+def _local_ports(spec: Spec) -> set[int]:
+    """Loopback ports the spec names anywhere (URLs and host:port values)."""
+    found: set[int] = set()
+
+    def walk(value: object) -> None:
+        if isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+        elif isinstance(value, str) and value.startswith(LOCAL):
+            # URLs and host:port values; anything else (PromQL, paths) is not a port
+            with contextlib.suppress(ValueError):
+                parts = urllib.parse.urlsplit(value if "://" in value else f"//{value}")
+                if parts.port:
+                    found.add(parts.port)
+
+    walk(spec.model_dump(mode="json"))
+    return found
 
 
 def _state(root: Path) -> dict[str, Any] | None:

@@ -2,7 +2,7 @@
 
 One process serves, on the ports the demo spec names:
 
-- the services' own metrics, per region (``/services/REGION/metrics``): request and error
+- each service's own metrics, per region (``/services/REGION/SERVICE/metrics``): request and error
   counters and a latency histogram that move with wall time, with faults a scenario can inject
   (``POST /faults`` ``{"region", "service", "kind": "latency"|"errors"}`` or
   ``{"region", "plugin", "kind": "leak"}``, ``DELETE /faults``);
@@ -84,28 +84,29 @@ class World:
                 st.buckets[i] += n * _share_below(bound, median)
             st.total_seconds += n * median * math.exp(0.125)  # the log-normal's mean
 
-    def exposition(self, region: str) -> str:
+    def exposition(self, region: str, service: str) -> str | None:
+        """The service's own metrics in ``region`` (its scrape job adds `region` and
+        `service`), or None if it does not run there."""
+        st = self.services.get((region, service))
+        if st is None:
+            return None
         self.advance(region)
         req, err, dur = c.SERVICE_REQUESTS, c.SERVICE_ERRORS, c.SERVICE_DURATION
         lines = [
             f"# HELP {req.name} {req.help}",
             f"# TYPE {req.name} counter",
+            f"{req.name} {st.requests:.3f}",
             f"# HELP {err.name} {err.help}",
             f"# TYPE {err.name} counter",
+            f"{err.name} {st.errors:.3f}",
             f"# HELP {dur.name} {dur.help}",
             f"# TYPE {dur.name} histogram",
         ]
-        for (r, name), st in sorted(self.services.items()):
-            if r != region:
-                continue
-            s = f'service="{name}"'
-            lines.append(f"{req.name}{{{s}}} {st.requests:.3f}")
-            lines.append(f"{err.name}{{{s}}} {st.errors:.3f}")
-            for bound, count in zip(BUCKETS, st.buckets, strict=True):
-                lines.append(f'{dur.name}_bucket{{{s},le="{bound}"}} {count:.3f}')
-            lines.append(f'{dur.name}_bucket{{{s},le="+Inf"}} {st.requests:.3f}')
-            lines.append(f"{dur.name}_sum{{{s}}} {st.total_seconds:.3f}")
-            lines.append(f"{dur.name}_count{{{s}}} {st.requests:.3f}")
+        for bound, count in zip(BUCKETS, st.buckets, strict=True):
+            lines.append(f'{dur.name}_bucket{{le="{bound}"}} {count:.3f}')
+        lines.append(f'{dur.name}_bucket{{le="+Inf"}} {st.requests:.3f}')
+        lines.append(f"{dur.name}_sum {st.total_seconds:.3f}")
+        lines.append(f"{dur.name}_count {st.requests:.3f}")
         return "\n".join(lines) + "\n"
 
     def record(self, kind: str, data: dict[str, Any]) -> None:
@@ -116,8 +117,10 @@ class World:
 
 def app(world: World) -> web.Application:
     async def metrics(request: web.Request) -> web.Response:
-        region = request.match_info["region"]
-        return web.Response(text=world.exposition(region), content_type="text/plain")
+        text = world.exposition(request.match_info["region"], request.match_info["service"])
+        if text is None:
+            return web.json_response({"error": "no such service in that region"}, status=404)
+        return web.Response(text=text, content_type="text/plain")
 
     async def set_fault(request: web.Request) -> web.Response:
         body = await request.json()
@@ -151,7 +154,7 @@ def app(world: World) -> web.Application:
         return web.Response(text="ok\n")
 
     a = web.Application()
-    a.router.add_get("/services/{region}/metrics", metrics)
+    a.router.add_get("/services/{region}/{service}/metrics", metrics)
     a.router.add_post("/faults", set_fault)
     a.router.add_delete("/faults", clear)
     a.router.add_post("/recover", clear)

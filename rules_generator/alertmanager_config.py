@@ -150,6 +150,14 @@ def _meta_receiver(spec: Spec, secrets_dir: str) -> dict[str, Any] | None:
     return out if len(out) > 1 else None
 
 
+def _waits(spec: Spec, wait: str, interval: str) -> dict[str, str]:
+    """group_wait and group_interval of a route: the spec's for every route, or these."""
+    w = spec.global_.notification_waits
+    if w is not None:
+        wait, interval = w.group_wait, w.group_interval
+    return {"group_wait": wait, "group_interval": interval}
+
+
 def alertmanager_config(spec: Spec, secrets_dir: str) -> dict[str, Any]:
     g = spec.global_
     intervals = {i["name"] for i in _time_intervals(spec)}
@@ -166,8 +174,7 @@ def alertmanager_config(spec: Spec, secrets_dir: str) -> dict[str, Any]:
         severity_routes.append(
             {
                 "matchers": [f'severity="{severity}"'],
-                "group_wait": wait,
-                "group_interval": interval,
+                **_waits(spec, wait, interval),
                 "repeat_interval": repeat,
                 "routes": region_routes,
             }
@@ -184,8 +191,7 @@ def alertmanager_config(spec: Spec, secrets_dir: str) -> dict[str, Any]:
         {  # the alert path's own alerts, straight from Alertmanager; then on to the webhook too
             "receiver": META_RECEIVER,
             "matchers": [f'alertname=~"{"|".join(META_PATH_ALERTS)}"'],
-            "group_wait": "10s",
-            "group_interval": "1m",
+            **_waits(spec, "10s", "1m"),
             "repeat_interval": "1h",
             "continue": True,
         }
@@ -194,15 +200,13 @@ def alertmanager_config(spec: Spec, secrets_dir: str) -> dict[str, Any]:
         "route": {
             "receiver": RECEIVER,
             "group_by": GROUP_BY,
-            "group_wait": "30s",
-            "group_interval": "5m",
+            **_waits(spec, "30s", "5m"),
             "repeat_interval": "4h",
             "routes": [
                 # the dead man's switch: delivered often, never grouped with real alerts
                 {
                     "matchers": [f'alertname="{_A.WATCHDOG}"'],
-                    "group_wait": "0s",
-                    "group_interval": "1m",
+                    **_waits(spec, "0s", "1m"),
                     "repeat_interval": "1m",
                 },
                 *meta_routes,

@@ -56,8 +56,8 @@ def generate(
 ) -> dict[str, str]:
     """All files for ``spec``; ``source`` names the spec in the DO NOT EDIT header.
 
-    plain: Prometheus configs, rule files, promtool tests, alertmanager.yml, Grafana boards and
-    provisioning.
+    plain: Prometheus configs, rule files, promtool tests (at time scale 1), alertmanager.yml,
+    Grafana boards and provisioning.
     prometheus-operator: PrometheusRule and AlertmanagerConfig manifests.
     """
     rules: dict[str, dict[str, Any]] = {}  # name -> rule file data
@@ -66,11 +66,11 @@ def generate(
     for region in spec.regions:
         groups = region_groups(spec, region)
         alert_count += sum(isinstance(r, Alert) for g in groups for r in g.rules)
-        rules[region.id] = rule_file(groups)
+        rules[region.id] = rule_file(groups, spec.scaled)
         tests[region.id] = test_file(f"../{region.id}.rules.yml", groups)
     groups = global_groups(spec)
     if groups:
-        rules["global"] = rule_file(groups)
+        rules["global"] = rule_file(groups, spec.scaled)
         tests["global"] = test_file("../global.rules.yml", groups)
     if alert_count == 0:
         raise EmptyOutputError(f"no alerting rules generated from {source} (every alert disabled?)")
@@ -87,7 +87,8 @@ def generate(
         return dict(sorted(out.items()))
     for name, data in rules.items():
         out[f"rules/{name}.rules.yml"] = dump_yaml(data, source)
-        out[f"rules/tests/{name}.test.yml"] = dump_yaml(tests[name], source)
+        if spec.global_.time_scale == 1:  # the tests' series and times are production time
+            out[f"rules/tests/{name}.test.yml"] = dump_yaml(tests[name], source)
     for region in spec.regions:
         out[f"prometheus/{region.id}.yml"] = dump_yaml(
             region_config(spec, region, secrets_dir), source

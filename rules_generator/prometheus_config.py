@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
 from globalmon import conventions as c
 from globalmon.spec import Spec
+from globalmon.spec.services import Service
 from globalmon.spec.topology import Region
 from globalmon.spec.types import SecretRef
 from rules_generator.build import GLOBAL_REGION, scrapes_alertmanagers
@@ -81,6 +83,7 @@ def region_config(spec: Spec, region: Region, secrets_dir: str) -> dict[str, Any
         # honor_labels: the sidecar's outputs carry their source series' job and instance.
         jobs.append(_job(c.JOB_SIDECAR, [region.endpoints.sidecar], own, honor_labels=True))
     jobs.append(_job(c.JOB_WEBHOOK, [hostport(g.webhook_url)], own))
+    jobs += [job for s in spec.services if (job := service_job(s, region.id)) is not None]
     if scrapes_alertmanagers(spec, region):
         jobs.append(_job(c.JOB_ALERTMANAGER, [hostport(u) for u in g.alertmanager_urls], own))
     config: dict[str, Any] = {
@@ -140,3 +143,64 @@ def global_config(spec: Spec) -> dict[str, Any] | None:
         "alerting": _alerting(spec),
         "scrape_configs": jobs,
     }
+
+
+# what a Kubernetes role names the port of a target
+_K8S_PORT = {
+    "pod": "__meta_kubernetes_pod_container_port_name",
+    "endpoints": "__meta_kubernetes_endpoint_port_name",
+    "endpointslice": "__meta_kubernetes_endpointslice_port_name",
+    "service": "__meta_kubernetes_service_port_name",
+}
+
+
+def service_job(service: Service, region: str) -> dict[str, Any] | None:
+    """The scrape job of ``service`` in ``region``: named after the service, its targets given
+    the `region` and `service` labels the rules select on (None when it is not scraped here)."""
+    if service.scrape is None or (service.regions is not None and region not in service.regions):
+        return None
+    found = service.scrape.targets_in(region)
+    if found is None:
+        return None
+    src, path = found
+    job: dict[str, Any] = {"job_name": service.name, "metrics_path": path}
+    if service.scrape.scheme != "http":
+        job["scheme"] = service.scrape.scheme
+    relabel: list[dict[str, Any]] = []
+    if src.static:
+        job["static_configs"] = [{"targets": list(src.static)}]
+    if src.file_sd:
+        job["file_sd_configs"] = [{"files": list(src.file_sd)}]
+    if src.dns:
+        dns: dict[str, Any] = {"names": list(src.dns.names), "type": src.dns.type}
+        if src.dns.port is not None:
+            dns["port"] = src.dns.port
+        job["dns_sd_configs"] = [dns]
+    if src.consul:
+        consul: dict[str, Any] = {"server": src.consul.server, "services": src.consul.services}
+        if src.consul.tags:
+            consul["tags"] = list(src.consul.tags)
+        job["consul_sd_configs"] = [consul]
+    if src.kubernetes:
+        k = src.kubernetes
+        sd: dict[str, Any] = {"role": k.role}
+        if k.namespaces:
+            sd["namespaces"] = {"names": list(k.namespaces)}
+        if k.selector:
+            sd["selectors"] = [{"role": k.role, "label": k.selector}]
+        job["kubernetes_sd_configs"] = [sd]
+        if k.port:
+            relabel.append(
+                {"source_labels": [_K8S_PORT[k.role]], "regex": re.escape(k.port), "action": "keep"}
+            )
+        relabel.append(
+            {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"}
+        )
+        if k.role == "pod":
+            relabel.append({"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"})
+    relabel += [
+        {"target_label": "region", "replacement": region},
+        {"target_label": "service", "replacement": service.name},
+    ]
+    job["relabel_configs"] = relabel
+    return job

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rules_generator.context import expected_annotations
@@ -12,17 +13,22 @@ from rules_generator.model import Alert, Group, Recording
 TEST_STEP = "1m"
 
 
-def rule_file(groups: list[Group]) -> dict[str, Any]:
+def _as_written(expr: str) -> str:
+    return expr
+
+
+def rule_file(groups: list[Group], scale: Callable[[str], str] = _as_written) -> dict[str, Any]:
+    """``scale``: the spec's time scale applied to each expression (``Spec.scaled``)."""
     out = []
     for g in groups:
         rules: list[dict[str, Any]] = []
         for r in g.rules:
             if isinstance(r, Recording):
-                rule: dict[str, Any] = {"record": r.record, "expr": r.expr}
+                rule: dict[str, Any] = {"record": r.record, "expr": scale(r.expr)}
                 if r.labels:
                     rule["labels"] = dict(r.labels)
             else:
-                rule = {"alert": r.name, "expr": r.expr}
+                rule = {"alert": r.name, "expr": scale(r.expr)}
                 if r.for_ not in ("0s", "0"):
                     rule["for"] = r.for_
                 rule["labels"] = dict(r.labels)

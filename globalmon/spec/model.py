@@ -13,8 +13,9 @@ from globalmon.spec.forecast import Forecast
 from globalmon.spec.notify import EscalationPolicy, Receiver
 from globalmon.spec.recovery import RecoveryAction
 from globalmon.spec.services import Plugin, Service
+from globalmon.spec.timescale import scale_windows
 from globalmon.spec.topology import Agent, Region
-from globalmon.spec.types import Duration, Labels, Secret, StrictModel, Url
+from globalmon.spec.types import Duration, Labels, Secret, StrictModel, Url, duration_seconds
 
 
 class Credentials(StrictModel):
@@ -54,12 +55,41 @@ class GlobalView(StrictModel):
     )
 
 
+class NotificationWaits(StrictModel):
+    """How long Alertmanager waits on every route, instead of the per-severity defaults."""
+
+    group_wait: Duration = Field(
+        description="Wait before the first notification of a new group.", examples=["1s"]
+    )
+    group_interval: Duration = Field(
+        description="Wait before notifying of alerts added to a group already notified.",
+        examples=["2s"],
+    )
+
+
 class GlobalSettings(StrictModel):
     """Settings shared by every region."""
 
     scrape_interval: Duration = Field("15s", description="Scrape interval.", examples=["15s"])
     evaluation_interval: Duration = Field(
         "15s", description="Rule evaluation interval.", examples=["15s"]
+    )
+    time_scale: int = Field(
+        1,
+        ge=1,
+        le=3600,
+        description="Divide every time window and offset in the generated rules and in the "
+        "recovery actions' verify expressions by this, so that a stack scraping every second "
+        "shows a fault and its recovery in seconds (a demo, a test of the alerting itself). "
+        "Windows keep at least two scrape intervals. With a scale above 1 no promtool tests are "
+        "generated: they are written for production time. Production: 1.",
+        examples=[15],
+    )
+    notification_waits: NotificationWaits | None = Field(
+        None,
+        description="Alertmanager's group_wait and group_interval on every route; default: "
+        "per severity (critical 10s and 1m, warning 30s and 5m, info 1m and 10m).",
+        examples=[{"group_wait": "1s", "group_interval": "2s"}],
     )
     external_labels: Labels = Field(
         default_factory=dict,
@@ -193,6 +223,13 @@ class Spec(StrictModel):
         for region in self.regions:
             for agent in region.agents:
                 yield region, agent
+
+    def scaled(self, expr: str) -> str:
+        """``expr`` on the spec's time scale (``global.time_scale``), windows at least two
+        scrape intervals."""
+        g = self.global_
+        floor = 2 * duration_seconds(g.scrape_interval)
+        return scale_windows(expr, g.time_scale, floor)
 
     def enabled_alerts(self) -> list[str]:
         """Catalogue alerts not disabled in `defaults.alerts`, in catalogue order."""

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from globalmon.conventions import (
     ALERTS_BY_NAME,
+    OWN_JOBS,
     RESERVED_EXTERNAL_LABELS,
     Scope,
     alerts_in_scope,
@@ -305,6 +306,43 @@ def _escalations(spec: Spec) -> list[Located]:
     return out
 
 
+def _scrapes(spec: Spec) -> list[Located]:
+    """A scraped service names known regions it runs in, has targets in each, and its job
+    name is not one of globalmon's own."""
+    regions = [r.id for r in spec.regions]
+    out: list[Located | None] = []
+    for i, s in enumerate(spec.services):
+        if s.scrape is None:
+            continue
+        runs_in = [r for r in regions if s.regions is None or r in s.regions]
+        for rid in s.scrape.regions:
+            path: Path = ("services", i, "scrape", "regions", rid)
+            if rid in regions and rid not in runs_in:
+                where = f"a region the service runs in: {one_of(runs_in)}"
+                out.append(Located(path, f'region "{rid}", where the service does not run', where))
+            else:
+                out.append(_reference(path, rid, regions, "region"))
+        for rid in runs_in:
+            if s.scrape.targets_in(rid) is None:
+                out.append(
+                    Located(
+                        ("services", i, "scrape"),
+                        f"no targets in region {rid}",
+                        f"targets for every region the service runs in (scrape.regions.{rid}"
+                        ", or static, file_sd, dns, kubernetes or consul for all)",
+                    )
+                )
+        if s.name in OWN_JOBS:
+            out.append(
+                Located(
+                    ("services", i, "name"),
+                    f'"{s.name}", the job name of globalmon\'s own {s.name} scrape',
+                    f"a service name other than {one_of(sorted(OWN_JOBS))} when it is scraped",
+                )
+            )
+    return [f for f in out if f is not None]
+
+
 def check(spec: Spec) -> list[Located]:
     """Every cross-reference problem in a structurally valid spec."""
     return [
@@ -316,4 +354,5 @@ def check(spec: Spec) -> list[Located]:
         *_positive_thresholds(spec),
         *_labels(spec),
         *_escalations(spec),
+        *_scrapes(spec),
     ]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from globalmon.conventions import AlertName
 from globalmon.spec.alerting import AlertOverrides, PluginThresholds, ServiceThresholds
-from globalmon.spec.types import Duration, Id, PluginId, PromQL, StrictModel
+from globalmon.spec.types import Duration, HostPort, Id, PluginId, PromQL, StrictModel
 
 WINDOW_PLACEHOLDER = "{{window}}"
 
@@ -71,13 +71,149 @@ class Slo(StrictModel):
     )
 
 
+class DnsSd(StrictModel):
+    """Targets from DNS names (Prometheus' dns_sd_configs)."""
+
+    names: list[str] = Field(
+        min_length=1, description="DNS names to query.", examples=[["_http._tcp.api.internal"]]
+    )
+    type: Literal["SRV", "A", "AAAA"] = Field(
+        "SRV", description="Record type; A and AAAA need a port.", examples=["A"]
+    )
+    port: int | None = Field(
+        None, ge=1, le=65535, description="Port for A and AAAA records.", examples=[8080]
+    )
+
+    @model_validator(mode="after")
+    def _port(self) -> DnsSd:
+        if self.type != "SRV" and self.port is None:
+            raise ValueError(f"a port for {self.type} records")
+        return self
+
+
+class KubernetesSd(StrictModel):
+    """Targets from the region's Kubernetes API (Prometheus' kubernetes_sd_configs)."""
+
+    role: Literal["endpoints", "endpointslice", "pod", "service"] = Field(
+        "endpoints", description="What to discover.", examples=["pod"]
+    )
+    namespaces: list[str] = Field(
+        default_factory=list, description="Namespaces; all when empty.", examples=[["shop"]]
+    )
+    selector: str | None = Field(
+        None, description="Label selector of the discovered objects.", examples=["app=api"]
+    )
+    port: str | None = Field(None, description="Only the port of this name.", examples=["metrics"])
+
+
+class ConsulSd(StrictModel):
+    """Targets from a Consul catalog (Prometheus' consul_sd_configs)."""
+
+    server: HostPort = Field(
+        "localhost:8500", description="Consul agent address.", examples=["consul:8500"]
+    )
+    services: list[str] = Field(
+        min_length=1, description="Consul service names.", examples=[["api"]]
+    )
+    tags: list[str] = Field(
+        default_factory=list, description="Only instances with all these tags.", examples=[["v2"]]
+    )
+
+
+class _Sources(StrictModel):
+    static: list[HostPort] = Field(
+        default_factory=list, description="Fixed host:port targets.", examples=[["api-1:8080"]]
+    )
+    file_sd: list[str] = Field(
+        default_factory=list,
+        description="Files of targets Prometheus watches (file_sd_configs).",
+        examples=[["/etc/prometheus/targets/api-*.json"]],
+    )
+    dns: DnsSd | None = Field(
+        None, description="Targets from DNS.", examples=[{"names": ["_http._tcp.api.internal"]}]
+    )
+    kubernetes: KubernetesSd | None = Field(
+        None,
+        description="Targets from Kubernetes.",
+        examples=[{"role": "pod", "namespaces": ["shop"], "selector": "app=api"}],
+    )
+    consul: ConsulSd | None = Field(
+        None, description="Targets from Consul.", examples=[{"services": ["api"]}]
+    )
+
+    def has_sources(self) -> bool:
+        return bool(self.static or self.file_sd or self.dns or self.kubernetes or self.consul)
+
+
+def _check_path(value: str) -> str:
+    if not value.startswith("/") or any(c.isspace() for c in value):
+        raise ValueError("an HTTP path starting with /, such as /metrics")
+    return value
+
+
+MetricsPath = Annotated[str, AfterValidator(_check_path)]
+
+
+class ServiceTargets(_Sources):
+    """A region's own targets of a service, instead of the ones for every region."""
+
+    metrics_path: MetricsPath | None = Field(
+        None, description="Path in this region, if not the service's.", examples=["/metrics"]
+    )
+
+    @model_validator(mode="after")
+    def _some(self) -> ServiceTargets:
+        if not self.has_sources():
+            raise ValueError("at least one of static, file_sd, dns, kubernetes, consul")
+        return self
+
+
+class ServiceScrape(_Sources):
+    """Where each region's Prometheus finds the service's metrics. The job is named after the
+    service and sets the `region` and `service` labels the rules select on."""
+
+    metrics_path: MetricsPath = Field(
+        "/metrics", description="HTTP path of the metrics.", examples=["/metrics"]
+    )
+    scheme: Literal["http", "https"] = Field("http", description="Scheme.", examples=["https"])
+    regions: dict[str, ServiceTargets] = Field(
+        default_factory=dict,
+        description="Per region id, targets that replace the ones above there.",
+        examples=[{"eu-west-1": {"static": ["api-euw1-1:8080"]}}],
+    )
+
+    @model_validator(mode="after")
+    def _some(self) -> ServiceScrape:
+        if not self.has_sources() and not self.regions:
+            raise ValueError("at least one of static, file_sd, dns, kubernetes, consul or regions")
+        return self
+
+    def targets_in(self, region: str) -> tuple[_Sources, str] | None:
+        """The sources and metrics path in ``region``, or None if it names none there."""
+        own = self.regions.get(region)
+        if own is not None:
+            return own, own.metrics_path or self.metrics_path
+        return (self, self.metrics_path) if self.has_sources() else None
+
+
 class ServiceMetrics(StrictModel):
-    """Selectors of a service's own request metrics; the defaults are globalmon's conventions."""
+    """Where a service's request signals are: a preset of a common instrumentation's names,
+    selected by the `service` and `region` labels its scrape job sets, or explicit selectors
+    (each one given replaces the preset's)."""
+
+    preset: Literal["globalmon", "prometheus-http", "opentelemetry", "micrometer"] = Field(
+        "globalmon",
+        description="Metric names: globalmon (globalmon_service_*), prometheus-http "
+        "(http_requests_total{code}, http_request_duration_seconds), opentelemetry "
+        "(http_server_request_duration_seconds{http_response_status_code}), micrometer "
+        "(http_server_requests_seconds{status}).",
+        examples=["prometheus-http"],
+    )
 
     requests: PromQL | None = Field(
         None,
-        description="Counter selector of all requests (default: globalmon_service_requests_total"
-        '{service="NAME"}).',
+        description="Counter selector of all requests (default: the preset's, with the "
+        "service's `service` and `region` labels).",
         examples=['http_requests_total{job="api"}'],
     )
     errors: PromQL | None = Field(
@@ -105,6 +241,12 @@ class Service(StrictModel):
         default_factory=list,
         description="Services this one calls; their alerts inhibit this one's symptom alerts.",
         examples=[["db", "cache"]],
+    )
+    scrape: ServiceScrape | None = Field(
+        None,
+        description="Where Prometheus scrapes the service in each region; without it, the "
+        "service's series must reach Prometheus some other way.",
+        examples=[{"static": ["api-1:8080"], "metrics_path": "/metrics"}],
     )
     metrics: ServiceMetrics = Field(
         default_factory=ServiceMetrics,

@@ -22,19 +22,26 @@ def with_matcher(selector: str, name: str, value: str) -> str:
 
 
 def selectors(service: Service, region: str) -> tuple[str, str, str]:
-    """(requests, errors, duration buckets) selectors: the spec's, or the conventions'."""
+    """(requests, errors, duration buckets) selectors: the spec's, else its preset's names
+    with the `service` and `region` labels."""
     m = service.metrics
+    p = c.METRIC_PRESETS[m.preset]
     own = {"service": service.name, "region": region}
+    errors = sel(p.errors, **own)
+    if p.error_matcher:
+        errors = errors[:-1] + "," + p.error_matcher + "}"
     return (
-        m.requests or sel(c.SERVICE_REQUESTS.name, **own),
-        m.errors or sel(c.SERVICE_ERRORS.name, **own),
-        m.duration_buckets or sel(c.SERVICE_DURATION.name + "_bucket", **own),
+        m.requests or sel(p.requests, **own),
+        m.errors or errors,
+        m.duration_buckets or sel(p.buckets, **own),
     )
 
 
 def uses_default_metrics(service: Service) -> bool:
+    """Whether the service's signals are globalmon's own names (the generated tests feed those)."""
     m = service.metrics
-    return m.requests is None and m.errors is None and m.duration_buckets is None
+    explicit = m.requests or m.errors or m.duration_buckets
+    return m.preset == "globalmon" and not explicit
 
 
 def service_rules(place: Place) -> list[Group]:

@@ -159,12 +159,22 @@ def test_up(stack: Path) -> None:
     result = servers.get_json(f"{view}/api/v1/query?query={expr}")["data"]["result"]
     assert {r["metric"]["region"] for r in result} == {"eu-west-1", "us-east-1"}
 
-    # the stack's rules are on the demo's time scale, the generated ones are not
+    # the stack generated its rules from the demo profile of the spec (time scale 15), with no
+    # promtool tests (they are written for production time); the user's spec is unchanged
     gen = stack / "generated" / "rules"
-    assert "[5m]" in (gen / "eu-west-1.rules.yml").read_text()
-    fast = (gen / "eu-west-1.rules.stack.yml").read_text()
+    fast = (gen / "eu-west-1.rules.yml").read_text()
     assert "[20s]" in fast
     assert "[5m]" not in fast
+    assert not (gen / "tests").exists()
+    assert "time_scale: 15" in (stack / "spec.yaml").read_text()
+    # each service is scraped by its own job, which gives it the region and service labels
+    expr = urllib.parse.quote('count by (job, region, service) (up{job=~"api|web"})')
+    eu = next(r["url"] for r in rows if r["name"] == "prometheus-eu-west-1")
+    result = servers.get_json(f"{eu}/api/v1/query?query={expr}")["data"]["result"]
+    assert {(r["metric"]["job"], r["metric"]["service"]) for r in result} == {
+        ("api", "api"),
+        ("web", "web"),
+    }
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from globalmon.spec import Spec, SpecError, load_spec_text
+from globalmon.spec.dump import dump_spec
+from local_stack.demo import demo_spec
 
 EXAMPLE = (Path(__file__).resolve().parent.parent.parent / "examples" / "regions.yaml").read_text()
 DATA = yaml.safe_load(EXAMPLE)
@@ -77,6 +79,11 @@ def _load(text: str) -> None:
         problems = exc.problems
     else:
         assert isinstance(spec, Spec)
+        # every spec that loads is written back to the same model, and the demo profile of it
+        # is a spec too (the stack runs on it)
+        assert load_spec_text(dump_spec(spec), "dumped.yaml") == spec
+        demo = demo_spec(spec, "http://127.0.0.1:1", 2)
+        assert load_spec_text(dump_spec(demo), "demo.yaml") == demo
         return
     assert problems, "a SpecError always names at least one problem"
     for p in problems:
