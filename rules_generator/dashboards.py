@@ -6,138 +6,30 @@ globalmon/conventions.py; a test evaluates each one on a real Prometheus.
 
 from __future__ import annotations
 
-import json
 from typing import Any
-
-from grafana_foundation_sdk.builders import dashboard as db
-from grafana_foundation_sdk.builders import prometheus, stat, table, timeseries
-from grafana_foundation_sdk.cog.builder import Builder
-from grafana_foundation_sdk.cog.encoder import JSONEncoder
-from grafana_foundation_sdk.models.dashboard import (
-    DashboardLink,
-    DashboardLinkType,
-    DataSourceRef,
-    VariableRefresh,
-)
 
 from globalmon import conventions as c
 from globalmon.spec import Spec
-
-INTERVAL_ONLY = ("auto", "auto_count", "auto_min")
-REFRESH = "10s"  # the seed design's "dashboards within 30 s" needs at most this
-DS = DataSourceRef(type_val="prometheus", uid="${datasource}")
-Panel = timeseries.Panel | stat.Panel | table.Panel
-Links = list[Builder[DashboardLink]]
-
-
-def _q(
-    expr: str, legend: str = "", ref: str = "A", *, instant: bool = False
-) -> prometheus.Dataquery:
-    q = prometheus.Dataquery().expr(expr).ref_id(ref).legend_format(legend or "__auto")
-    return q.instant() if instant else q
-
-
-def _link(title: str, uid: str, query: str) -> Builder[DashboardLink]:
-    return (
-        db.DashboardLink(title)
-        .type(DashboardLinkType.LINK)
-        .url(f"/d/{uid}?{query}&${{__url_time_range}}")
-    )
-
-
-def ts(
-    title: str,
-    unit: str,
-    *queries: prometheus.Dataquery,
-    links: Links | None = None,
-) -> timeseries.Panel:
-    p = timeseries.Panel().title(title).unit(unit).datasource(DS).span(12).height(8)
-    for q in queries:
-        p = p.with_target(q)
-    return p.data_links(links) if links else p
-
-
-def st(title: str, unit: str, expr: str, legend: str, links: Links | None = None) -> stat.Panel:
-    p = (
-        stat.Panel()
-        .title(title)
-        .unit(unit)
-        .datasource(DS)
-        .span(8)
-        .height(5)
-        .with_target(_q(expr, legend, instant=True))
-    )
-    return p.data_links(links) if links else p
-
-
-def tbl(title: str, unit: str, expr: str, links: Links | None = None) -> table.Panel:
-    p = (
-        table.Panel()
-        .title(title)
-        .unit(unit)
-        .datasource(DS)
-        .span(12)
-        .height(8)
-        .with_target(_q(expr, instant=True))
-    )
-    return p.data_links(links) if links else p
-
-
-def _var(name: str, query: str, *, multi: bool = False) -> db.QueryVariable:
-    v = (
-        db.QueryVariable(name)
-        .label(name.capitalize())
-        .query(query)
-        .datasource(DS)
-        .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
-    )
-    return v.multi(True).include_all(True) if multi else v
-
-
-def _board(
-    uid: str,
-    title: str,
-    variables: list[db.QueryVariable],
-    panels: list[Panel],
-    links: Links | None = None,
-) -> dict[str, Any]:
-    ds = db.DatasourceVariable("datasource").label("Prometheus").type("prometheus")
-    b = (
-        db.Dashboard(title)
-        .uid(uid)
-        .tags(["globalmon"])
-        .refresh(REFRESH)
-        .time("now-6h", "now")
-        .timezone("browser")
-        .with_variable(ds)
-    )
-    for v in variables:
-        b = b.with_variable(v)
-    for p in panels:
-        b = b.with_panel(p)
-    for link in links or []:
-        b = b.link(link)
-    data: dict[str, Any] = json.loads(JSONEncoder(sort_keys=True).encode(b.build()))
-    # The SDK writes interval-variable fields on every variable; Grafana's schema (checked by a
-    # test) allows them on interval variables only.
-    for var in data["templating"]["list"]:
-        if var["type"] != "interval":
-            for key in INTERVAL_ONLY:
-                var.pop(key, None)
-    return data
-
-
-REGION_VAR = f'label_values(up{{job="{c.JOB_AGENT}"}}, region)'
-R = 'region="$region"'
+from rules_generator.panels import (
+    REGION_VAR,
+    R,
+    board,
+    link,
+    query,
+    st,
+    tbl,
+    ts,
+    variable,
+)
 
 
 def overview() -> dict[str, Any]:
     to_region = [
-        _link(
+        link(
             "Region ${__field.labels.region}", c.DASH_REGION, "var-region=${__field.labels.region}"
         )
     ]
-    return _board(
+    return board(
         c.DASH_OVERVIEW,
         "globalmon / Global overview",
         [],
@@ -159,7 +51,7 @@ def overview() -> dict[str, Any]:
             ts(
                 "Agents up ratio",
                 "percentunit",
-                _q(c.RECORD_AGENTS_UP_RATIO, "{{region}}"),
+                query(c.RECORD_AGENTS_UP_RATIO, "{{region}}"),
                 links=to_region,
             ),
             tbl("Active alerts", "none", 'ALERTS{alertstate="firing"}', to_region),
@@ -169,24 +61,24 @@ def overview() -> dict[str, Any]:
 
 def region_board() -> dict[str, Any]:
     to_service = [
-        _link(
+        link(
             "Service ${__field.labels.service}",
             c.DASH_SERVICE,
             "var-region=${region}&var-service=${__field.labels.service}",
         )
     ]
     to_plugin = [
-        _link(
+        link(
             "Plugin ${__field.labels.plugin}",
             c.DASH_PLUGIN,
             "var-region=${region}&var-plugin=${__field.labels.plugin}",
         )
     ]
     a = f'job="{c.JOB_AGENT}",{R}'
-    return _board(
+    return board(
         c.DASH_REGION,
         "globalmon / Region",
-        [_var("region", REGION_VAR)],
+        [variable("region", REGION_VAR)],
         [
             st("Agents up", "percentunit", f"{c.RECORD_AGENTS_UP_RATIO}{{{R}}}", "{{region}}"),
             st(
@@ -197,11 +89,11 @@ def region_board() -> dict[str, Any]:
             ),
             st("Health", "percentunit", f"{c.RECORD_REGION_HEALTH}{{{R}}}", "{{region}}"),
             tbl("Agents", "none", f"up{{{a}}}"),
-            ts("CPU usage", "percentunit", _q(f"{c.HOST_CPU_USAGE.name}{{{a}}}", "{{agent}}")),
+            ts("CPU usage", "percentunit", query(f"{c.HOST_CPU_USAGE.name}{{{a}}}", "{{agent}}")),
             ts(
                 "Memory used",
                 "percentunit",
-                _q(
+                query(
                     f"{c.HOST_MEMORY_USED.name}{{{a}}} / {c.HOST_MEMORY_TOTAL.name}{{{a}}}",
                     "{{agent}}",
                 ),
@@ -209,7 +101,7 @@ def region_board() -> dict[str, Any]:
             ts(
                 "Disk used",
                 "percentunit",
-                _q(
+                query(
                     f"{c.HOST_DISK_USED.name}{{{a}}} / {c.HOST_DISK_SIZE.name}{{{a}}}",
                     "{{agent}} {{mountpoint}}",
                 ),
@@ -217,7 +109,7 @@ def region_board() -> dict[str, Any]:
             ts(
                 "Probe duration p95",
                 "s",
-                _q(
+                query(
                     f"histogram_quantile(0.95, sum by (le, probe) "
                     f"(rate({c.PROBE_DURATION.name}_bucket{{{a}}}[5m])))",
                     "{{probe}}",
@@ -226,23 +118,23 @@ def region_board() -> dict[str, Any]:
             ts(
                 "Service request rate",
                 "reqps",
-                _q(f"{c.RECORD_SERVICE_REQUEST_RATE}{{{R}}}", "{{service}}"),
+                query(f"{c.RECORD_SERVICE_REQUEST_RATE}{{{R}}}", "{{service}}"),
                 links=to_service,
             ),
             ts(
                 "Service error ratio",
                 "percentunit",
-                _q(f"{c.RECORD_SERVICE_ERROR_RATIO}{{{R}}}", "{{service}}"),
+                query(f"{c.RECORD_SERVICE_ERROR_RATIO}{{{R}}}", "{{service}}"),
                 links=to_service,
             ),
             ts(
                 "Plugin error ratio",
                 "percentunit",
-                _q(f"{c.RECORD_PLUGIN_ERROR_RATIO}{{{R}}}", "{{plugin}}"),
+                query(f"{c.RECORD_PLUGIN_ERROR_RATIO}{{{R}}}", "{{plugin}}"),
                 links=to_plugin,
             ),
         ],
-        links=[_link("Overview", c.DASH_OVERVIEW, "")],
+        links=[link("Overview", c.DASH_OVERVIEW, "")],
     )
 
 
@@ -252,20 +144,26 @@ def service_board() -> dict[str, Any]:
         f"{c.RECORD_SLO_ERROR_RATIO.format(window='1h')}{{{s}}} / on (region, service, slo)"
         f" (1 - {c.RECORD_SLO_OBJECTIVE}{{{s}}})"
     )
-    return _board(
+    return board(
         c.DASH_SERVICE,
         "globalmon / Service",
         [
-            _var("region", REGION_VAR),
-            _var("service", f"label_values({c.RECORD_SERVICE_REQUEST_RATE}{{{R}}}, service)"),
+            variable("region", REGION_VAR),
+            variable("service", f"label_values({c.RECORD_SERVICE_REQUEST_RATE}{{{R}}}, service)"),
         ],
         [
-            ts("Request rate", "reqps", _q(f"{c.RECORD_SERVICE_REQUEST_RATE}{{{s}}}", "requests")),
             ts(
-                "Error ratio", "percentunit", _q(f"{c.RECORD_SERVICE_ERROR_RATIO}{{{s}}}", "errors")
+                "Request rate",
+                "reqps",
+                query(f"{c.RECORD_SERVICE_REQUEST_RATE}{{{s}}}", "requests"),
             ),
-            ts("Latency p95", "s", _q(f"{c.RECORD_SERVICE_LATENCY_P95}{{{s}}}", "p95")),
-            ts("SLO burn rate (1h)", "none", _q(slo_burn, "{{slo}}")),
+            ts(
+                "Error ratio",
+                "percentunit",
+                query(f"{c.RECORD_SERVICE_ERROR_RATIO}{{{s}}}", "errors"),
+            ),
+            ts("Latency p95", "s", query(f"{c.RECORD_SERVICE_LATENCY_P95}{{{s}}}", "p95")),
+            ts("SLO burn rate (1h)", "none", query(slo_burn, "{{slo}}")),
             st(
                 "Error budget left",
                 "percentunit",
@@ -273,38 +171,44 @@ def service_board() -> dict[str, Any]:
                 "{{slo}}",
             ),
         ],
-        links=[_link("Region", c.DASH_REGION, "var-region=${region}")],
+        links=[link("Region", c.DASH_REGION, "var-region=${region}")],
     )
 
 
 def plugin_board() -> dict[str, Any]:
     p = f'{R},plugin="$plugin"'
-    return _board(
+    return board(
         c.DASH_PLUGIN,
         "globalmon / Plugin",
         [
-            _var("region", REGION_VAR),
-            _var("plugin", f"label_values({c.PLUGIN_REQUESTS.name}{{{R}}}, plugin)"),
+            variable("region", REGION_VAR),
+            variable("plugin", f"label_values({c.PLUGIN_REQUESTS.name}{{{R}}}, plugin)"),
         ],
         [
-            ts("CPU usage", "percentunit", _q(f"{c.PLUGIN_CPU.name}{{{p}}}", "cpu")),
-            ts("Memory", "bytes", _q(f"{c.PLUGIN_MEMORY.name}{{{p}}}", "resident")),
-            ts("Error ratio", "percentunit", _q(f"{c.RECORD_PLUGIN_ERROR_RATIO}{{{p}}}", "errors")),
-            ts("Response time p95", "s", _q(f"{c.RECORD_PLUGIN_LATENCY_P95}{{{p}}}", "p95")),
+            ts("CPU usage", "percentunit", query(f"{c.PLUGIN_CPU.name}{{{p}}}", "cpu")),
+            ts("Memory", "bytes", query(f"{c.PLUGIN_MEMORY.name}{{{p}}}", "resident")),
+            ts(
+                "Error ratio",
+                "percentunit",
+                query(f"{c.RECORD_PLUGIN_ERROR_RATIO}{{{p}}}", "errors"),
+            ),
+            ts("Response time p95", "s", query(f"{c.RECORD_PLUGIN_LATENCY_P95}{{{p}}}", "p95")),
             ts(
                 "Log messages",
                 "cps",
-                _q(f"sum by (level) (rate({c.PLUGIN_LOGS.name}{{{p}}}[5m]))", "{{level}}"),
+                query(f"sum by (level) (rate({c.PLUGIN_LOGS.name}{{{p}}}[5m]))", "{{level}}"),
             ),
             ts(
                 "Events",
                 "cps",
-                _q(f"sum by (severity) (rate({c.PLUGIN_EVENTS.name}{{{p}}}[5m]))", "{{severity}}"),
+                query(
+                    f"sum by (severity) (rate({c.PLUGIN_EVENTS.name}{{{p}}}[5m]))", "{{severity}}"
+                ),
             ),
             ts(
                 "IO",
                 "Bps",
-                _q(
+                query(
                     f"sum by (kind, direction) (rate({c.PLUGIN_IO.name}{{{p}}}[5m]))",
                     "{{kind}} {{direction}}",
                 ),
@@ -316,36 +220,40 @@ def plugin_board() -> dict[str, Any]:
                 "snapshots",
             ),
         ],
-        links=[_link("Region", c.DASH_REGION, "var-region=${region}")],
+        links=[link("Region", c.DASH_REGION, "var-region=${region}")],
     )
 
 
 def capacity_board() -> dict[str, Any]:
     t = f'{R},target="$target"'
-    return _board(
+    return board(
         c.DASH_CAPACITY,
         "globalmon / Capacity and forecasts",
         [
-            _var("region", REGION_VAR),
-            _var("target", f"label_values({c.RECORD_FORECAST_INPUT}{{{R}}}, target)"),
+            variable("region", REGION_VAR),
+            variable("target", f"label_values({c.RECORD_FORECAST_INPUT}{{{R}}}, target)"),
         ],
         [
             ts(
                 "Actual and forecast",
                 "none",
-                _q(f"{c.RECORD_FORECAST_INPUT}{{{t}}}", "actual {{instance}}"),
-                _q(
+                query(f"{c.RECORD_FORECAST_INPUT}{{{t}}}", "actual {{instance}}"),
+                query(
                     f'{c.FORECAST.name}{{{t},bound=~"yhat|yhat_lower|yhat_upper"}}',
                     "{{bound}} {{horizon}} {{instance}}",
                     "B",
                 ),
             ),
             ts(
-                "Anomaly score", "percentunit", _q(f"{c.ANOMALY_SCORE.name}{{{t}}}", "{{instance}}")
+                "Anomaly score",
+                "percentunit",
+                query(f"{c.ANOMALY_SCORE.name}{{{t}}}", "{{instance}}"),
             ),
             tbl("Time to exhaustion", "s", f"{c.CAPACITY_EXHAUSTION.name}{{{R}}}"),
             ts(
-                "Trend slope per second", "none", _q(f"{c.TREND_SLOPE.name}{{{t}}}", "{{instance}}")
+                "Trend slope per second",
+                "none",
+                query(f"{c.TREND_SLOPE.name}{{{t}}}", "{{instance}}"),
             ),
             st("Backtest MASE", "none", f"{c.FORECAST_MASE.name}{{{t}}}", "{{horizon}}"),
             st(
@@ -359,7 +267,7 @@ def capacity_board() -> dict[str, Any]:
 
 
 def incidents_board() -> dict[str, Any]:
-    return _board(
+    return board(
         c.DASH_INCIDENTS,
         "globalmon / Incidents",
         [],
@@ -375,12 +283,12 @@ def incidents_board() -> dict[str, Any]:
             ts(
                 "Escalations",
                 "cps",
-                _q(f"sum by (step) (rate({c.WEBHOOK_ESCALATIONS.name}[5m]))", "step {{step}}"),
+                query(f"sum by (step) (rate({c.WEBHOOK_ESCALATIONS.name}[5m]))", "step {{step}}"),
             ),
             ts(
                 "Recovery actions",
                 "cps",
-                _q(
+                query(
                     f"sum by (action, result) (rate({c.WEBHOOK_ACTIONS.name}[5m]))",
                     "{{action}} {{result}}",
                 ),
@@ -388,7 +296,7 @@ def incidents_board() -> dict[str, Any]:
             ts(
                 "Notifications",
                 "cps",
-                _q(
+                query(
                     f"sum by (receiver, outcome) (rate({c.WEBHOOK_NOTIFICATIONS.name}[5m]))",
                     "{{receiver}} {{outcome}}",
                 ),
@@ -396,7 +304,7 @@ def incidents_board() -> dict[str, Any]:
             ts(
                 "Webhook processing p99",
                 "s",
-                _q(
+                query(
                     f"histogram_quantile(0.99, sum by (le) "
                     f"(rate({c.WEBHOOK_PROCESSING.name}_bucket[5m])))",
                     "p99",
@@ -407,7 +315,7 @@ def incidents_board() -> dict[str, Any]:
             ts(
                 "Mean time to resolve, last 7 days",
                 "s",
-                _q(
+                query(
                     f"max by (exported_region, service) ({c.WEBHOOK_MEAN_TIME_TO_RESOLVE.name})",
                     "{{exported_region}} {{service}}",
                 ),
@@ -415,7 +323,7 @@ def incidents_board() -> dict[str, Any]:
             ts(
                 "Mean time to acknowledge, last 7 days",
                 "s",
-                _q(
+                query(
                     f"max by (exported_region) ({c.WEBHOOK_MEAN_TIME_TO_ACKNOWLEDGE.name})",
                     "{{exported_region}}",
                 ),
@@ -423,13 +331,13 @@ def incidents_board() -> dict[str, Any]:
             ts(
                 "Automatic recovery success, last 7 days",
                 "percentunit",
-                _q(f"max by (action) ({c.WEBHOOK_RECOVERY_SUCCESS.name})", "{{action}}"),
+                query(f"max by (action) ({c.WEBHOOK_RECOVERY_SUCCESS.name})", "{{action}}"),
             ),
             ts(
                 "Security rejections",
                 "cps",
-                _q(f"sum by (job) (rate({c.HTTP_AUTH_FAILURES.name}[5m]))", "auth {{job}}"),
-                _q(
+                query(f"sum by (job) (rate({c.HTTP_AUTH_FAILURES.name}[5m]))", "auth {{job}}"),
+                query(
                     f"sum by (job) (rate({c.HTTP_RATE_LIMITED.name}[5m]))",
                     "rate-limited {{job}}",
                     "B",
