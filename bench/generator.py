@@ -1,13 +1,15 @@
 """Generator benchmark: generation time and output size at scale, and rule evaluation cost.
 
-1. `generate` for a spec of 50 regions x 200 services (each with an SLO): seconds, files, bytes
-   and rules, beside `load_spec` of the same spec (the baseline of the same run).
+1. `globalmon generate` (with and without --no-tests) of a spec of 20 regions x 100 services
+   (each with an SLO), beside `globalmon validate` of the same spec in the same run (the
+   baseline): seconds, files, bytes, rules; and the generator's YAML writer beside PyYAML on the
+   same documents.
 2. The example spec's us-east-1 rules evaluated by a real Prometheus over synthetic history:
    the per-cycle evaluation time Prometheus reports (/api/v1/rules evaluationTime, the same
    number as prometheus_rule_group_last_duration_seconds), beside a one-rule group in the same
    Prometheus, and as a share of the production evaluation interval.
 
-    python -m bench.generator [--regions 50] [--services 200] [--samples 20]
+    python -m bench.generator [--regions 20] [--services 100] [--repeat 3] [--samples 20]
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from bench.spec_load import build_spec, median_seconds
 from globalmon.spec import load_spec, load_spec_text
 from globalmon.spec.types import duration_seconds
 from local_stack import servers
+from rules_generator import yaml_out
 from rules_generator.fixtures import openmetrics
 from rules_generator.generate import generate
 
@@ -33,16 +36,20 @@ REPO = Path(__file__).resolve().parent.parent
 TRIVIAL = "globalmon.bench.trivial"
 
 
+def _command_seconds(argv: list[str], repeat: int) -> float:
+    """Median wall time of a globalmon command, as CI runs it (a fresh process each time)."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "globalmon", *argv], check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def bench_generation(regions: int, services: int, repeat: int) -> None:
     text = build_spec(regions, services)
     spec = load_spec_text(text)
-    load = median_seconds(lambda: load_spec_text(text), repeat)
-    files: dict[str, str] = {}
-
-    def run() -> None:
-        files.update(generate(spec, "bench.yaml"))
-
-    gen = median_seconds(run, repeat)
+    files = generate(spec, "bench.yaml")
     size = sum(len(t.encode()) for t in files.values())
     rules = sum(
         t.count("\n  - record: ") + t.count("\n  - alert: ")
@@ -50,12 +57,31 @@ def bench_generation(regions: int, services: int, repeat: int) -> None:
         if p.endswith(".rules.yml")
     )
     tests = sum(t.count("\n- name: ") for p, t in files.items() if p.endswith(".test.yml"))
-    print(f"generation: {regions} regions x {services} services (median of {repeat})")
-    print(f"  load_spec (baseline)   {load:8.2f} s")
-    print(f"  generate               {gen:8.2f} s   = {gen / load:6.0f}x load_spec")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "fleet.yaml"
+        path.write_text(text)
+        validate = _command_seconds(["validate", str(path)], repeat)
+        full = _command_seconds(["generate", str(path), "-o", f"{tmp}/a"], repeat)
+        lean = _command_seconds(["generate", str(path), "-o", f"{tmp}/b", "--no-tests"], repeat)
+    print(f"generation: {regions} regions x {services} services (commands, median of {repeat})")
+    print(f"  globalmon validate (baseline)     {validate:7.2f} s")
+    print(f"  globalmon generate                {full:7.2f} s   = {full / validate:5.1f}x validate")
+    print(f"  globalmon generate --no-tests     {lean:7.2f} s   = {lean / validate:5.1f}x validate")
     print(
         f"  output                 {len(files)} files, {size / 1e6:.1f} MB, {rules} rules, "
-        f"{tests} promtool test cases; {gen / max(rules, 1) * 1e6:.0f} us per rule"
+        f"{tests} promtool test cases"
+    )
+    bench_emitter(files, repeat)
+
+
+def bench_emitter(files: dict[str, str], repeat: int) -> None:
+    """The generator's YAML writer against PyYAML (with libyaml's C emitter) on the same data."""
+    docs = [yaml.load(t, Loader=yaml.CSafeLoader) for p, t in files.items() if p.endswith(".yml")]
+    ours = median_seconds(lambda: [yaml_out.dump(d) for d in docs], repeat)
+    ref = median_seconds(lambda: [yaml_out.pyyaml(d) for d in docs], repeat)
+    print(
+        f"  YAML of the output: PyYAML+libyaml (baseline) {ref:6.2f} s, ours {ours:6.2f} s"
+        f" = {ours / ref:.2f}x"
     )
 
 
@@ -139,9 +165,9 @@ def bench_evaluation(samples: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--regions", type=int, default=50)
-    parser.add_argument("--services", type=int, default=200)
-    parser.add_argument("--repeat", type=int, default=1, help="generation runs (median)")
+    parser.add_argument("--regions", type=int, default=20)
+    parser.add_argument("--services", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=3, help="command runs (median)")
     parser.add_argument("--samples", type=int, default=20, help="evaluation cycles sampled")
     args = parser.parse_args()
     bench_generation(args.regions, args.services, args.repeat)

@@ -19,7 +19,11 @@ def run_generate(args: argparse.Namespace) -> int:
     try:
         spec = load_spec(args.spec)
         files = generate(
-            spec, os.path.basename(args.spec), secrets_dir=args.secrets_dir, format=args.format
+            spec,
+            os.path.basename(args.spec),
+            secrets_dir=args.secrets_dir,
+            format=args.format,
+            tests=args.tests,
         )
     except SpecError as exc:
         print(exc, file=sys.stderr)
@@ -63,6 +67,13 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         choices=["plain", "prometheus-operator"],
         default="plain",
         help="plain files (default), or PrometheusRule and AlertmanagerConfig manifests",
+    )
+    p.add_argument(
+        "--no-tests",
+        dest="tests",
+        action="store_false",
+        help="leave out the promtool tests (rules/tests/); for fleet-sized specs whose CI "
+        "checks the rules with promtool check rules only",
     )
     p.add_argument(
         "--secrets-dir",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 from pydantic import BaseModel
 
@@ -25,14 +26,16 @@ def num(x: float) -> str:
     return f"{round(x, 10):.10g}"
 
 
+@lru_cache(maxsize=65_536)  # pure, and called with the same arguments many times per spec
 def sel(metric: str, **labels: str) -> str:
     """``sel("up", job="a")`` -> ``up{job="a"}``; label values are escaped."""
     if not labels:
         return metric
-    inner = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+    inner = ",".join([f'{k}="{_escape(v)}"' for k, v in labels.items()])
     return f"{metric}{{{inner}}}"
 
 
+@lru_cache(maxsize=65_536)  # a fleet-sized spec escapes the same few values 350k times
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
@@ -46,7 +49,7 @@ class Place:
     service: Service | None = None
     plugin: Plugin | None = None
 
-    @property
+    @cached_property  # read by every rule of the place; the layers do not change meanwhile
     def thresholds(self) -> Thresholds:
         t = self.spec.defaults.thresholds
         layers: list[BaseModel | None] = [self.region.thresholds if self.region else None]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -60,6 +61,8 @@ MAX_DURATION_NS = 2**63 - 1
 _UNIT_NS = {u: round(s * 1_000_000_000) for u, s in _UNIT_SECONDS.items()}
 
 
+# Generation parses the same few durations tens of thousands of times for a fleet-sized spec.
+@lru_cache(maxsize=4096)
 def _duration_ns(text: str) -> int | None:
     """Nanoseconds in a well-formed duration within Prometheus' range, else None."""
     if text == "" or not _DURATION_RE.fullmatch(text):

@@ -54,6 +54,23 @@ def test_every_region_gets_a_config_rules_and_tests() -> None:
     assert "alertmanager/alertmanager.yml" in files
 
 
+def test_no_tests_leaves_out_only_the_promtool_tests(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = REPO / "examples" / "regions.yaml"
+    full = generate(load_spec(spec), "regions.yaml")
+    lean = generate(load_spec(spec), "regions.yaml", tests=False)
+    assert lean == {p: t for p, t in full.items() if not p.startswith("rules/tests/")}
+    assert len(lean) < len(full)
+    # The command: a directory generated with tests loses them (they would be stale).
+    out = tmp_path / "out"
+    assert main(["generate", str(spec), "-o", str(out)]) == 0
+    assert (out / "rules" / "tests").is_dir()
+    assert main(["generate", str(spec), "-o", str(out), "--no-tests"]) == 0
+    assert not list((out / "rules" / "tests").glob("*.yml"))
+    assert _files(out) == lean
+
+
 def test_overrides_reach_the_rules() -> None:
     files = generate(load_spec(REPO / "examples" / "regions.yaml"), "regions.yaml")
     tokyo = files["rules/ap-northeast-1.rules.yml"]
