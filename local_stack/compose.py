@@ -24,7 +24,7 @@ ROOT = PurePosixPath("/globalmon")  # in the containers: spec.yaml, generated/ (
 IMAGES = {
     "prometheus": "prom/prometheus:v2.42.0",
     "alertmanager": "prom/alertmanager:v0.25.0",
-    "grafana": "grafana/grafana-oss:10.4.2",
+    "grafana": "grafana/grafana-oss:11.6.0",  # the major the boards are built for
     "globalmon": "globalmon:local",
 }
 CLUSTER_PORT = 9094  # Alertmanager gossip: one port each from here

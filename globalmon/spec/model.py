@@ -15,7 +15,17 @@ from globalmon.spec.recovery import RecoveryAction
 from globalmon.spec.services import Plugin, Service
 from globalmon.spec.timescale import scale_windows
 from globalmon.spec.topology import Agent, Region
-from globalmon.spec.types import Duration, Labels, Secret, StrictModel, Url, duration_seconds
+from globalmon.spec.types import (
+    Duration,
+    Labels,
+    Secret,
+    StrictModel,
+    Url,
+    duration_seconds,
+    format_duration,
+)
+
+DEFAULT_RETENTION = "15d"
 
 
 class Credentials(StrictModel):
@@ -84,6 +94,13 @@ class GlobalSettings(StrictModel):
         "Windows keep at least two scrape intervals. With a scale above 1 no promtool tests are "
         "generated: they are written for production time. Production: 1.",
         examples=[15],
+    )
+    retention: Duration | None = Field(
+        None,
+        description="How long each Prometheus keeps samples (--storage.tsdb.retention.time). "
+        "At least the longest SLO window and the longest forecast history, or their rules and "
+        "the sidecar read gaps. Default: the longest of those and 15d (Prometheus' own default).",
+        examples=["35d"],
     )
     notification_waits: NotificationWaits | None = Field(
         None,
@@ -230,6 +247,29 @@ class Spec(StrictModel):
         g = self.global_
         floor = 2 * duration_seconds(g.scrape_interval)
         return scale_windows(expr, g.time_scale, floor)
+
+    def retention_needed(self) -> tuple[float, str] | None:
+        """How far back the rules and forecasts read: (seconds, what reads it), longest first;
+        None without SLOs or forecasts."""
+        reads = [
+            (duration_seconds(o.window), f"the SLO window of {s.name}/{o.name}")
+            for s in self.services
+            for o in s.slos
+        ]
+        reads += [
+            (duration_seconds(f.history), f"the history of forecast {f.name}")
+            for f in self.forecasts
+        ]
+        return max(reads, key=lambda r: r[0], default=None)
+
+    def retention(self) -> str:
+        """Prometheus' --storage.tsdb.retention.time for this spec: ``global.retention``, else
+        what the rules and forecasts read, at least Prometheus' default."""
+        if self.global_.retention:
+            return self.global_.retention
+        needed = self.retention_needed()
+        days = max(needed[0] if needed else 0, duration_seconds(DEFAULT_RETENTION)) / 86400
+        return f"{days:.0f}d" if days == int(days) else format_duration(days * 86400)
 
     def enabled_alerts(self) -> list[str]:
         """Catalogue alerts not disabled in `defaults.alerts`, in catalogue order."""

@@ -343,6 +343,24 @@ def _scrapes(spec: Spec) -> list[Located]:
     return [f for f in out if f is not None]
 
 
+def _retention(spec: Spec) -> list[Located]:
+    """An explicit retention keeps what the SLO rules and the forecasts read."""
+    kept = spec.global_.retention
+    if kept is None:
+        return []
+    needed = spec.retention_needed()
+    if needed is None or duration_seconds(kept) >= needed[0]:
+        return []
+    floor, why = needed
+    return [
+        Located(
+            ("global", "retention"),
+            f'"{kept}"',
+            f"at least {floor / 86400:g}d, {why}",
+        )
+    ]
+
+
 def check(spec: Spec) -> list[Located]:
     """Every cross-reference problem in a structurally valid spec."""
     return [
@@ -355,4 +373,5 @@ def check(spec: Spec) -> list[Located]:
         *_labels(spec),
         *_escalations(spec),
         *_scrapes(spec),
+        *_retention(spec),
     ]

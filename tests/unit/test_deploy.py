@@ -16,6 +16,8 @@ import pytest
 import yaml
 
 from globalmon.cli import build_parser, main
+from globalmon.spec import SpecError, load_spec, load_spec_text
+from globalmon.spec.types import duration_seconds
 from local_stack import compose, servers
 
 REPO = Path(__file__).resolve().parents[2]
@@ -94,6 +96,47 @@ def test_compose_runs_every_part_of_the_example() -> None:
     text = (DEPLOY / "docker-compose.yml").read_text()
     assert ".stack.yml" not in text
     assert "resend-delay" not in text
+
+
+def test_every_prometheus_keeps_what_its_rules_and_the_sidecar_read() -> None:
+    spec = load_spec(REPO / "examples" / "regions.yaml")
+    longest = max(
+        [duration_seconds(o.window) for s in spec.services for o in s.slos]
+        + [duration_seconds(f.history) for f in spec.forecasts]
+    )
+    proms = {n: s for n, s in _compose()["services"].items() if n.startswith("prometheus-")}
+    assert len(proms) == len(spec.regions) + 1
+    for name, service in proms.items():
+        kept = [a.split("=", 1)[1] for a in service["command"] if "retention.time=" in a]
+        assert len(kept) == 1, name
+        assert duration_seconds(kept[0]) >= longest, name
+
+
+def test_grafana_is_the_major_the_boards_are_validated_for() -> None:
+    from tests.rules_generator.grafana_schema import GRAFANA_SCHEMA
+
+    image = _compose()["services"]["grafana"]["image"]
+    assert image.split(":")[1].split(".")[0] == GRAFANA_SCHEMA.split("@")[2].split(".")[0]
+
+
+def test_retention_defaults_to_what_is_read_and_is_checked() -> None:
+    base = {
+        "version": "v1",
+        "regions": [{"id": "a", "name": "A", "prometheus_urls": ["http://127.0.0.1:9090"]}],
+    }
+    assert load_spec_text(yaml.safe_dump(base)).retention() == "15d"  # Prometheus' default
+    slo = {"name": "o", "objective": 99, "sli": {"kind": "availability"}, "window": "28d"}
+    fc = {"name": "disk", "expr": "x", "history": "40d"}
+    spec = {**base, "services": [{"name": "api", "slos": [slo]}], "forecasts": [fc]}
+    assert load_spec_text(yaml.safe_dump(spec)).retention() == "40d"
+    kept = {**spec, "global": {"retention": "90d"}}
+    assert load_spec_text(yaml.safe_dump(kept)).retention() == "90d"
+    short = {**spec, "global": {"retention": "30d"}}
+    with pytest.raises(SpecError, match=r"global.retention.*at least 40d, the history of forecast"):
+        load_spec_text(yaml.safe_dump(short))
+    # a short retention is the user's choice when nothing reads further back
+    alone = {**base, "global": {"retention": "2d"}}
+    assert load_spec_text(yaml.safe_dump(alone)).retention() == "2d"
 
 
 def _globalmon_commands() -> list[tuple[str, list[str]]]:
