@@ -45,6 +45,7 @@ class AlertName:
     REGION_DEGRADED: Final = "RegionDegraded"
     REGION_FAILED: Final = "RegionFailed"
     REGION_NO_DATA: Final = "RegionNoData"
+    REGIONS_FAILED_TOGETHER: Final = "RegionsFailedTogether"
     SERVICE_RESPONSE_TIME_HIGH: Final = "ServiceResponseTimeHigh"
     SERVICE_ERROR_RATE_HIGH: Final = "ServiceErrorRateHigh"
     SLO_ERROR_BUDGET_BURN_FAST: Final = "SLOErrorBudgetBurnFast"
@@ -109,6 +110,7 @@ _FOR = {
     _N.REGION_DEGRADED: "1m",
     _N.REGION_FAILED: "1m",
     _N.REGION_NO_DATA: "2m",
+    _N.REGIONS_FAILED_TOGETHER: "0s",  # each RegionFailed has held its own `for` already
     _N.SLO_ERROR_BUDGET_BURN_FAST: "2m",
     _N.SLO_ERROR_BUDGET_BURN_SLOW: "15m",
     _N.CAPACITY_EXHAUSTION_SOON: "30m",
@@ -139,6 +141,9 @@ ALERTS: tuple[AlertDef, ...] = (
     AlertDef(_N.REGION_DEGRADED, _S.WARNING, Scope.REGION, "Agents-up ratio below degraded level"),
     AlertDef(_N.REGION_FAILED, _S.CRITICAL, Scope.REGION, "Agents-up ratio below failed level"),
     AlertDef(_N.REGION_NO_DATA, _S.CRITICAL, Scope.REGION, "A region sends no data"),
+    AlertDef(
+        _N.REGIONS_FAILED_TOGETHER, _S.CRITICAL, Scope.REGION, "Two or more regions failed at once"
+    ),
     AlertDef(
         _N.SERVICE_RESPONSE_TIME_HIGH, _S.WARNING, Scope.SERVICE, "Response time above threshold"
     ),

@@ -69,11 +69,49 @@ def global_groups(spec: Spec) -> list[Group]:
         )
         if alert:
             rules.append(alert)
+    together = regions_failed_together(Place(spec, None))
+    if together:
+        rules.append(together)
     groups = [Group(c.GROUP_REGIONS, tuple(rules))]
     if spec.global_.global_view is not None:
         place = Place(spec, None)
         groups += [g for g in _global_meta(place) if g.rules]
     return [g for g in groups if g.rules]
+
+
+def regions_failed_together(place: Place) -> Alert | None:
+    """Two or more regions failed at once: the cause is likely one they share (a provider, DNS,
+    a change rolled out everywhere), not each region's own. Counted from the regions'
+    RegionFailed alerts, which reach the global view with federation and remote write alike, so
+    each region's own failed level and `for` hold. One series a region: HA pairs count once."""
+    regions = [r.id for r in place.spec.regions]
+    if len(regions) < 2:
+        return None
+    failed = sel("ALERTS", alertname=AlertName.REGION_FAILED, alertstate="firing")
+    when = minutes(place.setting(AlertName.REGIONS_FAILED_TOGETHER)[2]) + 2
+    a, b = regions[0], regions[1]
+
+    def firing(region: str, replica: str = "a") -> Series:
+        labels = {"alertname": AlertName.REGION_FAILED, "alertstate": "firing"}
+        return Series(
+            sel("ALERTS", **labels, region=region, severity="critical", replica=replica),
+            steady(1, when + 2),
+        )
+
+    return place.alert(
+        AlertName.REGIONS_FAILED_TOGETHER,
+        f"count(count by (region) ({failed})) >= 2",
+        summary="{{ $value | humanize }} regions have failed at once",
+        description="RegionFailed fires in {{ $value | humanize }} regions at the same time: look for a "
+        "cause they share (a cloud provider, DNS, a network path, a change rolled out to every "
+        "region) before working on each region alone.",
+        dashboard=c.DASH_OVERVIEW,
+        cases=(
+            Case("fires", (firing(a), firing(b)), when, {}, 2.0),
+            # one region failed, seen from both Prometheus replicas: still one region
+            Case("near miss", (firing(a), firing(a, "b")), when),
+        ),
+    )
 
 
 def _global_meta(place: Place) -> list[Group]:

@@ -29,7 +29,7 @@ SUBCOMMANDS = _subcommands()
 def test_validate_prints_a_one_line_summary(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", REGIONS]) == 0
     out, err = capsys.readouterr()
-    assert out == f"{REGIONS}: ok: 4 regions, 13 agents, 6 services, 2 plugins, 4 SLOs, 35 alerts\n"
+    assert out == f"{REGIONS}: ok: 4 regions, 13 agents, 6 services, 2 plugins, 4 SLOs, 36 alerts\n"
     assert err == ""
 
 
@@ -62,7 +62,7 @@ def test_describe_outlines_the_spec(capsys: pytest.CaptureFixture[str]) -> None:
     assert "  api -> db, cache, queue (all regions)\n" in out
     assert "  standard: 0s ops-slack+ops-webhook; 5m oncall-email; 15m pagerduty-primary\n" in out
     assert "  follow-the-sun: 0s ops-slack; 5m oncall-email; 10m pagerduty-primary\n" in out
-    assert out.endswith("totals: 4 regions, 13 agents, 6 services, 2 plugins, 4 SLOs, 35 alerts\n")
+    assert out.endswith("totals: 4 regions, 13 agents, 6 services, 2 plugins, 4 SLOs, 36 alerts\n")
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

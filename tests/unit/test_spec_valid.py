@@ -41,7 +41,7 @@ def test_example_spec_holds_what_the_seed_design_describes() -> None:
     assert {f.name for f in spec.forecasts} >= {"cpu", "memory", "disk"}
     assert max(len(p.steps) for p in spec.escalation_policies) >= 3
     assert len(spec.recovery_actions) >= 3
-    assert spec.summary() == "4 regions, 13 agents, 6 services, 2 plugins, 4 SLOs, 35 alerts"
+    assert spec.summary() == "4 regions, 13 agents, 6 services, 2 plugins, 4 SLOs, 36 alerts"
 
 
 def test_disabling_an_alert_removes_it_from_the_enabled_list() -> None:
