@@ -1,6 +1,6 @@
-# The two commands: `make demo` and `make test`. Both set up what is missing first:
-# Debian's prometheus and prometheus-alertmanager (services not started), chromium and its
-# driver for the console's browser tests, and a virtualenv.
+# The two commands: `make demo` and `make test`. Both set up what is missing first: Debian's
+# prometheus, prometheus-alertmanager and prometheus-node-exporter (services not started),
+# chromium and its driver for the console's browser tests, and a virtualenv.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -30,6 +30,7 @@ system-deps:
 	  || missing="$$missing prometheus-alertmanager"; \
 	command -v amtool >/dev/null || missing="$$missing prometheus-alertmanager"; \
 	command -v prometheus-pushgateway >/dev/null || missing="$$missing prometheus-pushgateway"; \
+	command -v prometheus-node-exporter >/dev/null || missing="$$missing prometheus-node-exporter"; \
 	command -v dockerd >/dev/null || missing="$$missing docker.io"; \
 	[ -x /bin/busybox ] || missing="$$missing busybox-static"; \
 	command -v wrk >/dev/null || missing="$$missing wrk"; \

@@ -58,6 +58,7 @@ LABEL_AUTO_RECOVERED = "auto_recovered"
 LABEL_RESULT = "result"
 LABEL_STEP = "step"
 LABEL_STATUS = "status"
+LABEL_MODE = "mode"  # CPU time's mode, as node_exporter names them: user, system, idle, ...
 
 # Labels the generator and the stack set themselves; a spec may not set them as external labels.
 RESERVED_EXTERNAL_LABELS = frozenset({LABEL_REGION, "replica", "prometheus"})
@@ -74,10 +75,11 @@ JOB_WEBHOOK = "globalmon-webhook"
 JOB_PROMETHEUS = "prometheus"
 JOB_ALERTMANAGER = "alertmanager"
 JOB_FEDERATE = "globalmon-federate"
+JOB_NODE = "node"  # node_exporter next to an agent (agents[].node_exporter), the usual job name
 # a scraped service's job is named after it, so it must not be one of these
 OWN_JOBS = frozenset(
     (JOB_AGENT, JOB_PLUGIN_EXPORTER, JOB_SIDECAR, JOB_WEBHOOK, JOB_PROMETHEUS, JOB_ALERTMANAGER,
-     JOB_FEDERATE)
+     JOB_FEDERATE, JOB_NODE)
 )  # fmt: skip
 
 MetricType = Literal["counter", "gauge", "histogram", "info"]
@@ -112,7 +114,10 @@ AGENT_UPTIME = _m("agent_uptime_seconds", "gauge", "Seconds since the agent star
 BUILD_INFO = _m("build_info", "info", "globalmon build; value is always 1.", LABEL_VERSION)
 
 # --- agent exporter: host ----------------------------------------------------------------------
-HOST_CPU_USAGE = _m("host_cpu_usage_ratio", "gauge", "CPU busy time over the last interval, 0-1.")
+# CPU time as node_exporter's node_cpu_seconds_total counts it, summed over the host's CPUs: a
+# counter Prometheus rates, right on the first scrape and under any number of scrapers.
+HOST_CPU = _m("host_cpu_seconds_total", "counter", "CPU seconds per mode, all CPUs.", LABEL_MODE)
+CPU_IDLE_MODES = ("idle", "iowait")
 HOST_MEMORY_USED = _m("host_memory_used_bytes", "gauge", "Memory in use.")
 HOST_MEMORY_AVAILABLE = _m("host_memory_available_bytes", "gauge", "Memory available.")
 HOST_MEMORY_TOTAL = _m("host_memory_total_bytes", "gauge", "Physical memory.")
@@ -393,6 +398,19 @@ WEBHOOK_REJECTED = _m(
 
 # Prometheus' and Alertmanager's own metrics that meta-monitoring reads (not ours: no prefix).
 PROMETHEUS_RULE_FAILURES = "prometheus_rule_evaluation_failures_total"
+
+# node_exporter's series the host rules read where agents[].node_exporter is set.
+NODE_CPU = "node_cpu_seconds_total"
+NODE_MEMORY_AVAILABLE = "node_memory_MemAvailable_bytes"
+NODE_MEMORY_TOTAL = "node_memory_MemTotal_bytes"
+NODE_FILESYSTEM_AVAIL = "node_filesystem_avail_bytes"
+NODE_FILESYSTEM_SIZE = "node_filesystem_size_bytes"
+# File systems that say nothing about disk space (node_exporter's own default exclusions).
+NODE_PSEUDO_FS = (
+    "autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|"
+    "hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|"
+    "selinuxfs|squashfs|sysfs|tracefs|tmpfs"
+)
 ALERTMANAGER_NOTIFY_FAILURES = "alertmanager_notifications_failed_total"
 
 METRICS: tuple[MetricDef, ...] = tuple(
@@ -407,6 +425,10 @@ RECORD_SERVICE_ERROR_RATIO = "region_service:globalmon_service_errors:ratio_rate
 RECORD_SLO_ERROR_RATIO = "slo:sli_error:ratio_rate{window}"  # window e.g. 5m, 1h, 3d
 
 RECORD_PROBE_SUCCESS_RATIO = "region:globalmon_probe_success:ratio"
+# Host resources per agent, from node_exporter where it runs, else the agent's own collector.
+RECORD_HOST_CPU_BUSY = "agent:globalmon_host_cpu_busy:ratio_rate5m"
+RECORD_HOST_MEMORY_USED = "agent:globalmon_host_memory_used:ratio"
+RECORD_HOST_DISK_USED = "agent:globalmon_host_disk_used:ratio"
 RECORD_SERVICE_LATENCY_P95 = "region_service:globalmon_service_request_duration_seconds:p95_rate5m"
 RECORD_PLUGIN_ERROR_RATIO = "plugin:globalmon_plugin_errors:ratio_rate5m"
 RECORD_PLUGIN_LATENCY_P95 = "plugin:globalmon_plugin_response_time_seconds:p95_rate5m"

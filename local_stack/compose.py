@@ -25,6 +25,7 @@ IMAGES = {
     "prometheus": "prom/prometheus:v2.42.0",
     "alertmanager": "prom/alertmanager:v0.25.0",
     "grafana": "grafana/grafana-oss:11.6.0",  # the major the boards are built for
+    "node-exporter": "prom/node-exporter:v1.5.0",
     "globalmon": "globalmon:local",
 }
 CLUSTER_PORT = 9094  # Alertmanager gossip: one port each from here
@@ -53,6 +54,7 @@ def render(spec: Spec, *, spec_file: str, generated: str) -> dict[str, Any]:
         Path(str(ROOT)),
         prometheus="/bin/prometheus",
         alertmanager="/bin/alertmanager",
+        node_exporter="/bin/node_exporter",
         world_port=0,
         smtp_port=0,
         cluster_ports=[CLUSTER_PORT + i for i in range(len(ams))],
@@ -69,6 +71,13 @@ def render(spec: Spec, *, spec_file: str, generated: str) -> dict[str, Any]:
     services: dict[str, Any] = {}
     for p in procs:
         service: dict[str, Any] = {"network_mode": "host", "restart": "unless-stopped"}
+        if p.kind == "node-exporter":  # the host's file systems, read-only, as its docs run it
+            service["image"] = IMAGES[p.kind]
+            service["command"] = [*p.argv[1:], "--path.rootfs=/host"]
+            service["pid"] = "host"
+            service["volumes"] = ["/:/host:ro,rslave"]
+            services[p.name] = service
+            continue
         if p.kind in ("prometheus", "alertmanager"):
             service["image"] = IMAGES[p.kind]
             service["command"] = p.argv[1:]
@@ -100,7 +109,7 @@ def render(spec: Spec, *, spec_file: str, generated: str) -> dict[str, Any]:
     return {
         "name": "globalmon",
         "services": services,
-        "volumes": {f"{p.name}-data": {} for p in procs},
+        "volumes": {f"{p.name}-data": {} for p in procs if p.kind != "node-exporter"},
     }
 
 

@@ -22,7 +22,8 @@ FAST_FLAGS = ["--rules.alert.resend-delay=5s"]
 @dataclass(frozen=True)
 class Proc:
     name: str
-    # prometheus, alertmanager, registry, agent, plugin-exporter, sidecar, webhook, console, world
+    # prometheus, alertmanager, registry, agent, node-exporter, plugin-exporter, sidecar, webhook,
+    # console, world
     kind: str
     argv: list[str]
     url: str  # base URL
@@ -57,6 +58,7 @@ def plan(
     fast: bool = True,
     world: bool = True,
     console_port: int | None = None,
+    node_exporter: str | None = None,
 ) -> list[Proc]:
     """``fast``: the demo's flags (the spec holds its fast settings); otherwise production
     defaults (what deploy/docker-compose.yml runs)."""
@@ -181,6 +183,26 @@ def plan(
                 region=region.id,
             )
         )
+    for region, agent in spec.agents():
+        if agent.node_exporter and node_exporter:
+            procs.append(
+                Proc(
+                    f"node-exporter-{agent.id}",
+                    "node-exporter",
+                    [
+                        node_exporter,
+                        f"--web.listen-address={agent.node_exporter}",
+                        # what the host rules read; the rest stays node_exporter's choice
+                        "--collector.disable-defaults",
+                        "--collector.cpu",
+                        "--collector.meminfo",
+                        "--collector.filesystem",
+                    ],
+                    f"http://{agent.node_exporter}",
+                    ready="/metrics",
+                    region=region.id,
+                )
+            )
     for region in spec.regions:
         e = region.endpoints
         if e.plugin_exporter:
@@ -247,8 +269,8 @@ def plan(
         )
     # Start order: what is scraped or called first, then the Alertmanagers, then the
     # Prometheus servers and the sidecars that read them, so no alert fires on a start-up gap.
-    order = ["world", "registry", "agent", "plugin-exporter", "webhook", "alertmanager",
-             "prometheus", "sidecar", "console"]  # fmt: skip
+    order = ["world", "registry", "agent", "node-exporter", "plugin-exporter", "webhook",
+             "alertmanager", "prometheus", "sidecar", "console"]  # fmt: skip
     return sorted(procs, key=lambda p: order.index(p.kind))
 
 

@@ -41,12 +41,15 @@ def _say(line: str) -> None:
     print(line, flush=True)
 
 
-def _binaries() -> tuple[str, str]:
+def _binaries(spec: Spec) -> tuple[str, str, str | None]:
     prom = servers.find_binary(servers.PROMETHEUS_NAMES)
     am = servers.find_binary(servers.ALERTMANAGER_NAMES)
     if prom is None or am is None:
         raise StackError("prometheus and prometheus-alertmanager are needed: run `make setup`")
-    return prom, am
+    node = servers.find_binary(servers.NODE_EXPORTER_NAMES)
+    if node is None and any(a.node_exporter for _, a in spec.agents()):
+        raise StackError("the spec names node_exporters: prometheus-node-exporter is needed")
+    return prom, am, node
 
 
 def prepare(spec_path: Path, root: Path) -> tuple[Spec, Path, list[Proc], dict[str, str]]:
@@ -78,13 +81,14 @@ def prepare(spec_path: Path, root: Path) -> tuple[Spec, Path, list[Proc], dict[s
         path.chmod(0o600)
     files = generate(spec, "spec.yaml", secrets_dir=str(root / "secrets"))
     write(root / "generated", files)
-    prom, am = _binaries()
+    prom, am, node = _binaries(spec)
     procs = plan(
         spec,
         demo_path,
         root,
         prometheus=prom,
         alertmanager=am,
+        node_exporter=node,
         world_port=world_port,
         smtp_port=smtp_port,
         cluster_ports=cluster,
@@ -189,7 +193,7 @@ def up(spec_path: Path, root: Path, say: Say = _say, timeout: float = 180) -> di
 
 
 PHASES = (
-    ("world", "registry", "agent", "plugin-exporter", "webhook"),
+    ("world", "registry", "agent", "node-exporter", "plugin-exporter", "webhook"),
     ("alertmanager",),
     ("prometheus", "sidecar", "console"),
 )

@@ -23,6 +23,7 @@ PROMETHEUS_NAMES = ("prometheus",)
 PROMTOOL_NAMES = ("promtool",)
 ALERTMANAGER_NAMES = ("prometheus-alertmanager", "alertmanager")
 AMTOOL_NAMES = ("amtool",)
+NODE_EXPORTER_NAMES = ("prometheus-node-exporter", "node_exporter")
 
 T = TypeVar("T")
 

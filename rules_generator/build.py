@@ -8,8 +8,8 @@ from globalmon.spec import Spec
 from globalmon.spec.topology import Region
 from rules_generator.context import Place, sel
 from rules_generator.model import Alert, Case, Group, Series
-from rules_generator.rules.agents import agent_labels, agent_rules
-from rules_generator.rules.common import minutes, steady
+from rules_generator.rules.agents import agent_rules
+from rules_generator.rules.common import agent_labels, minutes, steady
 from rules_generator.rules.forecasts import forecast_rules
 from rules_generator.rules.meta import meta_rules, notifications_failing, security_rules, watchdog
 from rules_generator.rules.plugins import plugin_rules
@@ -102,9 +102,9 @@ def regions_failed_together(place: Place) -> Alert | None:
         AlertName.REGIONS_FAILED_TOGETHER,
         f"count(count by (region) ({failed})) >= 2",
         summary="{{ $value | humanize }} regions have failed at once",
-        description="RegionFailed fires in {{ $value | humanize }} regions at the same time: look for a "
-        "cause they share (a cloud provider, DNS, a network path, a change rolled out to every "
-        "region) before working on each region alone.",
+        description="RegionFailed fires in {{ $value | humanize }} regions at the same time: "
+        "look for a cause they share (a cloud provider, DNS, a network path, a change rolled "
+        "out to every region) before working on each region alone.",
         dashboard=c.DASH_OVERVIEW,
         cases=(
             Case("fires", (firing(a), firing(b)), when, {}, 2.0),

@@ -89,22 +89,17 @@ def region_board() -> dict[str, Any]:
             ),
             st("Health", "percentunit", f"{c.RECORD_REGION_HEALTH}{{{R}}}", "{{region}}"),
             tbl("Agents", "none", f"up{{{a}}}"),
-            ts("CPU usage", "percentunit", query(f"{c.HOST_CPU_USAGE.name}{{{a}}}", "{{agent}}")),
+            # node_exporter's series where it runs next to the agent, else the agent's own
+            ts("CPU busy", "percentunit", query(f"{c.RECORD_HOST_CPU_BUSY}{{{R}}}", "{{agent}}")),
             ts(
                 "Memory used",
                 "percentunit",
-                query(
-                    f"{c.HOST_MEMORY_USED.name}{{{a}}} / {c.HOST_MEMORY_TOTAL.name}{{{a}}}",
-                    "{{agent}}",
-                ),
+                query(f"{c.RECORD_HOST_MEMORY_USED}{{{R}}}", "{{agent}}"),
             ),
             ts(
                 "Disk used",
                 "percentunit",
-                query(
-                    f"{c.HOST_DISK_USED.name}{{{a}}} / {c.HOST_DISK_SIZE.name}{{{a}}}",
-                    "{{agent}} {{mountpoint}}",
-                ),
+                query(f"{c.RECORD_HOST_DISK_USED}{{{R}}}", "{{agent}} {{mountpoint}}"),
             ),
             ts(
                 "Probe duration p95",

@@ -40,6 +40,7 @@ VALUES = {
     c.LABEL_SLO: "availability",
     c.LABEL_STATE: "live",
     c.LABEL_AUTO_RECOVERED: "false",
+    c.LABEL_MODE: "idle",
 }
 
 
@@ -97,7 +98,8 @@ def _owners(spec: Spec, region: Region, metric: c.MetricDef) -> list[dict[str, s
 
 
 def _series(spec: Spec, region: Region) -> Iterator[tuple[str, dict[str, str], str]]:
-    """(sample name, labels, kind) for every series; kind is counter, gauge, timestamp or up."""
+    """(sample name, labels, kind) for every series; kind is counter, gauge, total (a gauge
+    other gauges of its unit are part of), timestamp or up."""
     for metric in c.METRICS:
         for owner in _owners(spec, region, metric):
             labels = {**owner, **{k: VALUES[k] for k in metric.labels if k not in owner}}
@@ -124,6 +126,24 @@ def _series(spec: Spec, region: Region) -> Iterator[tuple[str, dict[str, str], s
             },
             "up",
         )
+    for a in region.agents:  # node_exporter's series where an agent has one beside it
+        if not a.node_exporter:
+            continue
+        node = {
+            "job": c.JOB_NODE,
+            "instance": a.node_exporter,
+            "region": region.id,
+            "agent": a.id,
+            "agent_type": a.type,
+        }
+        yield "up", node, "up"
+        yield c.NODE_CPU, {**node, "cpu": "0", "mode": "idle"}, "counter"
+        yield c.NODE_CPU, {**node, "cpu": "0", "mode": "user"}, "counter"
+        yield c.NODE_MEMORY_AVAILABLE, node, "gauge"
+        yield c.NODE_MEMORY_TOTAL, node, "total"
+        disk = {**node, "device": "/dev/sda1", "fstype": "ext4", "mountpoint": "/"}
+        yield c.NODE_FILESYSTEM_AVAIL, disk, "gauge"
+        yield c.NODE_FILESYSTEM_SIZE, disk, "total"
     for job in (
         c.JOB_PLUGIN_EXPORTER,
         c.JOB_SIDECAR,
@@ -152,6 +172,8 @@ def _value(kind: str, name: str, labels: dict[str, str], i: int, t: float) -> fl
         return 1.0
     if kind == "timestamp":
         return t
+    if kind == "total":  # the whole a gauge of the same unit is part of
+        return 16e9
     if kind == "counter":
         le = labels.get("le")
         if le is not None:  # a histogram: most observations fast, a tail slower

@@ -77,6 +77,16 @@ def region_config(spec: Spec, region: Region, secrets_dir: str) -> dict[str, Any
     ]
     if "static_configs" in agents or "http_sd_configs" in agents:
         jobs.append(agents)
+    nodes = [
+        {
+            "targets": [a.node_exporter],
+            "labels": {**a.labels, "region": region.id, "agent": a.id, "agent_type": a.type},
+        }
+        for a in region.agents
+        if a.node_exporter
+    ]
+    if nodes:
+        jobs.append({"job_name": c.JOB_NODE, "static_configs": nodes})
     if region.endpoints.plugin_exporter:
         jobs.append(_job(c.JOB_PLUGIN_EXPORTER, [region.endpoints.plugin_exporter], own))
     if region.endpoints.sidecar:

@@ -85,7 +85,8 @@ class IdentityCollector(Collector):
 class HostCollector(Collector):
     """Host resources, a small set (node_exporter serves the rest)::
 
-    globalmon_host_cpu_usage_ratio 0.12
+    globalmon_host_cpu_seconds_total{mode="user"} 5.1e+04
+    globalmon_host_cpu_seconds_total{mode="idle"} 9.8e+05
     globalmon_host_memory_used_bytes 4.2e+09
     globalmon_host_memory_available_bytes 2.0e+10
     globalmon_host_memory_total_bytes 2.5e+10
@@ -95,15 +96,13 @@ class HostCollector(Collector):
     globalmon_host_load1 0.5
     """
 
-    def __init__(self) -> None:
-        psutil.cpu_percent(interval=None)  # the first call only starts the measurement
-
     def collect(self) -> Iterator[Metric]:
-        yield GaugeMetricFamily(
-            c.HOST_CPU_USAGE.name,
-            c.HOST_CPU_USAGE.help,
-            value=psutil.cpu_percent(interval=None) / 100,
-        )
+        cpu = CounterMetricFamily(_base(c.HOST_CPU.name), c.HOST_CPU.help, labels=[c.LABEL_MODE])
+        # psutil's fields are node_exporter's modes; guest time is already counted in user.
+        for mode, seconds in psutil.cpu_times()._asdict().items():
+            if not mode.startswith("guest"):
+                cpu.add_metric([mode], seconds)
+        yield cpu
         mem = psutil.virtual_memory()
         yield GaugeMetricFamily(
             c.HOST_MEMORY_USED.name, c.HOST_MEMORY_USED.help, value=mem.total - mem.available

@@ -71,6 +71,13 @@ class Agent(StrictModel):
         description="host:port where Prometheus scrapes the agent's exporter.",
         examples=["10.0.1.10:9464"],
     )
+    node_exporter: HostPort | None = Field(
+        None,
+        description="host:port of a node_exporter on the agent's host. Prometheus scrapes it "
+        "(job `node`, with the agent's region, agent and agent_type labels) and the host rules "
+        "and boards read its series for this agent instead of the agent's own host metrics.",
+        examples=["10.0.1.10:9100"],
+    )
     labels: Labels = Field(
         default_factory=dict,
         description="Extra target labels for this agent.",

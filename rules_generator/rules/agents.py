@@ -7,20 +7,8 @@ from globalmon.conventions import AlertName
 from globalmon.spec.types import duration_seconds
 from rules_generator.context import Place, num, sel
 from rules_generator.model import Alert, Case, Group, Series
-from rules_generator.rules.common import minutes, steady
-
-# One synthetic agent for the test cases: rules match every agent of the region alike.
-TEST_INSTANCE = "test-host:9464"
-
-
-def agent_labels(region: str) -> dict[str, str]:
-    return {
-        "agent": "test-agent",
-        "agent_type": "system",
-        "instance": TEST_INSTANCE,
-        "job": c.JOB_AGENT,
-        "region": region,
-    }
+from rules_generator.rules.common import agent_labels, minutes, steady
+from rules_generator.rules.hosts import host_rules
 
 
 def _sel(metric: str, region: str, **extra: str) -> str:
@@ -82,47 +70,6 @@ def agent_rules(place: Place) -> list[Group]:
         _heartbeat(place, labels, stale),
         _gauge_alert(
             place,
-            AlertName.HOST_CPU_HIGH,
-            f"{_sel(c.HOST_CPU_USAGE.name, r)} > {num(t.cpu_percent / 100)}",
-            [(c.HOST_CPU_USAGE.name, t.cpu_percent / 100 + 0.05, t.cpu_percent / 100)],
-            extra={},
-            summary="CPU usage high on {{ $labels.agent }}",
-            description=f"CPU usage is {{{{ $value | humanizePercentage }}}} "
-            f"(threshold {num(t.cpu_percent)}%).",
-            fire_value=t.cpu_percent / 100 + 0.05,
-        ),
-        _gauge_alert(
-            place,
-            AlertName.HOST_MEMORY_HIGH,
-            f"{_sel(c.HOST_MEMORY_USED.name, r)} / {_sel(c.HOST_MEMORY_TOTAL.name, r)}"
-            f" > {num(t.memory_percent / 100)}",
-            [
-                (c.HOST_MEMORY_USED.name, 10 * t.memory_percent + 500, 10 * t.memory_percent),
-                (c.HOST_MEMORY_TOTAL.name, 1000, 1000),
-            ],
-            extra={},
-            summary="Memory usage high on {{ $labels.agent }}",
-            description=f"Memory usage is {{{{ $value | humanizePercentage }}}} "
-            f"(threshold {num(t.memory_percent)}%).",
-            fire_value=(10 * t.memory_percent + 500) / 1000,
-        ),
-        _gauge_alert(
-            place,
-            AlertName.HOST_DISK_HIGH,
-            f"{_sel(c.HOST_DISK_USED.name, r)} / {_sel(c.HOST_DISK_SIZE.name, r)}"
-            f" > {num(t.disk_percent / 100)}",
-            [
-                (c.HOST_DISK_USED.name, 10 * t.disk_percent + 500, 10 * t.disk_percent),
-                (c.HOST_DISK_SIZE.name, 1000, 1000),
-            ],
-            extra={"mountpoint": "/"},
-            summary="Disk {{ $labels.mountpoint }} filling up on {{ $labels.agent }}",
-            description=f"Disk usage is {{{{ $value | humanizePercentage }}}} "
-            f"(threshold {num(t.disk_percent)}%).",
-            fire_value=(10 * t.disk_percent + 500) / 1000,
-        ),
-        _gauge_alert(
-            place,
             AlertName.PROCESS_GROUP_DOWN,
             f"{_sel(c.PROCESS_UP.name, r)} == 0",
             [(c.PROCESS_UP.name, 0, 1)],
@@ -144,7 +91,7 @@ def agent_rules(place: Place) -> list[Group]:
     ]
     return [
         Group(c.GROUP_AGENTS, tuple(a for a in alerts[:2] if a)),
-        Group(c.GROUP_RESOURCES, tuple(a for a in alerts[2:] if a)),
+        Group(c.GROUP_RESOURCES, (*host_rules(place), *(a for a in alerts[2:] if a))),
     ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from globalmon import conventions as c
 from globalmon.spec.types import duration_seconds
 from rules_generator.context import num, sel
 from rules_generator.model import Series
@@ -53,3 +54,17 @@ def error_traffic(
         Series(sel(requests, **labels), counter(600, samples)),
         Series(sel(errors, **labels), counter(600 * ratio, samples)),
     )
+
+
+# One synthetic agent for the test cases: rules match every agent of the region alike.
+TEST_INSTANCE = "test-host:9464"
+
+
+def agent_labels(region: str) -> dict[str, str]:
+    return {
+        "agent": "test-agent",
+        "agent_type": "system",
+        "instance": TEST_INSTANCE,
+        "job": c.JOB_AGENT,
+        "region": region,
+    }

@@ -8,8 +8,7 @@ from globalmon import conventions as c
 from globalmon.conventions import AlertName
 from rules_generator.context import Place, num, sel
 from rules_generator.model import Alert, Case, Group, Recording, Series
-from rules_generator.rules.agents import agent_labels
-from rules_generator.rules.common import minutes, steady
+from rules_generator.rules.common import agent_labels, minutes, steady
 
 
 def _fleet(region: str, total: int, up: int, samples: int) -> tuple[Series, ...]:

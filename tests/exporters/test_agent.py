@@ -54,7 +54,7 @@ async def test_exposition_is_promtool_clean_and_named_by_the_conventions(
             c.AGENT_HEARTBEAT,
             c.AGENT_UPTIME,
             c.BUILD_INFO,
-            c.HOST_CPU_USAGE,
+            c.HOST_CPU,
             c.HOST_MEMORY_USED,
             c.HOST_MEMORY_AVAILABLE,
             c.HOST_MEMORY_TOTAL,

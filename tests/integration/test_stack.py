@@ -72,7 +72,8 @@ def two_regions(path: Path) -> Path:
             plugins:
               - {{id: payments, owner: team-payments}}
             forecasts:
-              - {{name: cpu, expr: globalmon_host_cpu_usage_ratio, horizons: [1h], limit: 0.95}}
+              - {{name: cpu, expr: "agent:globalmon_host_cpu_busy:ratio_rate5m", horizons: [1h],
+                 limit: 0.95}}
             receivers:
               - {{type: webhook, name: ops-hook, url: "http://127.0.0.1:1/hook"}}
               - type: email

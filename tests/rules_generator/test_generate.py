@@ -75,13 +75,8 @@ def test_overrides_reach_the_rules() -> None:
     files = generate(load_spec(REPO / "examples" / "regions.yaml"), "regions.yaml")
     tokyo = files["rules/ap-northeast-1.rules.yml"]
     virginia = files["rules/us-east-1.rules.yml"]
-    assert (
-        'globalmon_host_cpu_usage_ratio{job="globalmon-agent",region="ap-northeast-1"} > 0.85'
-        in tokyo
-    )
-    assert (
-        'globalmon_host_cpu_usage_ratio{job="globalmon-agent",region="us-east-1"} > 0.8' in virginia
-    )
+    assert 'agent:globalmon_host_cpu_busy:ratio_rate5m{region="ap-northeast-1"} > 0.85' in tokyo
+    assert 'agent:globalmon_host_cpu_busy:ratio_rate5m{region="us-east-1"} > 0.8' in virginia
     # worker disables ServiceResponseTimeHigh; it runs in us-east-1
     p95 = "region_service:globalmon_service_request_duration_seconds:p95_rate5m"
     assert f'{p95}{{region="us-east-1",service="worker"}} >' not in virginia
@@ -115,7 +110,7 @@ def test_check_says_up_to_date_then_shows_a_diff(
     assert main(["generate", "--check", spec, "-o", str(tmp_path)]) == 1
     out, err = capsys.readouterr()
     assert "--- a/rules/local.rules.yml" in out
-    assert "-  expr: globalmon_host_cpu_usage_ratio" not in out  # only changed lines differ
+    assert "-    record: agent:globalmon_host_cpu_busy:ratio_rate5m" not in out  # only changes
     assert any(line.startswith("+") and "> 0.8" in line for line in out.splitlines())
     assert "--- a/rules/leftover.yml" in out
     assert "is stale" in err
