@@ -69,7 +69,7 @@ def scrape_config(job: dict[str, Any], region: str) -> dict[str, Any]:
         spec["honorLabels"] = True
     if "static_configs" in job:
         spec["staticConfigs"] = [
-            {"targets": s["targets"], **({"labels": s["labels"]} if s.get("labels") else {})}
+            {"targets": s["targets"], **({"labels": dict(s["labels"])} if s.get("labels") else {})}
             for s in job["static_configs"]
         ]
     if "file_sd_configs" in job:

@@ -138,6 +138,10 @@ def test_prometheus_operator_format_wraps_the_same_rules() -> None:
     manifests = generate(spec, "regions.yaml", format="prometheus-operator")
     assert sorted(manifests) == [
         "kubernetes/alertmanagerconfig.yaml",
+        "kubernetes/monitors-ap-northeast-1.yaml",
+        "kubernetes/monitors-eu-west-1.yaml",
+        "kubernetes/monitors-us-east-1.yaml",
+        "kubernetes/monitors-us-west-2.yaml",
         "kubernetes/prometheusrule-ap-northeast-1.yaml",
         "kubernetes/prometheusrule-eu-west-1.yaml",
         "kubernetes/prometheusrule-global.yaml",
