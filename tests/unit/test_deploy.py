@@ -8,6 +8,7 @@ import importlib.util
 import os
 import re
 import shlex
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -144,11 +145,21 @@ def _globalmon_commands() -> list[tuple[str, list[str]]]:
     for name, service in _compose()["services"].items():
         if service["image"] == compose.IMAGES["globalmon"]:
             found.append((f"compose {name}", list(service["command"])))
-    for path in sorted((DEPLOY / "k8s").glob("*.yaml")):
+    # as Kubernetes expands $(VAR) in args, from what an overlay's ConfigMap holds
+    values = {"GLOBALMON_REGION": "us-east-1", "PROMETHEUS_URL": "http://p:9090", "NODE_NAME": "n"}
+    k8s = DEPLOY / "k8s"
+    for path in sorted([*k8s.glob("*.yaml"), *(k8s / "region").glob("*.yaml")]):
         for doc in yaml.safe_load_all(path.read_text()):
             if doc and doc.get("kind") in ("Deployment", "DaemonSet"):
                 for c in doc["spec"]["template"]["spec"]["containers"]:
-                    found.append((f"{path.name} {c['name']}", list(c["args"])))
+                    env = {e["name"] for e in c.get("env", [])}
+                    args = []
+                    for a in c["args"]:
+                        for name in re.findall(r"\$\((\w+)\)", a):
+                            assert name in env, f"{path.name}: $({name}) is not in env"
+                            a = a.replace(f"$({name})", values[name])
+                        args.append(a)
+                    found.append((f"{path.name} {c['name']}", args))
     for path in sorted((DEPLOY / "systemd").glob("*.service")):
         for line in path.read_text().splitlines():
             if line.startswith("ExecStart="):
@@ -159,6 +170,59 @@ def _globalmon_commands() -> list[tuple[str, list[str]]]:
                 assert argv[0].endswith("/globalmon"), path.name
                 found.append((path.name, argv[1:]))
     return found
+
+
+def _kustomization(path: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(path.read_text())
+    return loaded
+
+
+def test_kubernetes_has_an_overlay_for_every_region_of_the_example() -> None:
+    spec = load_spec(REPO / "examples" / "regions.yaml")
+    k8s = DEPLOY / "k8s"
+    root = _kustomization(k8s / "kustomization.yaml")
+    ids = [r.id for r in spec.regions]
+    assert [r for r in root["resources"] if r.startswith("regions/")] == [
+        f"regions/{i}" for i in ids
+    ]
+    for rid in ids:
+        overlay = _kustomization(k8s / "regions" / rid / "kustomization.yaml")
+        assert overlay["resources"] == ["../../region"]
+        assert overlay["nameSuffix"] == f"-{rid}"
+        assert overlay["labels"] == [{"pairs": {"globalmon/region": rid}, "includeSelectors": True}]
+        [generated] = overlay["configMapGenerator"]
+        assert generated["name"] == "globalmon-region"
+        assert f"region={rid}" in generated["literals"]
+    # the regional workloads name no region themselves: the overlay does
+    for path in (k8s / "region").glob("*.yaml"):
+        text = path.read_text()
+        assert not any(rid in text for rid in ids), path.name
+
+
+def test_kustomize_renders_every_region(tmp_path: Path) -> None:
+    kubectl = servers.find_binary(("kubectl",))
+    if kubectl is None:
+        pytest.skip("kubectl is not on PATH (the overlays' structure is checked above)")
+    tree = tmp_path / "k8s"
+    shutil.copytree(DEPLOY / "k8s", tree)
+    shutil.copy(REPO / "examples" / "regions.yaml", tree / "spec.yaml")
+    out = subprocess.run(
+        [kubectl, "kustomize", str(tree)], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    docs = [d for d in yaml.safe_load_all(out.stdout) if d]
+    maps = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ConfigMap"}
+    for region in load_spec(REPO / "examples" / "regions.yaml").regions:
+        rid = region.id
+        [agent] = [d for d in docs if d["metadata"]["name"] == f"globalmon-agent-{rid}"]
+        assert agent["spec"]["selector"]["matchLabels"]["globalmon/region"] == rid
+        pod = agent["spec"]["template"]["spec"]
+        [ref] = [e for e in pod["containers"][0]["env"] if e["name"] == "GLOBALMON_REGION"]
+        config = maps[ref["valueFrom"]["configMapKeyRef"]["name"]]  # the hashed name resolves
+        assert config["data"]["region"] == rid
+        spec_map = pod["volumes"][0]["configMap"]["name"]
+        assert spec_map.startswith("globalmon-spec-")  # the root's generated ConfigMap
+        assert spec_map in maps
 
 
 def test_every_globalmon_command_parses() -> None:
@@ -174,9 +238,15 @@ def test_every_globalmon_command_parses() -> None:
 
 
 def test_kubernetes_manifests_are_whole() -> None:
-    kustomization = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text())
-    for resource in kustomization["resources"]:
-        docs = [d for d in yaml.safe_load_all((DEPLOY / "k8s" / resource).read_text()) if d]
+    files = []
+    for base in (DEPLOY / "k8s", DEPLOY / "k8s" / "region"):
+        for resource in _kustomization(base / "kustomization.yaml")["resources"]:
+            if (base / resource).is_file():
+                files.append(base / resource)
+    assert len(files) == 7
+    for path in files:
+        resource = path.name
+        docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
         assert docs, resource
         for doc in docs:
             assert {"apiVersion", "kind", "metadata"} <= set(doc), (resource, doc)
