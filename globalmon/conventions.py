@@ -399,6 +399,14 @@ WEBHOOK_REJECTED = _m(
 # Prometheus' and Alertmanager's own metrics that meta-monitoring reads (not ours: no prefix).
 PROMETHEUS_RULE_FAILURES = "prometheus_rule_evaluation_failures_total"
 
+# services[].profile: fast. The service's job scrapes every FAST_SCRAPE_INTERVAL; its RED rules
+# are evaluated as often, with windows and `for` divided by FAST_TIME_FACTOR (5m -> 5s, at least
+# two scrapes); Alertmanager sends its alerts after FAST_GROUP_WAIT.
+FAST_SCRAPE_INTERVAL = "1s"
+FAST_TIME_FACTOR = 60
+FAST_GROUP_WAIT = "0s"
+FAST_GROUP_INTERVAL = "5s"
+
 # node_exporter's series the host rules read where agents[].node_exporter is set.
 NODE_CPU = "node_cpu_seconds_total"
 NODE_MEMORY_AVAILABLE = "node_memory_MemAvailable_bytes"

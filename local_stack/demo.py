@@ -57,23 +57,35 @@ WAITS = NotificationWaits(group_wait="1s", group_interval="2s")
 TOKENS = ("GLOBALMON_WEBHOOK_TOKEN", "GLOBALMON_INGEST_TOKEN", "GLOBALMON_REGISTRY_TOKEN")
 
 
-def demo_spec(spec: Spec, world_url: str, smtp_port: int) -> Spec:
-    """``spec`` with the demo's settings (a new model; the input is not changed)."""
+def demo_spec(spec: Spec, world_url: str, smtp_port: int, *, production: bool = False) -> Spec:
+    """``spec`` with the demo's settings (a new model; the input is not changed).
+
+    ``production``: only the plumbing (the world, the tokens), none of the timing: the stack
+    then runs the spec's own production settings (what bench/e2e_latency measures them on).
+    """
+    credentials = Credentials(
+        webhook_token=SecretRef(env=TOKENS[0]),
+        ingest_token=SecretRef(env=TOKENS[1]),
+        registry_token=SecretRef(env=TOKENS[2]),
+    )
+    plumbing = {
+        "services": [_scraped(s, [r.id for r in spec.regions], world_url) for s in spec.services],
+        "receivers": [_receiver(r, world_url, smtp_port) for r in spec.receivers],
+        "recovery_actions": [_action(a, world_url) for a in spec.recovery_actions],
+    }
+    if production:
+        g = spec.global_.model_copy(update={"credentials": credentials})
+        return spec.model_copy(update={"global_": g, **plumbing})
     g = spec.global_.model_copy(
         update={
             "scrape_interval": SCRAPE_INTERVAL,
             "evaluation_interval": SCRAPE_INTERVAL,
             "time_scale": TIME_SCALE,
             "notification_waits": WAITS,
-            "credentials": Credentials(
-                webhook_token=SecretRef(env=TOKENS[0]),
-                ingest_token=SecretRef(env=TOKENS[1]),
-                registry_token=SecretRef(env=TOKENS[2]),
-            ),
+            "credentials": credentials,
         }
     )
     d = spec.defaults
-    regions = [r.id for r in spec.regions]
     alerts = dict(d.alerts)
     for name, for_ in FAST_FOR.items():
         old = alerts.get(name)
@@ -88,13 +100,11 @@ def demo_spec(spec: Spec, world_url: str, smtp_port: int) -> Spec:
         update={
             "global_": g,
             "defaults": defaults,
-            "services": [_scraped(s, regions, world_url) for s in spec.services],
-            "receivers": [_receiver(r, world_url, smtp_port) for r in spec.receivers],
+            **plumbing,
             # a fresh stack has minutes of history, not days: forecasts read the last 10 minutes
             "forecasts": [
                 f.model_copy(update={"history": FORECAST_HISTORY}) for f in spec.forecasts
             ],
-            "recovery_actions": [_action(a, world_url) for a in spec.recovery_actions],
         }
     )
 

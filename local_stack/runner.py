@@ -52,8 +52,11 @@ def _binaries(spec: Spec) -> tuple[str, str, str | None]:
     return prom, am, node
 
 
-def prepare(spec_path: Path, root: Path) -> tuple[Spec, Path, list[Proc], dict[str, str]]:
-    """Write the demo spec, its generated artifacts and secrets; return the plan and env."""
+def prepare(
+    spec_path: Path, root: Path, *, production: bool = False
+) -> tuple[Spec, Path, list[Proc], dict[str, str]]:
+    """Write the demo spec, its generated artifacts and secrets; return the plan and env.
+    ``production``: keep the spec's own timing (see ``demo.demo_spec``)."""
     from rules_generator.generate import generate
     from rules_generator.writer import write
 
@@ -70,7 +73,8 @@ def prepare(spec_path: Path, root: Path) -> tuple[Spec, Path, list[Proc], dict[s
     world_port, smtp_port, console_port, *cluster = ports
     world_url = f"http://127.0.0.1:{world_port}"
     demo_path = root / "spec.yaml"
-    demo_path.write_text(dump_spec(demo.demo_spec(user, world_url, smtp_port)))
+    profiled = demo.demo_spec(user, world_url, smtp_port, production=production)
+    demo_path.write_text(dump_spec(profiled))
     spec = load_spec(demo_path)  # what every process of the stack reads
 
     env = {name: secrets.token_hex(16) for name in demo.TOKENS}
@@ -93,6 +97,7 @@ def prepare(spec_path: Path, root: Path) -> tuple[Spec, Path, list[Proc], dict[s
         smtp_port=smtp_port,
         cluster_ports=cluster,
         console_port=console_port,
+        fast=not production,
     )
     return spec, demo_path, procs, env
 
@@ -140,11 +145,18 @@ def _save(root: Path, state: dict[str, Any]) -> None:
     tmp.replace(root / STATE)
 
 
-def up(spec_path: Path, root: Path, say: Say = _say, timeout: float = 180) -> dict[str, Any]:
+def up(
+    spec_path: Path,
+    root: Path,
+    say: Say = _say,
+    timeout: float = 180,
+    *,
+    production: bool = False,
+) -> dict[str, Any]:
     root, spec_path = root.resolve(), spec_path.resolve()  # configs name files absolutely
     if (old := _state(root)) is not None and any(_alive(p) for p in old["procs"]):
         raise StackError(f"a stack is already up in {root}: `globalmon stack down --dir {root}`")
-    spec, demo_path, procs, env = prepare(spec_path, root)
+    spec, demo_path, procs, env = prepare(spec_path, root, production=production)
     seen: dict[str, str] = {}
     for p in procs:
         if p.address in seen:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from globalmon import conventions as c
 from globalmon.conventions import ALERTS, META_PATH_ALERTS, AlertName, Scope
 from globalmon.spec import Spec
 from globalmon.spec.notify import EmailReceiver, PagerDutyReceiver, SlackReceiver
@@ -12,6 +13,8 @@ from rules_generator.prometheus_config import credentials_file
 RECEIVER = "globalmon-webhook"
 META_RECEIVER = "globalmon-meta"
 GROUP_BY = ["alertname", "region", "service"]
+# the alerts of a service's request, error and latency rules: what services[].profile: fast speeds
+FAST_ALERTS = (AlertName.SERVICE_ERROR_RATE_HIGH, AlertName.SERVICE_RESPONSE_TIME_HIGH)
 # group_wait, group_interval, repeat_interval per severity: urgent alerts leave faster.
 TIMING = {
     "critical": ("10s", "1m", "1h"),
@@ -196,6 +199,14 @@ def alertmanager_config(spec: Spec, secrets_dir: str) -> dict[str, Any]:
             "continue": True,
         }
     ][: len(meta)]
+    fast = sorted({s.name for s in spec.services if s.profile == "fast"})
+    fast_routes = [
+        {  # fast services' own alerts: no group wait, then the same receiver
+            "matchers": [f'service=~"{"|".join(fast)}"', f'alertname=~"{"|".join(FAST_ALERTS)}"'],
+            **_waits(spec, c.FAST_GROUP_WAIT, c.FAST_GROUP_INTERVAL),
+            "repeat_interval": "1h",
+        }
+    ][: 1 if fast else 0]
     config: dict[str, Any] = {
         "route": {
             "receiver": RECEIVER,
@@ -210,6 +221,7 @@ def alertmanager_config(spec: Spec, secrets_dir: str) -> dict[str, Any]:
                     "repeat_interval": "1m",
                 },
                 *meta_routes,
+                *fast_routes,
                 *severity_routes,
             ],
         },

@@ -5,9 +5,11 @@ from __future__ import annotations
 from globalmon import conventions as c
 from globalmon.conventions import AlertName
 from globalmon.spec import Spec
+from globalmon.spec.timescale import scale_windows
 from globalmon.spec.topology import Region
+from globalmon.spec.types import duration_seconds, format_duration
 from rules_generator.context import Place, sel
-from rules_generator.model import Alert, Case, Group, Series
+from rules_generator.model import Alert, Case, Group, Recording, Rule, Series
 from rules_generator.rules.agents import agent_rules
 from rules_generator.rules.common import agent_labels, minutes, steady
 from rules_generator.rules.forecasts import forecast_rules
@@ -33,13 +35,32 @@ def region_groups(spec: Spec, region: Region) -> list[Group]:
     for service in spec.services:
         if service.regions is None or region.id in service.regions:
             here = Place(spec, region, service=service)
-            groups += service_rules(here) + slo_rules(here)
+            red = service_rules(here)
+            groups += (fast(red) if service.profile == "fast" else red) + slo_rules(here)
     for plugin in spec.plugins:
         if plugin.regions is None or region.id in plugin.regions:
             groups += plugin_rules(Place(spec, region, plugin=plugin))
     for forecast in spec.forecasts:
         groups += forecast_rules(place, forecast)
     return [g for g in groups if g.rules]
+
+
+def fast(groups: list[Group]) -> list[Group]:
+    """A fast service's RED groups: evaluated every FAST_SCRAPE_INTERVAL, windows and `for`
+    FAST_TIME_FACTOR times shorter. Their promtool cases are written on a one-minute grid, which
+    windows of seconds cannot read, so none are kept (bench/e2e_latency runs them for real)."""
+    step = duration_seconds(c.FAST_SCRAPE_INTERVAL)
+
+    def scaled(expr: str) -> str:
+        return scale_windows(expr, c.FAST_TIME_FACTOR, 2 * step)
+
+    def rule(r: Rule) -> Rule:
+        if isinstance(r, Recording):
+            return Recording(r.record, scaled(r.expr), r.labels)
+        for_ = format_duration(max(step, duration_seconds(r.for_) / c.FAST_TIME_FACTOR))
+        return Alert(r.name, scaled(r.expr), for_, r.labels, r.annotations, ())
+
+    return [Group(g.name, tuple(rule(r) for r in g.rules), c.FAST_SCRAPE_INTERVAL) for g in groups]
 
 
 def global_groups(spec: Spec) -> list[Group]:

@@ -52,3 +52,4 @@ Rule = Recording | Alert
 class Group:
     name: str
     rules: tuple[Rule, ...]
+    interval: str | None = None  # the group's own evaluation interval; None: the global one

@@ -174,6 +174,8 @@ def service_job(service: Service, region: str) -> dict[str, Any] | None:
         return None
     src, path = found
     job: dict[str, Any] = {"job_name": service.name, "metrics_path": path}
+    if service.profile == "fast":  # a timeout may not exceed its interval
+        job["scrape_interval"] = job["scrape_timeout"] = c.FAST_SCRAPE_INTERVAL
     if service.scrape.scheme != "http":
         job["scheme"] = service.scrape.scheme
     relabel: list[dict[str, Any]] = []

@@ -34,7 +34,10 @@ def rule_file(groups: list[Group], scale: Callable[[str], str] = _as_written) ->
                 rule["labels"] = dict(r.labels)
                 rule["annotations"] = dict(r.annotations)
             rules.append(rule)
-        out.append({"name": g.name, "rules": rules})
+        group: dict[str, Any] = {"name": g.name}
+        if g.interval:
+            group["interval"] = g.interval
+        out.append({**group, "rules": rules})
     return {"groups": out}
 
 

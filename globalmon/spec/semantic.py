@@ -313,6 +313,9 @@ def _scrapes(spec: Spec) -> list[Located]:
     out: list[Located | None] = []
     for i, s in enumerate(spec.services):
         if s.scrape is None:
+            if s.profile == "fast":  # its seconds-long windows need its own 1 s scrape
+                where = "scrape set: the fast profile's rules read the service's own job"
+                out.append(Located(("services", i, "profile"), '"fast" without scrape', where))
             continue
         runs_in = [r for r in regions if s.regions is None or r in s.regions]
         for rid in s.scrape.regions:

@@ -248,6 +248,15 @@ class Service(StrictModel):
         "service's series must reach Prometheus some other way.",
         examples=[{"static": ["api-1:8080"], "metrics_path": "/metrics"}],
     )
+    profile: Literal["standard", "fast"] = Field(
+        "standard",
+        description="fast: the service's own scrape job every second, its request, error and "
+        "latency rules evaluated every second over windows and `for` sixty times shorter (5m "
+        "becomes 5s), and its alerts sent by Alertmanager without a group wait: a breach reaches "
+        "the webhook in seconds, not minutes, with the spec's production settings. Needs `scrape` "
+        "(the rules read the service's own job). SLO burn-rate rules keep their windows.",
+        examples=["fast"],
+    )
     metrics: ServiceMetrics = Field(
         default_factory=ServiceMetrics,
         description="Where the service's request metrics are.",

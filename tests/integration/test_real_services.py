@@ -24,6 +24,7 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parent.parent.parent
 SERVICES = {"shop": "prometheus-http", "catalog": "opentelemetry"}
+FAST = "catalog"  # on services[].profile: fast
 
 
 def _spec(ports: dict[str, int]) -> str:
@@ -33,6 +34,7 @@ def _spec(ports: dict[str, int]) -> str:
               - name: {name}
                 scrape: {{static: ["127.0.0.1:{ports[name]}"]}}
                 metrics: {{preset: {preset}}}
+                profile: {"fast" if name == FAST else "standard"}
                 thresholds: {{response_time: 300ms}}
                 slos:
                   - {{name: availability, objective: 99.9, sli: {{kind: availability}}}}
@@ -45,8 +47,8 @@ def _spec(ports: dict[str, int]) -> str:
         f"""\
             version: v1
             global:
-              scrape_interval: 1s
-              evaluation_interval: 1s
+              scrape_interval: 2s  # the fast service: 1 s
+              evaluation_interval: 2s
               alertmanager_urls: ["http://127.0.0.1:{ports["am"]}"]
               webhook_url: "http://127.0.0.1:{ports["webhook"]}"
             regions:
@@ -133,3 +135,27 @@ def test_every_service_rule_reads_the_services_own_metrics(prometheus: str) -> N
         assert "SLOErrorBudgetBurnFast" in names
         assert any(n.startswith("region_service:") for n in names)
     assert by_service["shop"] == by_service["catalog"]
+
+
+def test_a_fast_services_alerts_fire_in_seconds(prometheus: str) -> None:
+    """The fast service's error and latency alerts (for 5 s, 1 s evaluations over 5 s windows of
+    a 1 s scrape) go firing from a real process's metrics, while the same alerts of the standard
+    service are still pending (their for is minutes)."""
+
+    def states() -> dict[tuple[str, str], str] | None:
+        rules = _rules(prometheus)
+        alerts = {
+            (r["labels"]["service"], r["name"]): r["state"]
+            for r in rules
+            if r["type"] == "alerting" and r["name"].startswith("Service")
+        }
+        fast = [v for (svc, _), v in alerts.items() if svc == FAST]
+        return alerts if len(fast) == 2 and all(v == "firing" for v in fast) else None
+
+    found = servers.wait_for(states, timeout=60, what="the fast service's alerts firing")
+    assert found[("shop", "ServiceErrorRateHigh")] != "firing"
+    groups = servers.get_json(f"{prometheus}/api/v1/rules")["data"]["groups"]
+    intervals = {
+        g["name"]: g["interval"] for g in groups if g["name"].startswith("globalmon.services.")
+    }
+    assert intervals == {"globalmon.services.catalog": 1, "globalmon.services.shop": 2}
