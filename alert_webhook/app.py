@@ -9,17 +9,15 @@ POST /api/v1/actions/{id}/{approve|reject}      {"by": ...}
 GET  /metrics, /-/healthy, /-/ready
 
 Everything under /webhook and /api authenticates (bearer token, or basic auth with the token as
-password); /metrics and the health checks do not.
+password) and is authorised by the credential's role (alert_webhook.access); /metrics and the
+health checks do not.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import functools
-import hmac
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -30,6 +28,7 @@ from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
+from alert_webhook.access import SHARED, Budget, Credentials, Permission
 from alert_webhook.payload import BadPayload
 from alert_webhook.records import STATES, Conflict, NotFound, Timed
 from alert_webhook.runtime import Clock, Sleep, Webhook, WebhookConfig
@@ -45,35 +44,47 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 class Act(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    by: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    # who acts comes from the credential; `by` names the person only on the shared token
+    by: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
     note: Annotated[str, StringConstraints(max_length=4096)] = ""
 
 
-def authorized(request: web.Request, config: WebhookConfig) -> bool:
-    if config.token is None:
-        return True
-    given = request.headers.get("Authorization", "")
-    scheme, _, value = given.partition(" ")
-    if scheme.lower() == "bearer":
-        return hmac.compare_digest(value.encode(), config.token.encode())
-    if scheme.lower() == "basic":
-        try:
-            user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            return False
-        ok_user = hmac.compare_digest(user.encode(), config.basic_user.encode())
-        ok_password = hmac.compare_digest(password.encode(), config.token.encode())
-        return ok_user and ok_password
-    return False
+def actor(request: web.Request, body: Act) -> str:
+    """The identity the audit trail records: the credential's name; on the shared token the
+    caller's `by`, marked as claimed."""
+    who = request.app[CREDENTIALS].authenticate(request)  # again: requests carry no typed state
+    assert who is not None  # the handler runs only after _refused let the request through
+    if who.shared:
+        return f"{body.by} (claimed, {SHARED})" if body.by else SHARED
+    return who.name
 
 
-def _refused(request: web.Request, hook: Webhook) -> web.Response | None:
-    """The 401 for a request without the credentials, or None."""
-    if authorized(request, hook.config):
-        return None
-    hook.metrics.auth_failures.labels("webhook").inc()
-    hook.metrics.rejected.labels("unauthorized").inc()
-    return error(401, "missing or wrong credentials", "Authorization")
+CREDENTIALS: web.AppKey[Credentials] = web.AppKey("credentials", Credentials)
+BUDGET: web.AppKey[Budget] = web.AppKey("budget", Budget)
+
+
+def _refused(request: web.Request, permission: Permission) -> web.Response | None:
+    """401 without known credentials, 403 when they lack ``permission``, 429 over the
+    credential's API budget; None when the request may go (its principal kept on it)."""
+    hook = request.app[HOOK]
+    who = request.app[CREDENTIALS].authenticate(request)
+    if who is None:
+        hook.metrics.auth_failures.labels("webhook").inc()
+        hook.metrics.rejected.labels("unauthorized").inc()
+        return error(401, "missing or wrong credentials", "Authorization")
+    if not who.may(permission):
+        hook.metrics.rejected.labels("forbidden").inc()
+        return error(
+            403, f"the {who.role} role of {who.name} may not {permission}", "Authorization"
+        )
+    if permission != "send":
+        wait = request.app[BUDGET].take(who.name, hook.clock())
+        if wait > 0:
+            hook.metrics.rejected.labels("rate_limited").inc()
+            response = error(429, f"too many requests from {who.name}", "Authorization")
+            response.headers["Retry-After"] = str(max(1, round(wait)))
+            return response
+    return None
 
 
 def _too_large(hook: Webhook) -> web.Response:
@@ -81,15 +92,16 @@ def _too_large(hook: Webhook) -> web.Response:
     return error(413, f"body larger than {hook.config.max_body_bytes} bytes", "body")
 
 
-def protected(handler: Handler) -> Handler:
-    """The API's handlers: authenticated, and a closing writer or a huge body answered as such.
-    A wrapper per route, not a middleware: any middleware costs every request, /webhook's too,
-    5-8 us in aiohttp (measured on a no-op handler), and /webhook does its own checks inline."""
+def protected(handler: Handler, permission: Permission) -> Handler:
+    """The API's handlers: authenticated and authorised for ``permission``, and a closing
+    writer or a huge body answered as such. A wrapper per route, not a middleware: any
+    middleware costs every request, /webhook's too, 5-8 us in aiohttp (measured on a no-op
+    handler), and /webhook does its own checks inline."""
 
     @functools.wraps(handler)
     async def checked(request: web.Request) -> web.StreamResponse:
         hook = request.app[HOOK]
-        refused = _refused(request, hook)
+        refused = _refused(request, permission)
         if refused is not None:
             return refused
         try:
@@ -105,7 +117,7 @@ def protected(handler: Handler) -> Handler:
 async def receive(request: web.Request) -> web.Response:
     hook = request.app[HOOK]
     started = time.perf_counter()
-    refused = _refused(request, hook)
+    refused = _refused(request, "send")
     if refused is not None:
         return refused
     try:
@@ -215,7 +227,7 @@ async def act_on_incident(request: web.Request) -> web.Response:
     done: list[Timed] = []
 
     async def change(body: Act, now: float) -> None:
-        if (timed := await operation(incident, body.by, body.note, now)) is not None:
+        if (timed := await operation(incident, actor(request, body), body.note, now)) is not None:
             done.append(timed)
 
     failed = await _change(request, "incident", change)
@@ -237,7 +249,9 @@ async def approve_action(request: web.Request) -> web.Response:
     row = _int(request, "id")
     approved = request.match_info["verb"] == "approve"
     failed = await _change(
-        request, "action", lambda body, now: store.approve(row, body.by, approved, now)
+        request,
+        "action",
+        lambda body, now: store.approve(row, actor(request, body), approved, now),
     )
     return failed or web.json_response({"id": row, "state": A.PENDING if approved else A.REJECTED})
 
@@ -267,15 +281,17 @@ def create_app(
     hook = Webhook(config, store, clock=clock, sleep=sleep)
     app[HOOK] = hook
     app.router.add_post("/webhook", receive)
-    app.router.add_get("/api/v1/incidents", protected(list_incidents))
-    app.router.add_get(r"/api/v1/incidents/{id:\d+}", protected(show_incident))
+    app[CREDENTIALS] = Credentials.of(config.token, list(config.tokens), config.basic_user)
+    app[BUDGET] = Budget(config.api_rate, config.api_burst)
+    app.router.add_get("/api/v1/incidents", protected(list_incidents, "read"))
+    app.router.add_get(r"/api/v1/incidents/{id:\d+}", protected(show_incident, "read"))
     app.router.add_post(
         r"/api/v1/incidents/{id:\d+}/{verb:acknowledge|unacknowledge|resolve|annotate}",
-        protected(act_on_incident),
+        protected(act_on_incident, "operate"),
     )
-    app.router.add_get("/api/v1/actions", protected(list_actions))
+    app.router.add_get("/api/v1/actions", protected(list_actions, "read"))
     app.router.add_post(
-        r"/api/v1/actions/{id:\d+}/{verb:approve|reject}", protected(approve_action)
+        r"/api/v1/actions/{id:\d+}/{verb:approve|reject}", protected(approve_action, "approve")
     )
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/-/healthy", healthy)

@@ -25,6 +25,7 @@ from globalmon.logs import add_log_flags
 def run_webhook(args: argparse.Namespace) -> int:
     import ssl
 
+    from alert_webhook.access import digest
     from alert_webhook.app import create_app
     from alert_webhook.channels import resolve_secrets
     from alert_webhook.rules import Rules
@@ -42,13 +43,18 @@ def run_webhook(args: argparse.Namespace) -> int:
     if (args.tls_cert_file is None) != (args.tls_key_file is None):
         print("globalmon webhook: --tls-cert-file and --tls-key-file go together", file=sys.stderr)
         return EXIT_USAGE
-    ref = spec.global_.credentials.webhook_token
+    creds = spec.global_.credentials
     try:
-        token = read_secret(ref) if ref else None
+        token = read_secret(creds.webhook_token) if creds.webhook_token else None
+        named = tuple(
+            (t.name, t.role, t.sha256 or digest(read_secret(t.secret)))  # type: ignore[arg-type]
+            for t in creds.webhook_tokens
+        )
     except SecretUnavailable as exc:
         print(f"globalmon webhook: {exc}", file=sys.stderr)
         return EXIT_FAILURE
-    if not credential_ok(token, "webhook_token", "webhook", insecure=args.insecure_no_auth):
+    have = token if token is not None or not named else "named tokens"
+    if not credential_ok(have, "webhook_token", "webhook", insecure=args.insecure_no_auth):
         return EXIT_USAGE
     secrets, unavailable = resolve_secrets(list(spec.receivers))
     for name, why in unavailable.items():
@@ -56,6 +62,7 @@ def run_webhook(args: argparse.Namespace) -> int:
     config = WebhookConfig(
         rules=Rules(spec),
         token=token,
+        tokens=named,
         basic_user=args.basic_auth_user,
         secrets=secrets,
         unavailable=unavailable,

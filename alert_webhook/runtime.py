@@ -37,8 +37,12 @@ Sleep = Callable[[float], Awaitable[None]]
 @dataclass(frozen=True)
 class WebhookConfig:
     rules: Rules
-    token: str | None  # bearer token (or basic-auth password); None only when the spec names none
+    token: str | None  # the shared token (an admin); None only when the spec names none
     basic_user: str = "alertmanager"
+    # named credentials: (name, role, SHA-256 hex digest of the token); see alert_webhook.access
+    tokens: tuple[tuple[str, str, str], ...] = ()
+    api_rate: float = 20.0  # API requests a second per credential (POST /webhook is not limited)
+    api_burst: float = 100.0
     secrets: dict[str, str] = field(default_factory=dict)  # receiver name -> its secret
     unavailable: dict[str, str] = field(default_factory=dict)  # receiver name -> why
     max_body_bytes: int = 64 * 1024 * 1024  # a 10k-alert storm is about 10-20 MiB
@@ -46,6 +50,9 @@ class WebhookConfig:
     delivery_backoff: float = 2.0
     tick_interval: float = 1.0
     delivery_concurrency: int = 20
+
+
+REJECTIONS = ("unauthorized", "forbidden", "rate_limited", "invalid", "too_large", "unavailable")
 
 
 class WebhookMetrics:
@@ -64,7 +71,7 @@ class WebhookMetrics:
         self.duplicates = counter(c.WEBHOOK_DUPLICATES)
         self.rejected = counter(
             c.WEBHOOK_REJECTED,
-            *[(x,) for x in ("unauthorized", "invalid", "too_large", "unavailable")],
+            *[(x,) for x in REJECTIONS],
         )
         self.auth_failures = counter(c.HTTP_AUTH_FAILURES, ("webhook",))
         self.notifications = counter(c.WEBHOOK_NOTIFICATIONS)

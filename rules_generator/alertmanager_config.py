@@ -183,11 +183,10 @@ def alertmanager_config(spec: Spec, secrets_dir: str) -> dict[str, Any]:
             }
         )
     webhook: dict[str, Any] = {"url": f"{g.webhook_url.rstrip('/')}/webhook", "send_resolved": True}
-    if g.credentials.webhook_token:
+    sender = g.credentials.alertmanager_secret()
+    if sender:
         webhook["http_config"] = {
-            "authorization": {
-                "credentials_file": credentials_file(g.credentials.webhook_token, secrets_dir)
-            }
+            "authorization": {"credentials_file": credentials_file(sender, secrets_dir)}
         }
     meta = [m] if (m := _meta_receiver(spec, secrets_dir)) is not None else []
     meta_routes = [

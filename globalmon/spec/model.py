@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints, model_validator
 
 from globalmon.conventions import ALERTS, AlertName
 from globalmon.spec.alerting import AlertOverrides, Thresholds
@@ -17,6 +17,7 @@ from globalmon.spec.timescale import scale_windows
 from globalmon.spec.topology import Agent, Region
 from globalmon.spec.types import (
     Duration,
+    Id,
     Labels,
     Secret,
     StrictModel,
@@ -26,6 +27,39 @@ from globalmon.spec.types import (
 )
 
 DEFAULT_RETENTION = "15d"
+
+
+class WebhookToken(StrictModel):
+    """A named credential of the alert webhook: the identity its actions are recorded under,
+    and what its role may do."""
+
+    name: Id = Field(
+        description="Who holds it (a person or a system): the identity in the audit trail.",
+        examples=["alice"],
+    )
+    role: Literal["sender", "viewer", "operator", "approver", "admin"] = Field(
+        description="sender: POST /webhook only (Alertmanager); viewer: read incidents and "
+        "actions; operator: also acknowledge, unacknowledge, resolve, annotate; approver: read "
+        "and approve or reject actions; admin: everything.",
+        examples=["operator"],
+    )
+    secret: Secret | None = Field(
+        None,
+        description="Where the token is read at start (env or file); one of secret and sha256.",
+        examples=[{"env": "ALICE_TOKEN"}],
+    )
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")] | None = Field(
+        None,
+        description="The token's SHA-256 in hex, so the spec holds no token at all "
+        "(`printf %s TOKEN | sha256sum`); one of secret and sha256.",
+        examples=["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"],
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> WebhookToken:
+        if (self.secret is None) == (self.sha256 is None):
+            raise ValueError("exactly one of secret and sha256")
+        return self
 
 
 class Credentials(StrictModel):
@@ -46,6 +80,21 @@ class Credentials(StrictModel):
         description="Bearer token agents send to the agent registry.",
         examples=[{"env": "GLOBALMON_REGISTRY_TOKEN"}],
     )
+    webhook_tokens: list[WebhookToken] = Field(
+        default_factory=list,
+        description="Named credentials of the alert webhook, each with a role; webhook_token "
+        "stays the shared admin token (Alertmanager's, when it is the only one).",
+        examples=[[{"name": "alice", "role": "operator", "secret": {"env": "ALICE_TOKEN"}}]],
+    )
+
+
+    def alertmanager_secret(self) -> Secret | None:
+        """The token Alertmanager sends to the webhook: the shared one, else the first named
+        sender's (or admin's) with a readable secret."""
+        if self.webhook_token:
+            return self.webhook_token
+        senders = (t for t in self.webhook_tokens if t.role in ("sender", "admin") and t.secret)
+        return next((t.secret for t in senders), None)
 
 
 class GlobalView(StrictModel):

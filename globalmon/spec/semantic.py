@@ -96,6 +96,22 @@ def _unique_ids(spec: Spec) -> list[Located]:
             ((("forecasts", i, "horizons", k), h) for k, h in enumerate(f.horizons)),
             "horizon within the forecast",
         )
+    tokens: Path = ("global", "credentials", "webhook_tokens")
+    named = spec.global_.credentials.webhook_tokens
+    out += _unique((((*tokens, i, "name"), t.name) for i, t in enumerate(named)), "token name")
+    out += _unique(
+        (((*tokens, i, "sha256"), t.sha256.lower()) for i, t in enumerate(named) if t.sha256),
+        "token (two names would share one credential)",
+    )
+    if named and spec.global_.credentials.alertmanager_secret() is None:
+        out.append(
+            Located(
+                tokens,
+                "no credential Alertmanager can send",
+                "webhook_token, or a sender (or admin) with a secret: the generated "
+                "Alertmanager config reads its token, a sha256 cannot be sent",
+            )
+        )
     return out
 
 

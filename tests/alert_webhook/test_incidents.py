@@ -119,7 +119,7 @@ async def test_acknowledging_stops_escalation_and_unacknowledging_resumes_it(
     hook.clock.now = T0 + 60
     acked = await hook.act("/api/v1/incidents/1/acknowledge", {"by": "alice", "note": "on it"})
     assert acked["state"] == "acknowledged"
-    assert acked["acknowledged_by"] == "alice"
+    assert acked["acknowledged_by"] == "alice (claimed, shared-token)"  # the shared token
     await hook.act("/api/v1/incidents/1/acknowledge", {"by": "bob"}, status=409)
     hook.clock.now = T0 + 7200
     await hook.tick()

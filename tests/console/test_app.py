@@ -104,7 +104,10 @@ async def test_acknowledge_acts_with_the_callers_credential(setup: Setup) -> Non
     done = await setup.console.post(path, json={"by": "ada", "note": "on it"}, headers=AUTH)
     assert done.status == 200, await done.text()
     incident = await setup.hook.get("/api/v1/incidents/1")
-    assert (incident["state"], incident["acknowledged_by"]) == ("acknowledged", "ada")
+    assert (incident["state"], incident["acknowledged_by"]) == (
+        "acknowledged",
+        "ada (claimed, shared-token)",
+    )
     again = await setup.console.post(path, json={"by": "ada"}, headers=AUTH)
     assert again.status == 409
     missing = await setup.console.post("/api/actions/99/approve", json={"by": "ada"}, headers=AUTH)
