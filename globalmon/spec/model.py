@@ -87,7 +87,6 @@ class Credentials(StrictModel):
         examples=[[{"name": "alice", "role": "operator", "secret": {"env": "ALICE_TOKEN"}}]],
     )
 
-
     def alertmanager_secret(self) -> Secret | None:
         """The token Alertmanager sends to the webhook: the shared one, else the first named
         sender's (or admin's) with a readable secret."""
