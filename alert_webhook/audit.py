@@ -14,6 +14,7 @@ can be kept elsewhere (a log shipper, a ticket) and compared with ``--expect-hea
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -32,6 +33,45 @@ CREATE TABLE IF NOT EXISTS audit(
     hash TEXT NOT NULL
 );
 """
+
+
+CHECKPOINTS = """
+CREATE TABLE IF NOT EXISTS audit_checkpoints(
+    seq INTEGER PRIMARY KEY,        -- the last audit record pruned
+    hash TEXT NOT NULL,             -- its hash: the next record's prev_hash
+    at REAL NOT NULL,               -- when the pruning ran
+    pruned INTEGER NOT NULL,        -- audit records that run removed
+    signature TEXT NOT NULL         -- HMAC-SHA256(key, seq, hash, at, pruned)
+);
+"""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    seq: int
+    hash: str
+    at: float
+    pruned: int
+    signature: str
+
+    def signed_by(self, key: bytes) -> bool:
+        return hmac.compare_digest(
+            self.signature, sign(key, self.seq, self.hash, self.at, self.pruned)
+        )
+
+
+def sign(key: bytes, seq: int, digest: str, at: float, pruned: int) -> str:
+    return hmac.new(key, f"{seq}\n{digest}\n{at!r}\n{pruned}".encode(), hashlib.sha256).hexdigest()
+
+
+def latest_checkpoint(db: sqlite3.Connection) -> Checkpoint | None:
+    try:
+        row = db.execute(
+            "SELECT seq, hash, at, pruned, signature FROM audit_checkpoints ORDER BY seq DESC"
+        ).fetchone()
+    except sqlite3.OperationalError:  # a database no run has pruned
+        return None
+    return Checkpoint(*row) if row else None
 
 
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
@@ -68,7 +108,10 @@ class Chain:
         cached = self._scratch.get(_HEAD) if self._scratch is not None else None
         if cached is None:
             row = db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-            cached = (row[0], row[1]) if row else (0, GENESIS)
+            if row is None:  # a new trail, or one pruned to nothing: go on from the checkpoint
+                checkpoint = latest_checkpoint(db)
+                row = (checkpoint.seq, checkpoint.hash) if checkpoint else (0, GENESIS)
+            cached = (row[0], row[1])
         self.seq: int = cached[0]
         self.head: str = cached[1]
 
@@ -93,12 +136,24 @@ class Verdict:
     records: int
     head: str
     problems: list[str]
+    checkpoint: Checkpoint | None = None
+    signature_checked: bool = False
 
 
-def verify(db: sqlite3.Connection) -> Verdict:
-    """Walk the chain; every record that is not where and what the chain says is a problem."""
+def verify(db: sqlite3.Connection, key: bytes | None = None) -> Verdict:
+    """Walk the chain from the genesis, or from the latest checkpoint of a pruning (its
+    signature checked with ``key`` when given); every record that is not where and what the
+    chain says is a problem."""
     problems: list[str] = []
     expected_seq, prev, count = 1, GENESIS, 0
+    checkpoint = latest_checkpoint(db)
+    if checkpoint is not None:
+        expected_seq, prev = checkpoint.seq + 1, checkpoint.hash
+        if key is not None and not checkpoint.signed_by(key):
+            problems.append(
+                f"checkpoint after record {checkpoint.seq}: its signature does not match "
+                "(forged, edited, or another key)"
+            )
     for seq, at, kind, data, prev_hash, digest in db.execute(
         "SELECT seq, at, kind, data, prev_hash, hash FROM audit ORDER BY seq"
     ):
@@ -116,7 +171,7 @@ def verify(db: sqlite3.Connection) -> Verdict:
         if actual != digest:
             problems.append(f"record {seq}: content does not match its hash (edited)")
         expected_seq, prev = seq + 1, digest
-    return Verdict(count, prev, problems)
+    return Verdict(count, prev, problems, checkpoint, key is not None and checkpoint is not None)
 
 
 def export(db: sqlite3.Connection) -> Iterator[str]:

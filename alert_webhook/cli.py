@@ -1,4 +1,4 @@
-"""`globalmon webhook` and `globalmon audit {verify,export}`."""
+"""`globalmon webhook` and `globalmon audit {verify,export,prune}`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from globalmon.cliutil import (
     add_insecure_flag,
     bad_address,
     credential_ok,
+    duration_arg,
     listen_address,
     load_or_report,
     serve,
@@ -105,15 +106,39 @@ def _open_audit(path: str) -> sqlite3.Connection | None:
     return db
 
 
+def _read_key(path: str | None) -> bytes | None:
+    """The checkpoint key in ``path`` (its bytes, a trailing newline dropped); None after
+    printing why it cannot be used."""
+    if path is None:
+        return b""
+    try:
+        key = Path(path).read_bytes().rstrip(b"\r\n")
+    except OSError as exc:
+        print(f"globalmon audit: --key-file: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return None
+    if len(key) < 16:
+        print(
+            f"globalmon audit: --key-file: found {len(key)} bytes in {path}; expected a key of "
+            "at least 16 bytes",
+            file=sys.stderr,
+        )
+        return None
+    return key
+
+
 def run_audit_verify(args: argparse.Namespace) -> int:
     from alert_webhook.audit import verify
 
+    key = _read_key(args.key_file)
     db = _open_audit(args.db)
-    if db is None:
+    if db is None or key is None:
         return EXIT_FAILURE
-    verdict = verify(db)
+    verdict = verify(db, key or None)
     for problem in verdict.problems:
         print(problem)
+    if verdict.checkpoint is not None:
+        how = "signature checked" if verdict.signature_checked else "signature NOT checked (no key)"
+        print(f"starts after the checkpoint of record {verdict.checkpoint.seq} ({how})")
     if args.expect_head and args.expect_head != verdict.head:
         print(
             f"head {verdict.head} is not the expected {args.expect_head} (records removed or "
@@ -142,6 +167,37 @@ def run_audit_export(args: argparse.Namespace) -> int:
     finally:
         if args.output:
             out.close()
+    return EXIT_OK
+
+
+def run_audit_prune(args: argparse.Namespace) -> int:
+    from alert_webhook.retention import prune
+    from globalmon.spec.types import duration_seconds
+
+    key = _read_key(args.key_file)
+    if _open_audit(args.db) is None or not key:
+        return EXIT_FAILURE
+    now = time.time()
+    db = sqlite3.connect(args.db, isolation_level=None)
+    try:
+        db.execute("PRAGMA busy_timeout=30000")  # a running webhook's group commit is short
+        try:
+            out = prune(db, cutoff=now - duration_seconds(args.older_than), now=now, key=key)
+        except ValueError as exc:
+            print(f"globalmon audit prune: --older-than: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except sqlite3.Error as exc:
+            print(f"globalmon audit prune: {args.db}: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
+    finally:
+        db.close()
+    print(
+        f"pruned {out.incidents} incidents ({out.timeline} timeline entries, {out.deliveries} "
+        f"deliveries, {out.attempts} attempts, {out.actions} actions), {out.receipts} receipts "
+        f"and {out.audit} audit records"
+    )
+    if out.checkpoint is not None:
+        print(f"checkpoint after record {out.checkpoint.seq}: {out.checkpoint.hash}")
     return EXIT_OK
 
 
@@ -181,12 +237,35 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.set_defaults(func=run_webhook)
 
     p = sub.add_parser("audit", help="check or export the webhook's hash-chained audit trail")
-    verbs = p.add_subparsers(dest="verb", required=True, metavar="{verify,export}")
+    verbs = p.add_subparsers(dest="verb", required=True, metavar="{verify,export,prune}")
     v = verbs.add_parser("verify", help="find edited, inserted or deleted records")
     v.add_argument("--db", required=True, metavar="PATH", help="the webhook's database")
     v.add_argument("--expect-head", metavar="HASH", help="the head hash recorded earlier")
+    v.add_argument(
+        "--key-file", metavar="FILE", help="the key prune signed its checkpoints with: check them"
+    )
     v.set_defaults(func=run_audit_verify)
     e = verbs.add_parser("export", help="write the records as JSON lines")
     e.add_argument("--db", required=True, metavar="PATH", help="the webhook's database")
     e.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
     e.set_defaults(func=run_audit_export)
+    r = verbs.add_parser(
+        "prune",
+        help="delete incidents resolved long ago and the audit records before them, leaving a "
+        "signed checkpoint",
+    )
+    r.add_argument("--db", required=True, metavar="PATH", help="the webhook's database")
+    r.add_argument(
+        "--older-than",
+        required=True,
+        type=duration_arg,
+        metavar="DURATION",
+        help="keep what is younger than this (at least 1d), e.g. 90d",
+    )
+    r.add_argument(
+        "--key-file",
+        required=True,
+        metavar="FILE",
+        help="the key that signs the checkpoint (keep it outside the database's host)",
+    )
+    r.set_defaults(func=run_audit_prune)

@@ -1,10 +1,12 @@
 """The webhook's SQLite schema. Times are Unix seconds from the injected clock."""
 
+from alert_webhook.audit import CHECKPOINTS
 from alert_webhook.audit import SCHEMA as AUDIT
 from globalmon.conventions import ActionState
 
 SCHEMA = (
     AUDIT
+    + CHECKPOINTS
     + """
 CREATE TABLE IF NOT EXISTS receipts(
     id INTEGER PRIMARY KEY,

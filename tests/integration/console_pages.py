@@ -17,6 +17,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select
 
+from alert_webhook.access import SHARED
 from local_stack import runner, scenarios
 from local_stack.timeline import until
 from tests.console.browser import screenshot, wait
@@ -109,8 +110,9 @@ def acknowledge_an_incident(d: WebDriver, stack: Path) -> None:
             for r in _audit(stack)
             if r["kind"] == "acknowledged" and r["data"]["incident"] == incident
         ]
+        # the stack's console signs in with the shared token: the name is the person's claim
         assert [(r["data"]["by"], r["data"]["note"]) for r in acknowledged] == [
-            (OPERATOR, "looking at it")
+            (f"{OPERATOR} (claimed, {SHARED})", "looking at it")
         ]
     finally:
         scenarios._restart(stack, agent)
