@@ -175,8 +175,10 @@ def run_audit_prune(args: argparse.Namespace) -> int:
     from globalmon.spec.types import duration_seconds
 
     key = _read_key(args.key_file)
-    if _open_audit(args.db) is None or not key:
+    readable = _open_audit(args.db)  # the same check and message as verify's
+    if readable is None or not key:
         return EXIT_FAILURE
+    readable.close()
     now = time.time()
     db = sqlite3.connect(args.db, isolation_level=None)
     try:
