@@ -28,11 +28,11 @@ from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
-from alert_webhook.access import SHARED, Budget, Credentials, Permission
 from alert_webhook.payload import BadPayload
 from alert_webhook.records import STATES, Conflict, NotFound, Timed
 from alert_webhook.runtime import Clock, Sleep, Webhook, WebhookConfig
 from alert_webhook.store import WebhookStore
+from globalmon.access import SHARED, Budget, Credentials, Permission
 from globalmon.conventions import ActionState as A
 from globalmon.durable import WriterClosed
 from globalmon.http import RAW_BODIES, error, invalid, read_body

@@ -26,12 +26,12 @@ from globalmon.logs import add_log_flags
 def run_webhook(args: argparse.Namespace) -> int:
     import ssl
 
-    from alert_webhook.access import digest
     from alert_webhook.app import create_app
     from alert_webhook.channels import resolve_secrets
     from alert_webhook.rules import Rules
     from alert_webhook.runtime import WebhookConfig
     from alert_webhook.store import WebhookStore
+    from globalmon.access import named_credentials
     from globalmon.durable_process import WriterGone
     from globalmon.secrets import SecretUnavailable, read_secret
 
@@ -47,10 +47,7 @@ def run_webhook(args: argparse.Namespace) -> int:
     creds = spec.global_.credentials
     try:
         token = read_secret(creds.webhook_token) if creds.webhook_token else None
-        named = tuple(
-            (t.name, t.role, t.sha256 or digest(read_secret(t.secret)))  # type: ignore[arg-type]
-            for t in creds.webhook_tokens
-        )
+        named = named_credentials(creds)
     except SecretUnavailable as exc:
         print(f"globalmon webhook: {exc}", file=sys.stderr)
         return EXIT_FAILURE

@@ -39,7 +39,7 @@ class WebhookConfig:
     rules: Rules
     token: str | None  # the shared token (an admin); None only when the spec names none
     basic_user: str = "alertmanager"
-    # named credentials: (name, role, SHA-256 hex digest of the token); see alert_webhook.access
+    # named credentials: (name, role, SHA-256 hex digest of the token); see globalmon.access
     tokens: tuple[tuple[str, str, str], ...] = ()
     api_rate: float = 20.0  # API requests a second per credential (POST /webhook is not limited)
     api_burst: float = 100.0

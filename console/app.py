@@ -19,6 +19,8 @@ the page builds its DOM from text nodes, never from HTML in data.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -44,6 +46,7 @@ STATIC = {
     "app.css": "text/css",
 }
 PLUGIN_PATH = "/api/advanced-monitoring"
+STREAM_BEARER = "globalmon.bearer."
 MAX_HOURS = 24 * 30
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -118,24 +121,59 @@ async def plugins_read(request: web.Request) -> web.Response:
     base = _plugin_exporter(request)
     rest = request.match_info.get("rest", "")
     return await request.app[UPSTREAM].relay(
-        "plugin_exporter", "GET", f"{base}{PLUGIN_PATH}/plugins{rest}", params=request.query
+        "plugin_exporter",
+        "GET",
+        f"{base}{PLUGIN_PATH}/plugins{rest}",
+        params=request.query,
+        headers=_auth(request),
     )
 
 
-async def stream(request: web.Request) -> web.WebSocketResponse:
+def _stream_auth(request: web.Request) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The caller's credential for the exporter's stream, and the subprotocol to answer with. A
+    browser's WebSocket cannot set Authorization, so the page offers its token as the
+    subprotocol ``globalmon.bearer.<base64url of the token>`` (as Kubernetes does); other
+    clients may send the header."""
+    offered = request.headers.get("Sec-WebSocket-Protocol", "")
+    for proto in (p.strip() for p in offered.split(",")):
+        if proto.startswith(STREAM_BEARER):
+            encoded = proto.removeprefix(STREAM_BEARER)
+            try:
+                token = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                break
+            if not token.isprintable():  # no line breaks smuggled into the upstream's headers
+                break
+            return {"Authorization": f"Bearer {token}"}, (proto,)
+    return _auth(request), ()
+
+
+def _no_stream() -> web.HTTPException:
+    return web.HTTPBadGateway(
+        text='{"error": "the plugin exporter\'s stream did not answer", '
+        '"field": "plugin_exporter"}',
+        content_type="application/json",
+    )
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
     """The exporter's live stream, message for message; either side closing closes both."""
     base = _plugin_exporter(request)
-    client = web.WebSocketResponse(heartbeat=30)
+    headers, protocols = _stream_auth(request)
+    client = web.WebSocketResponse(heartbeat=30, protocols=protocols)
     session = request.app[UPSTREAM].session
     url = f"{base.replace('http://', 'ws://', 1)}{PLUGIN_PATH}/stream"
     try:
-        upstream = await session.ws_connect(url, params=request.query, heartbeat=30)
+        upstream = await session.ws_connect(
+            url, params=request.query, heartbeat=30, headers=headers
+        )
+    except aiohttp.WSServerHandshakeError as exc:
+        if exc.status not in (401, 403):
+            raise _no_stream() from None
+        # the caller's credential, not the exporter, is at fault: say so, with its status
+        return error(exc.status, "the plugin exporter refused the credential", "Authorization")
     except (TimeoutError, aiohttp.ClientError):
-        raise web.HTTPBadGateway(
-            text='{"error": "the plugin exporter\'s stream did not answer", '
-            '"field": "plugin_exporter"}',
-            content_type="application/json",
-        ) from None
+        raise _no_stream() from None
     await client.prepare(request)
 
     async def down() -> None:

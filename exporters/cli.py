@@ -6,9 +6,11 @@ import argparse
 import sqlite3
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from globalmon.access import reader_credentials
 from globalmon.cliutil import (
     EXIT_FAILURE,
     EXIT_USAGE,
@@ -67,11 +69,12 @@ def run_registry(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if listen_address(args.listen) is None:
         return bad_address(args.listen, "registry")
-    token_ref = spec.global_.credentials.registry_token
+    creds = spec.global_.credentials
     try:
-        token = read_secret(token_ref) if token_ref else None
+        token = read_secret(creds.registry_token) if creds.registry_token else None
+        named = reader_credentials(creds, _skipped("registry"))
     except SecretUnavailable as exc:
-        print(f"globalmon registry: registry token: {exc}", file=sys.stderr)
+        print(f"globalmon registry: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     if not credential_ok(token, "registry_token", "registry", insecure=args.insecure_no_auth):
         return EXIT_USAGE
@@ -83,7 +86,16 @@ def run_registry(args: argparse.Namespace) -> int:
         print(f"globalmon registry: cannot open {args.db}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     stale = duration_seconds(spec.defaults.thresholds.heartbeat_stale_after)
-    config = RegistryConfig(token, stale, duration_seconds(args.ttl), path or TARGETS_PATH)
+    config = RegistryConfig(
+        token,
+        stale,
+        duration_seconds(args.ttl),
+        path or TARGETS_PATH,
+        named=named,
+        open_reads=creds.open_reads,
+        rate=args.rate_limit,
+        burst=args.rate_limit * 5,
+    )
     try:
         return serve(create_app(config, clock=time.time, store=store), args.listen, "registry")
     finally:
@@ -126,6 +138,7 @@ def run_plugin_exporter(args: argparse.Namespace) -> int:
             if args.push_critical_events and creds.webhook_token
             else None
         )
+        named = reader_credentials(creds, _skipped("plugin-exporter"))
     except SecretUnavailable as exc:
         print(f"globalmon plugin-exporter: {exc}", file=sys.stderr)
         return EXIT_FAILURE
@@ -143,6 +156,8 @@ def run_plugin_exporter(args: argparse.Namespace) -> int:
         if args.push_critical_events
         else None,
         push_token=push_token,
+        named=named,
+        open_reads=creds.open_reads,
     )
     try:
         store = PluginStore(Path(args.db))
@@ -154,6 +169,17 @@ def run_plugin_exporter(args: argparse.Namespace) -> int:
         return serve(app, address, "plugin-exporter")
     finally:
         store.close()
+
+
+def _skipped(what: str) -> Callable[[str, str], None]:
+    def warn(name: str, why: str) -> None:
+        print(
+            f"globalmon {what}: credential {name} cannot read here ({why}); "
+            "give its sha256 in the spec to let it",
+            file=sys.stderr,
+        )
+
+    return warn
 
 
 def _positive(text: str) -> int:
@@ -202,6 +228,14 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         default="10m",
         metavar="DURATION",
         help="remove agents silent this long (default: %(default)s)",
+    )
+    p.add_argument(
+        "--rate-limit",
+        type=_positive,
+        default=20,
+        metavar="N",
+        help="requests a second per credential, bursts of 5x (the registry token's: per "
+        "client address) (default: %(default)s)",
     )
     add_insecure_flag(p)
     add_log_flags(p)

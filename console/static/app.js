@@ -124,7 +124,7 @@ async function api(path, { method = "GET", body } = {}) {
 }
 function failure(err) {
   if (err instanceof ApiError && err.status === 401) {
-    return notice("Sign in (your name and the webhook token, top right) to see and act on incidents.", true);
+    return notice("Sign in (your name and a token, top right) to see this page: incidents and plugin data need a viewer credential.", true);
   }
   return notice(`Could not load: ${err.message}`, true);
 }
@@ -433,7 +433,10 @@ function listen(region, plugin, kind, params, tbody, live) {
   if (params.get(key)) q.set(key, params.get(key));
   const text = (params.get("text") || "").toLowerCase();
   const proto = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${proto}://${location.host}/api/regions/${encodeURIComponent(region)}/stream?${q}`);
+  // a browser's WebSocket cannot send Authorization: the token goes as a subprotocol
+  const token = operator().token;
+  const bearer = token ? [`globalmon.bearer.${btoa(String.fromCharCode(...new TextEncoder().encode(token))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")}`] : [];
+  const ws = new WebSocket(`${proto}://${location.host}/api/regions/${encodeURIComponent(region)}/stream?${q}`, bearer);
   socket = ws;
   ws.onopen = () => { live.textContent = "● live"; live.className = "live"; };
   ws.onclose = () => { if (socket === ws) { live.textContent = "live updates stopped (refresh to retry)"; live.className = "muted"; } };

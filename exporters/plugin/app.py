@@ -8,6 +8,9 @@ GET  /api/advanced-monitoring/{status,plugins}
 GET  /api/advanced-monitoring/analytics/{trends,performance}
 GET  /api/advanced-monitoring/stream                                      WebSocket
 GET  /metrics, /-/healthy
+
+Ingest takes the ingest token. Reads of the API (the stream too) take it or a named credential
+whose role may read, unless the spec opens reads; /metrics and /-/healthy are open.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import generate_latest
@@ -26,6 +30,7 @@ from exporters.plugin import ingest, query, stream
 from exporters.plugin.push import Pusher, running
 from exporters.plugin.state import PluginExporterConfig, SelfMetrics, State
 from exporters.plugin.store import PluginStore
+from globalmon.access import Credentials, ReadGuard
 from globalmon.durable import WriterClosed
 from globalmon.http import RAW_BODIES
 
@@ -33,6 +38,22 @@ log = logging.getLogger("globalmon.plugin-exporter")
 
 API = "/api/advanced-monitoring"
 PLUGIN = API + "/plugins/{plugin_id}"
+TOKEN_NAME = "ingest-token"  # the identity of the ingest token
+READS = web.AppKey("reads", ReadGuard)
+
+
+@web.middleware
+async def reads_authenticated(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Every read of the API passes the read guard first (writes check the ingest token)."""
+    if request.method in ("GET", "HEAD") and request.path.startswith(API + "/"):
+        state = request.app[State.KEY]
+        refused = request.app[READS].refused(request, state.clock())
+        if refused is not None:
+            if refused.status == 401:
+                state.metrics.auth_failures.labels("api").inc()
+            return refused
+    response: web.StreamResponse = await handler(request)
+    return response
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -93,7 +114,7 @@ def create_app(
 ) -> web.Application:
     app = web.Application(
         client_max_size=config.limits.max_body_bytes,
-        middlewares=[query.bad_queries],
+        middlewares=[reads_authenticated, query.bad_queries],
         handler_args=RAW_BODIES,
     )
     self_metrics = SelfMetrics()
@@ -103,6 +124,8 @@ def create_app(
         else None
     )
     app[State.KEY] = State(config, clock, store, self_metrics, pusher=pusher)
+    credentials = Credentials.of(config.token, list(config.named), shared_name=TOKEN_NAME)
+    app[READS] = ReadGuard(credentials, config.open_reads)
     app[stream.HUB] = app[State.KEY].hub
     kinds = "{kind:metrics|logs|events|snapshots}"
     app.router.add_post(f"{PLUGIN}/{{kind:metrics|logs|events|snapshots|batch}}", ingest.ingest)

@@ -41,6 +41,8 @@ class PluginExporterConfig:
     maintenance_interval: float = 10.0
     push_url: str | None = None  # the alert webhook's /webhook, for critical events
     push_token: str | None = None
+    named: tuple[tuple[str, str, str], ...] = ()  # (name, role, token digest): may read
+    open_reads: bool = False  # anyone may read the API
 
 
 class SelfMetrics:
@@ -68,7 +70,7 @@ class SelfMetrics:
                 "store_unavailable",
             ),
         )
-        self.auth_failures = counter(c.HTTP_AUTH_FAILURES, ("ingest",))
+        self.auth_failures = counter(c.HTTP_AUTH_FAILURES, ("ingest", "api"))
         self.rate_limited = counter(c.HTTP_RATE_LIMITED, ("ingest",))
         self.pushes = counter(c.PLUGIN_EXPORTER_PUSHES, ("sent", "failed", "dropped"))
         m = c.PLUGIN_EXPORTER_PLUGINS

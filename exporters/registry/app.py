@@ -6,6 +6,9 @@
     GET  /metrics
 
 URL is the spec's ``endpoints.registry_url`` path (default ``/api/v1/registry/targets``).
+A registration needs the registry token; a read needs it too, or a named credential whose role
+may read, unless the spec opens reads. Each credential has a request budget (the registry
+token's per client address, since every agent holds it): past it, a 429 with Retry-After.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from exporters.registry.store import Registration, RegistryStore
 from globalmon import conventions as c
+from globalmon.access import Budget, Credentials, Principal, ReadGuard
 from globalmon.durable import WriterClosed
 from globalmon.http import RAW_BODIES, bearer_ok, error, read_body
 from globalmon.spec.topology import AgentType
@@ -70,6 +74,10 @@ class RegistryConfig:
     stale_after: float  # seconds without a heartbeat before an agent counts as stale
     ttl: float  # seconds without a heartbeat before an agent is removed
     path: str = TARGETS_PATH
+    named: tuple[tuple[str, str, str], ...] = ()  # (name, role, token digest): may read
+    open_reads: bool = False  # anyone may read the agent lists
+    rate: float = 20.0  # requests a second per credential (the token's: per client address)
+    burst: float = 100.0
 
 
 STORE = web.AppKey("store", RegistryStore)
@@ -78,6 +86,20 @@ CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("clock")
 METRICS = web.AppKey("metrics", CollectorRegistry)
 REQUESTS = web.AppKey("requests", Counter)
 AGENTS = web.AppKey("agents", Gauge)
+READS = web.AppKey("reads", ReadGuard)
+TOKEN_NAME = "registry-token"  # the identity of the registry token (every agent's)
+OUTCOMES = ("registered", "invalid", "unauthorized", "forbidden", "rate_limited", "too_large")
+
+
+def _read_refused(request: web.Request) -> web.Response | None:
+    app = request.app
+    refused = app[READS].refused(request, app[CLOCK]())
+    if refused is not None:
+        app[REQUESTS].labels(_OUTCOME_OF[refused.status]).inc()
+    return refused
+
+
+_OUTCOME_OF = {401: "unauthorized", 403: "forbidden", 429: "rate_limited"}
 
 
 async def register(request: web.Request) -> web.Response:
@@ -87,6 +109,10 @@ async def register(request: web.Request) -> web.Response:
     if not bearer_ok(request, config.token):
         outcome.labels("unauthorized").inc()
         return error(401, "missing or wrong bearer token", "Authorization")
+    agent = Principal(TOKEN_NAME, "admin", shared=True)
+    if (limited := app[READS].charge(request, agent, app[CLOCK]())) is not None:
+        outcome.labels("rate_limited").inc()
+        return limited
     try:
         raw = await read_body(request)
         reg = RegistrationIn.model_validate_json(raw)
@@ -114,6 +140,8 @@ async def targets(request: web.Request) -> web.Response:
     """http_sd: one group per agent (its labels differ), sorted by region, type and agent.
     Stale agents stay listed until their TTL, so Prometheus shows them down (up == 0)."""
     app = request.app
+    if (refused := _read_refused(request)) is not None:
+        return refused
     now, config = app[CLOCK](), app[CONFIG]
     entries = await app[STORE].entries(request.query.get("region") or None)
     groups = [
@@ -146,6 +174,8 @@ def _servable(reg: Registration) -> bool:
 
 async def agents(request: web.Request) -> web.Response:
     app = request.app
+    if (refused := _read_refused(request)) is not None:
+        return refused
     now, config = app[CLOCK](), app[CONFIG]
     entries = await app[STORE].entries(request.query.get("region") or None)
     return web.json_response(
@@ -205,13 +235,15 @@ def create_app(
     app = web.Application(client_max_size=MAX_BODY, handler_args=RAW_BODIES)
     registry = CollectorRegistry()
     app[STORE], app[CONFIG], app[CLOCK], app[METRICS] = store, config, clock, registry
+    credentials = Credentials.of(config.token, list(config.named), shared_name=TOKEN_NAME)
+    app[READS] = ReadGuard(credentials, config.open_reads, Budget(config.rate, config.burst))
     app[REQUESTS] = Counter(
         c.REGISTRY_REQUESTS.name.removesuffix("_total"),
         c.REGISTRY_REQUESTS.help,
         ["outcome"],
         registry=registry,
     )
-    for outcome in ("registered", "invalid", "unauthorized", "too_large"):
+    for outcome in OUTCOMES:
         app[REQUESTS].labels(outcome)  # children exist from the first scrape
     app[AGENTS] = Gauge(
         c.REGISTRY_AGENTS.name, c.REGISTRY_AGENTS.help, [c.LABEL_STATE], registry=registry

@@ -86,6 +86,14 @@ class Credentials(StrictModel):
         "stays the shared admin token (Alertmanager's, when it is the only one).",
         examples=[[{"name": "alice", "role": "operator", "secret": {"env": "ALICE_TOKEN"}}]],
     )
+    open_reads: bool = Field(
+        False,
+        description="Let anyone read the plugin exporter's API and the registry's agent lists. "
+        "By default a read needs a named credential whose role may read (viewer, operator, "
+        "approver, admin) or the component's own token (ingest_token, registry_token); "
+        "/metrics and /-/healthy stay open either way.",
+        examples=[True],
+    )
 
     def alertmanager_secret(self) -> Secret | None:
         """The token Alertmanager sends to the webhook: the shared one, else the first named

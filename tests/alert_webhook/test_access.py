@@ -29,7 +29,7 @@ from tests.alert_webhook.fixtures import (
 )
 
 ROLES = ("sender", "viewer", "operator", "approver", "admin")
-# who may call what, written out here rather than read from alert_webhook.access
+# who may call what, written out here rather than read from globalmon.access
 READERS = {"viewer", "operator", "approver", "admin"}
 EXPECTED = {
     ("POST", "/webhook"): {"sender", "admin"},

@@ -1,10 +1,12 @@
 """The console's API in front of a real webhook and a real plugin exporter (each an app on a
-loopback port): credentials pass through to the webhook only, writes act with the caller's
+loopback port): the caller's credentials pass through to the webhook and the plugin exporter
+(the stream's as a WebSocket subprotocol), writes act with the caller's
 credential, only the listed paths reach a backend, a backend that is down is a 502 naming it."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import socket
 from collections.abc import AsyncIterator
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from console.app import CSP, create_app
@@ -19,7 +22,7 @@ from console.config import ConsoleConfig, RegionBackends
 from exporters.plugin.store import PluginStore
 from tests.alert_webhook.fixtures import AUTH, Clock, alert, open_harness, payload
 from tests.exporters import plugin_fixtures
-from tests.exporters.plugin_fixtures import Exporter
+from tests.exporters.plugin_fixtures import READ, VIEWER, Exporter
 
 SPEC = """
 version: v1
@@ -122,13 +125,19 @@ async def test_plugin_reads_and_filters(setup: Setup) -> None:
         "logs",
         {"level": "error", "message": "settle failed", "traceback": "ZeroDivisionError"},
     )
-    r = await setup.console.get("/api/regions/eu-west-1/plugins/payments/logs?level=error")
+    path = "/api/regions/eu-west-1/plugins/payments/logs?level=error"
+    # the caller's credential goes through: without one the exporter refuses the read
+    refused = await setup.console.get(path)
+    assert (refused.status, (await refused.json())["field"]) == (401, "Authorization")
+    r = await setup.console.get(path, headers=READ)
     assert r.status == 200
     [log] = (await r.json())["data"]
     assert (log["message"], log["traceback"]) == ("settle failed", "ZeroDivisionError")
-    listing = await setup.console.get("/api/regions/eu-west-1/plugins")
+    listing = await setup.console.get("/api/regions/eu-west-1/plugins", headers=READ)
     assert {p["id"] for p in (await listing.json())["plugins"]} == {"payments", "search", "idle"}
-    bad = await setup.console.get("/api/regions/eu-west-1/plugins/payments/logs?level=loud")
+    bad = await setup.console.get(
+        "/api/regions/eu-west-1/plugins/payments/logs?level=loud", headers=READ
+    )
     assert bad.status == 400
     assert (await bad.json())["field"] == "level"
 
@@ -205,9 +214,14 @@ async def test_a_backend_that_is_down_is_named(aiohttp_client: Any) -> None:
 
 
 async def test_live_stream_passes_through(setup: Setup) -> None:
-    async with setup.console.ws_connect(
-        "/api/regions/eu-west-1/stream?plugin=payments&kind=logs&level=error"
-    ) as ws:
+    path = "/api/regions/eu-west-1/stream?plugin=payments&kind=logs&level=error"
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await setup.console.ws_connect(path)  # no credential: the exporter says no
+    assert refused.value.status == 401
+    # as a browser does it: the token as a subprotocol, answered with the same subprotocol
+    offer = "globalmon.bearer." + base64.urlsafe_b64encode(VIEWER.encode()).decode().rstrip("=")
+    async with setup.console.ws_connect(path, protocols=(offer,)) as ws:
+        assert ws.protocol == offer
         # the exporter says so once the subscription exists
         hello = json.loads((await asyncio.wait_for(ws.receive(), timeout=10)).data)
         assert hello["kind"] == "subscribed"

@@ -14,11 +14,15 @@ from exporters.plugin.app import API, create_app
 from exporters.plugin.limits import Limits
 from exporters.plugin.state import PluginExporterConfig, State
 from exporters.plugin.store import PluginStore
+from globalmon.access import digest
 from globalmon.spec.services import Plugin
 from tests.exporters.promtool import Client
 
 TOKEN = "ingest-s3cret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+VIEWER = "viewer-s3cret"  # a named credential that may read, not write
+READ = {"Authorization": f"Bearer {VIEWER}"}
+NAMED = (("vera", "viewer", digest(VIEWER)), ("sam", "sender", digest("sender-s3cret")))
 PLUGINS = {
     p: Plugin.model_validate({"id": p, "owner": "team-x"}) for p in ("payments", "search", "idle")
 }
@@ -48,7 +52,7 @@ class Exporter:
         )
 
     async def get(self, path: str, status: int = 200) -> Any:
-        resp = await self.client.get(API + path)
+        resp = await self.client.get(API + path, headers=READ)
         assert resp.status == status, await resp.text()
         return await resp.json()
 
@@ -60,6 +64,7 @@ class Exporter:
 
 
 def config(**kw: Any) -> PluginExporterConfig:
+    kw.setdefault("named", NAMED)
     return PluginExporterConfig(plugins=PLUGINS, token=TOKEN, maintenance_interval=3600, **kw)
 
 

@@ -170,7 +170,7 @@ async def _write(
 async def _all_messages(base: str) -> list[str]:
     messages: list[str] = []
     cursor = None
-    async with aiohttp.ClientSession(base) as http:
+    async with aiohttp.ClientSession(base, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
         while True:
             q = "?limit=1000" + (f"&cursor={cursor}" if cursor else "")
             async with http.get(f"{API}/logs{q}") as resp:

@@ -14,7 +14,16 @@ from aiohttp import WSMsgType, web
 from exporters.plugin.limits import Limits
 from exporters.plugin.sdk import PluginClient, PluginMonitor
 from exporters.plugin.store import PluginStore
-from tests.exporters.plugin_fixtures import TOKEN, Clock, Exporter, clock, exporter, start, store
+from tests.exporters.plugin_fixtures import (
+    READ,
+    TOKEN,
+    Clock,
+    Exporter,
+    clock,
+    exporter,
+    start,
+    store,
+)
 from tests.exporters.waiting import until
 
 __all__ = ["clock", "exporter", "store"]  # fixtures
@@ -24,7 +33,8 @@ async def test_stream_sends_committed_logs_and_events_matching_the_filter(
     exporter: Exporter,
 ) -> None:
     ws = await exporter.client.ws_connect(
-        "/api/advanced-monitoring/stream?plugin=payments&level=error&severity=critical"
+        "/api/advanced-monitoring/stream?plugin=payments&level=error&severity=critical",
+        headers=READ,
     )
     assert (await ws.receive_json(timeout=10))["kind"] == "subscribed"
     await exporter.post("payments", "logs", {"level": "info", "message": "filtered out"})
@@ -44,13 +54,13 @@ async def test_stream_sends_committed_logs_and_events_matching_the_filter(
 
 
 async def test_stream_refuses_unknown_kinds(exporter: Exporter) -> None:
-    resp = await exporter.client.get("/api/advanced-monitoring/stream?kind=metrics")
+    resp = await exporter.client.get("/api/advanced-monitoring/stream?kind=metrics", headers=READ)
     assert resp.status == 400
     assert (await resp.json())["field"] == "kind"
 
 
 async def test_a_lagging_subscriber_is_closed_not_buffered_forever(exporter: Exporter) -> None:
-    ws = await exporter.client.ws_connect("/api/advanced-monitoring/stream")
+    ws = await exporter.client.ws_connect("/api/advanced-monitoring/stream", headers=READ)
     await ws.receive_json(timeout=10)
     [sub] = exporter.state.hub.subscribers
     items = [{"plugin": "payments", "level": "info"}] * 1500

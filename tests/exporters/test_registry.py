@@ -49,7 +49,7 @@ async def client(aiohttp_client: Any, clock: Clock, store: RegistryStore) -> Cli
 
 
 async def _targets(client: Client, query: str = "") -> list[dict[str, Any]]:
-    resp = await client.get(TARGETS_PATH + query)
+    resp = await client.get(TARGETS_PATH + query, headers=AUTH)
     assert resp.status == 200
     data: list[dict[str, Any]] = await resp.json()
     return data
@@ -76,15 +76,15 @@ async def test_a_registered_agent_is_served_for_http_sd(client: Client) -> None:
 async def test_silent_agents_turn_stale_then_disappear(client: Client, clock: Clock) -> None:
     await client.post(TARGETS_PATH, json=GOOD, headers=AUTH)
     clock.now += 61
-    agents = await (await client.get("/api/v1/registry/agents")).json()
+    agents = await (await client.get("/api/v1/registry/agents", headers=AUTH)).json()
     assert [a["state"] for a in agents] == ["stale"]
     assert len(await _targets(client)) == 1  # still scraped: Prometheus shows it down
     await client.post(TARGETS_PATH, json=GOOD, headers=AUTH)  # a heartbeat revives it
-    agents = await (await client.get("/api/v1/registry/agents")).json()
+    agents = await (await client.get("/api/v1/registry/agents", headers=AUTH)).json()
     assert [a["state"] for a in agents] == ["live"]
     clock.now += 601
     assert await _targets(client) == []
-    assert await (await client.get("/api/v1/registry/agents")).json() == []
+    assert await (await client.get("/api/v1/registry/agents", headers=AUTH)).json() == []
 
 
 async def test_registrations_survive_a_restart(

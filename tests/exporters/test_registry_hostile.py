@@ -49,7 +49,8 @@ registrations = st.fixed_dictionaries(
 
 @pytest.fixture
 async def client(aiohttp_client: Any, tmp_path: Path) -> Client:
-    config = RegistryConfig(token=TOKEN, stale_after=60, ttl=600)
+    # a budget no run reaches: the property is about bodies, not the limiter
+    config = RegistryConfig(token=TOKEN, stale_after=60, ttl=600, rate=1e9, burst=1e9)
     store = RegistryStore(tmp_path / "registry.db")
     made: Client = await aiohttp_client(create_app(config, clock=lambda: 1e6, store=store))
     return made
@@ -72,11 +73,11 @@ def _valid_group(group: dict[str, Any]) -> bool:
 async def test_any_registration_is_stored_whole_or_refused_naming_the_field(
     client: Client, body: dict[str, Any]
 ) -> None:
-    before = await (await client.get(TARGETS_PATH)).json()
+    before = await (await client.get(TARGETS_PATH, headers=AUTH)).json()
     resp = await client.post(TARGETS_PATH, json=body, headers=AUTH)
     answer = await resp.json()
     assert resp.status in (200, 400), answer
-    after = await (await client.get(TARGETS_PATH)).json()
+    after = await (await client.get(TARGETS_PATH, headers=AUTH)).json()
     if resp.status == 400:
         assert answer["field"].split(".")[0] in body, answer
         assert after == before  # nothing stored
@@ -100,5 +101,5 @@ async def test_a_bad_row_stored_by_an_older_version_hides_no_other_agent(
     await store.upsert(Registration("eu", "good", "system", "h:3", {"rack": "a"}), 1e6)
     config = RegistryConfig(token=TOKEN, stale_after=60, ttl=600)
     client = await aiohttp_client(create_app(config, clock=lambda: 1e6, store=store))
-    groups = await (await client.get(TARGETS_PATH)).json()
+    groups = await (await client.get(TARGETS_PATH, headers=AUTH)).json()
     assert [g["targets"] for g in groups] == [["h:3"]]

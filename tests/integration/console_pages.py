@@ -17,7 +17,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select
 
-from alert_webhook.access import SHARED
+from globalmon.access import SHARED
 from local_stack import runner, scenarios
 from local_stack.timeline import until
 from tests.console.browser import screenshot, wait
@@ -158,6 +158,9 @@ def find_an_error_log(d: WebDriver, stack: Path) -> None:
     d.find_element(By.CSS_SELECTOR, '[data-region="eu-west-1"]').find_element(
         By.LINK_TEXT, "payments"
     ).click()
+    # plugin data needs a viewer credential: the page says so until one signs in
+    wait(d, lambda d: "Sign in" in d.find_element(By.TAG_NAME, "main").text, 20, "sign-in notice")
+    sign_in(d, stack)
     wait(d, lambda d: d.find_element(By.CSS_SELECTOR, 'a[data-tab="logs"]'), 20, "plugin tabs")
     d.find_element(By.CSS_SELECTOR, 'a[data-tab="logs"]').click()
     wait(d, lambda d: d.find_element(By.ID, "logs-table"), 20, "the logs table")
