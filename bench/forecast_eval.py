@@ -1,15 +1,20 @@
-"""Forecast accuracy (MASE) of the sidecar's models on the NAB CloudWatch series, against
-PromQL's predict_linear and holt_winters, seasonal naive, and statsforecast's MSTL, same run.
+"""Forecast accuracy (MASE) and band coverage of the sidecar's forecasts on each corpus of
+../shared/data separately, against PromQL's predict_linear and holt_winters, seasonal naive, and
+statsforecast's MSTL and AutoTheta, same run.
 
-Rolling origins: one a day after the first 7 days of each series; each fit sees the 7 days
-before its origin (2,016 points at 5 minutes). Horizons 1 h, 6 h, 24 h (12, 72, 288 steps);
-MASE is the mean absolute error over the horizon divided by the in-sample seasonal-naive error
-(season one day), averaged over origins. Baselines as a PromQL user writes them:
-``predict_linear(x[6h], h)`` (least squares over the last 6 hours, extrapolated) and
-``holt_winters(x[1d], 0.3, 0.1)`` (the smoothed level, a flat forecast). statsforecast is an
-optional heavy dependency (numba): without it that row is skipped; ``make bench`` installs it.
+Corpora: NAB's realAWSCloudwatch (5-minute steps) and the AIOps 2018 KPIs (1-minute series
+averaged to 5 minutes on a regular grid; a missing stretch takes the last value). Rolling origins:
+one a day after the first 7 days of each series; each fit sees the 7 days before its origin
+(2,016 points). Horizons 1 h, 6 h, 24 h (12, 72, 288 steps); a case's MASE is its mean absolute
+error over the horizon divided by its in-sample seasonal-naive error (season one day); a corpus'
+figure is the mean, the median and the geometric mean of its cases' MASE. Coverage: the share of
+future points inside the sidecar's 80% and 95% bands (over the first hour and the whole day).
+The worst cases name the series, the origin and the model chosen. Baselines as a PromQL user
+writes them: ``predict_linear(x[6h], h)`` and ``holt_winters(x[1d], 0.3, 0.1)`` (the smoothed
+level, a flat forecast). statsforecast is an optional heavy dependency (numba): without it those
+rows are skipped; ``make bench`` installs it.
 
-    python -m bench.forecast_eval [--data DIR] [--reference-sample 40]
+    python -m bench.forecast_eval [--data DIR] [--reference-sample 40] [--worst 5]
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,21 +30,61 @@ import numpy.typing as npt
 
 from bench import _nab as nab
 from forecaster_sidecar.forecast import forecast_auto
-from forecaster_sidecar.models import Array, fill_gaps, linear, seasonal_naive
+from forecaster_sidecar.models import Array, Forecast, fill_gaps, linear, seasonal_naive
 
 DAY = 288
+STEP = 300
 HISTORY = 7 * DAY
 HORIZONS = {"1h": 12, "6h": 72, "24h": 288}
+LEVELS = (0.8, 0.95)
 
 
-def cases(files: list[nab.Labelled]) -> tuple[Array, Array]:
-    """History and future matrices, one row per (file, origin)."""
-    hist, future = [], []
-    for f in files:
-        for origin in range(HISTORY, len(f.values) - DAY + 1, DAY):
-            hist.append(f.values[origin - HISTORY : origin])
-            future.append(f.values[origin : origin + DAY])
-    return fill_gaps(np.array(hist)), fill_gaps(np.array(future))
+@dataclass(frozen=True)
+class Cases:
+    corpus: str
+    hist: Array  # (case, HISTORY)
+    future: Array  # (case, DAY)
+    scale: Array  # in-sample seasonal-naive error per case
+    names: list[str]  # "file@day"
+
+
+def regular(stamps: npt.NDArray[np.int64], values: Array, step: int = STEP) -> Array:
+    """``values`` averaged into ``step``-second buckets from the first stamp on; empty -> NaN."""
+    slot = (stamps - stamps[0]) // step
+    total = np.bincount(slot, weights=np.nan_to_num(values), minlength=int(slot[-1]) + 1)
+    count = np.bincount(slot, weights=~np.isnan(values), minlength=int(slot[-1]) + 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / count, np.nan)
+
+
+def series(data: Path, corpus: str) -> list[tuple[str, Array]]:
+    """The corpus' series (none when it is not in ``data``)."""
+    if corpus == "realAWSCloudwatch":
+        if not (data / "nab" / "combined_windows.json").is_file():
+            return []
+        return [(f.name.split("/")[-1], f.values) for f in nab.load(data / "nab")]
+    files = sorted((data / "aiops2018-kpi" / "phase2_train").glob("*.csv"))
+    return [(p.name[:8], regular(*nab.read_csv(p))) for p in files]
+
+
+def cases(corpus: str, named: list[tuple[str, Array]]) -> Cases:
+    """History and future matrices, one row per (series, origin); flat histories (their MASE has
+    no scale) and those with no point at all left out."""
+    hist, future, names = [], [], []
+    empty = np.zeros((0, HISTORY))
+    for name, values in named:
+        for origin in range(HISTORY, len(values) - DAY + 1, DAY):
+            hist.append(values[origin - HISTORY : origin])
+            future.append(values[origin : origin + DAY])
+            names.append(f"{name}@{origin // DAY}")
+    if not hist:
+        return Cases(corpus, empty, np.zeros((0, DAY)), np.zeros(0), [])
+    h, f = fill_gaps(np.array(hist)), fill_gaps(np.array(future))
+    scale = np.mean(np.abs(h[:, DAY:] - h[:, :-DAY]), axis=1)
+    keep = (scale > 0) & ~np.isnan(h).any(axis=1) & ~np.isnan(f).any(axis=1)  # nan: no data at all
+    return Cases(
+        corpus, h[keep], f[keep], scale[keep], [n for n, k in zip(names, keep, strict=True) if k]
+    )
 
 
 def holt_winters_promql(y: Array, horizon: int, sf: float = 0.3, tf: float = 0.1) -> Array:
@@ -52,77 +98,119 @@ def holt_winters_promql(y: Array, horizon: int, sf: float = 0.3, tf: float = 0.1
     return np.repeat(level[:, None], horizon, axis=1)
 
 
-def mase(pred: Array, actual: Array, scale: Array) -> dict[str, float]:
-    return {
-        name: float(np.mean(np.mean(np.abs(pred[:, :h] - actual[:, :h]), axis=1) / scale))
-        for name, h in HORIZONS.items()
-    }
+def mase(pred: Array, actual: Array, scale: Array, h: int) -> Array:
+    """Per case."""
+    out: Array = np.mean(np.abs(pred[:, :h] - actual[:, :h]), axis=1) / scale
+    return out
 
 
-def statsforecast_mstl(y: Array) -> Array | None:
+def summary(m: Array) -> tuple[float, float, float]:
+    """Mean, median and geometric mean (a perfect forecast counts as 0.001)."""
+    return (
+        float(np.mean(m)),
+        float(np.median(m)),
+        float(np.exp(np.mean(np.log(np.maximum(m, 1e-3))))),
+    )
+
+
+def statsforecast_models(y: Array) -> dict[str, Array] | None:
     try:
         import pandas as pd
         from statsforecast import StatsForecast
-        from statsforecast.models import MSTL, AutoETS
+        from statsforecast.models import MSTL, AutoETS, AutoTheta
     except ImportError:
         return None
-    rows = []
-    for i, series in enumerate(y):
-        rows.append(
-            pd.DataFrame(
-                {
-                    "unique_id": i,
-                    "ds": pd.date_range("2020-01-01", periods=len(series), freq="5min"),
-                    "y": series,
-                }
-            )
+    frame = pd.concat(
+        pd.DataFrame(
+            {
+                "unique_id": i,
+                "ds": pd.date_range("2020-01-01", periods=len(s), freq="5min"),
+                "y": s,
+            }
         )
-    model = MSTL(season_length=DAY, trend_forecaster=AutoETS(model="ZZN"))
-    sf = StatsForecast(models=[model], freq="5min", n_jobs=1)
-    out = sf.forecast(df=pd.concat(rows), h=DAY)
-    return np.stack([out[out["unique_id"] == i]["MSTL"].to_numpy() for i in range(len(y))])
+        for i, s in enumerate(y)
+    )
+    models = [
+        MSTL(season_length=DAY, trend_forecaster=AutoETS(model="ZZN")),
+        AutoTheta(season_length=DAY),
+    ]
+    out = StatsForecast(models=models, freq="5min", n_jobs=1).forecast(df=frame, h=DAY)
+    ids = out["unique_id"].to_numpy()
+    return {
+        name: np.stack([out[ids == i][column].to_numpy() for i in range(len(y))])
+        for name, column in (
+            ("statsforecast MSTL + AutoETS", "MSTL"),
+            ("statsforecast AutoTheta", "AutoTheta"),
+        )
+    }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=nab.DATA)
-    parser.add_argument("--reference-sample", type=int, default=40, metavar="N")
-    args = parser.parse_args()
-    hist, future = cases(nab.load(args.data))
-    scale = np.mean(np.abs(hist[:, DAY:] - hist[:, :-DAY]), axis=1)
-    keep = scale > 0  # a flat history has no scale: MASE is undefined there
-    hist, future, scale = hist[keep], future[keep], scale[keep]
-    methods: dict[str, Callable[[Array], Array | None]] = {
-        "globalmon (backtest choice)": lambda y: forecast_auto(y, DAY, (DAY,)).yhat,
+def report(c: Cases, args: argparse.Namespace) -> None:
+    if not len(c.hist):
+        print(f"\n== {c.corpus}: not in {args.data} (or no series of 8 days): skipped")
+        return
+    print(f"\n== {c.corpus}: {len(c.hist)} origins, MASE mean / median / geometric mean")
+    print(f"{'method':<32} " + " ".join(f"{h:>20}" for h in HORIZONS) + f" {'seconds':>8}")
+
+    def row(name: str, pred: Array, idx: npt.NDArray[np.intp], elapsed: float) -> None:
+        cells = []
+        for h in HORIZONS.values():
+            mean, med, geo = summary(mase(pred, c.future[idx], c.scale[idx], h))
+            cells.append(f"{mean:6.3f} {med:6.3f} {geo:6.3f}")
+        print(f"{name:<32} " + " ".join(f"{x:>20}" for x in cells) + f" {elapsed:>8.2f}")
+
+    def ours(idx: npt.NDArray[np.intp]) -> Forecast:
+        started = time.perf_counter()
+        fc = forecast_auto(c.hist[idx], DAY, (DAY,))
+        row("globalmon", fc.yhat, idx, time.perf_counter() - started)
+        return fc
+
+    baselines: dict[str, Callable[[Array], Array]] = {
         "predict_linear(x[6h])": lambda y: linear(y, DAY, 72),
         "holt_winters(x[1d], 0.3, 0.1)": lambda y: holt_winters_promql(y, DAY),
         "seasonal naive (1 day)": lambda y: seasonal_naive(y, DAY, DAY),
     }
-    print(
-        f"forecast accuracy: {len(hist)} origins over the CloudWatch series, MASE (lower is better)"
-    )
-    print(f"{'method':<34} {'1h':>7} {'6h':>7} {'24h':>7} {'seconds':>8}")
-
-    def row(name: str, fn: Callable[[Array], Array | None], idx: npt.NDArray[np.intp]) -> None:
+    everything = np.arange(len(c.hist))
+    fc = ours(everything)
+    for name, fn in baselines.items():
         started = time.perf_counter()
-        pred = fn(hist[idx])
-        elapsed = time.perf_counter() - started
-        if pred is None:
-            print(f"{name:<34} (statsforecast not installed: `make bench` installs it)")
-            return
-        m = mase(pred, future[idx], scale[idx])
-        print(f"{name:<34} {m['1h']:>7.3f} {m['6h']:>7.3f} {m['24h']:>7.3f} {elapsed:>8.2f}")
-
-    everything = np.arange(len(hist))
-    for name, fn in methods.items():
-        row(name, fn, everything)
+        row(name, fn(c.hist), everything, time.perf_counter() - started)
+    for level in LEVELS:
+        lower, upper = fc.band(level)
+        inside = (c.future >= lower) & (c.future <= upper)
+        print(
+            f"  {level:.0%} band covers {inside[:, :12].mean():.1%} of the first hour, "
+            f"{inside.mean():.1%} of the day"
+        )
+    m24 = mase(fc.yhat, c.future, c.scale, DAY)
+    naive24 = mase(seasonal_naive(c.hist, DAY, DAY), c.future, c.scale, DAY)
+    print(f"  worst {args.worst} at 24 h (MASE, model, seasonal naive's MASE):")
+    for i in np.argsort(-m24)[: args.worst]:
+        print(f"    {c.names[i]:<24} {m24[i]:7.2f} {fc.model[i]:<15} {naive24[i]:7.2f}")
     if args.reference_sample < 1:
         return
-    sample = np.linspace(0, len(hist) - 1, min(args.reference_sample, len(hist))).astype(int)
-    print(f"on a sample of {len(sample)} origins, with statsforecast's MSTL (daily season):")
-    for name, fn in methods.items():
-        row(name, fn, sample)
-    row("statsforecast MSTL + AutoETS", statsforecast_mstl, sample)
+    sample = np.linspace(0, len(c.hist) - 1, min(args.reference_sample, len(c.hist))).astype(int)
+    sample = np.unique(sample)
+    print(f"on a sample of {len(sample)} origins, with statsforecast's models (daily season):")
+    ours(sample)
+    started = time.perf_counter()
+    reference = statsforecast_models(c.hist[sample])
+    if reference is None:
+        print("  (statsforecast not installed: `make bench` installs it)")
+        return
+    elapsed = time.perf_counter() - started
+    for name, pred in reference.items():
+        row(name, pred, sample, elapsed / len(reference))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=nab.DATA.parent)
+    parser.add_argument("--reference-sample", type=int, default=40, metavar="N")
+    parser.add_argument("--worst", type=int, default=5, metavar="N")
+    args = parser.parse_args()
+    for corpus in ("realAWSCloudwatch", "aiops2018-kpi"):
+        report(cases(corpus, series(args.data, corpus)), args)
 
 
 if __name__ == "__main__":

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from forecaster_sidecar.anomaly import scores
-from forecaster_sidecar.counters import forecast_series, is_counter, watched
+from forecaster_sidecar.counters import forecast_series, is_counter, value_range, watched
 from forecaster_sidecar.forecast import DAY, seasons_for
-from forecaster_sidecar.models import Array, fill_gaps
+from forecaster_sidecar.models import LEVELS, Array, fill_gaps
 from forecaster_sidecar.prometheus import Matrix
 from globalmon import conventions as c
 from globalmon.spec.forecast import Forecast as Target
@@ -107,7 +107,14 @@ def _analyse_rows(target: Target, matrix: Matrix, sums: dict[str, list[float]]) 
     horizons = {h: max(1, round(duration_seconds(h) / step)) for h in target.horizons}
     longest = max(horizons.values())
     seasons = seasons_for(step, target.seasonality)
-    result = forecast_series(matrix.values, longest, seasons, counter)
+    floor, ceiling = value_range(target)
+    result = forecast_series(
+        matrix.values, longest, seasons, counter, floor=floor, ceiling=ceiling, levels=LEVELS
+    )
+    bounds = [(c.BOUND_YHAT, result.yhat)]
+    for level in LEVELS:
+        lower, upper = result.band(level)
+        bounds += [(c.BAND_BOUNDS[level][0], lower), (c.BAND_BOUNDS[level][1], upper)]
     y = fill_gaps(matrix.values)  # the raw series: where the forecast starts from
     # a counter's score and trend are its increase's: its level only ever rises
     followed = watched(matrix.values, step, counter)
@@ -124,11 +131,7 @@ def _analyse_rows(target: Target, matrix: Matrix, sums: dict[str, list[float]]) 
     for i, lab in enumerate(labels):
         own = {**lab, c.LABEL_TARGET: target.name}
         for h, k in horizons.items():
-            for bound, values in (
-                ("yhat", result.yhat),
-                ("yhat_lower", result.lower),
-                ("yhat_upper", result.upper),
-            ):
+            for bound, values in bounds:
                 bound_labels = {**own, c.LABEL_HORIZON: h, c.LABEL_BOUND: bound}
                 out.append(Sample(c.FORECAST.name, bound_labels, float(values[i, k - 1])))
         out.append(Sample(c.ANOMALY_SCORE.name, own, float(score[i, -1])))

@@ -126,20 +126,84 @@ def run_forecast(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    levels = _levels(args.level)
+    bounds = _bounds(args.min, args.max)
+    if levels is None or bounds is None:
+        return EXIT_USAGE
     values, exponent = _scaled(table.values)
-    result = forecast_series(values[None, :], steps, seasons_for(step), args.counter)
+    floor, ceiling = (None if b is None else math.ldexp(b, -exponent) for b in bounds)
+    result = forecast_series(
+        values[None, :],
+        steps,
+        seasons_for(step),
+        args.counter,
+        floor=floor,
+        ceiling=ceiling,
+        levels=tuple(p / 100 for p in levels),
+    )
+    header = ["yhat"]
+    columns = [result.yhat]
+    for p in levels:
+        suffix = "" if p == 95 else f"_{p:g}"
+        header += [f"yhat_lower{suffix}", f"yhat_upper{suffix}"]
+        columns += result.band(p / 100)
     with np.errstate(over="ignore"):  # a forecast past float's range is inf, said as such
-        yhat, lower, upper = (
-            np.ldexp(a[0], exponent) for a in (result.yhat, result.lower, result.upper)
-        )
-    lines = ["timestamp,yhat,yhat_lower,yhat_upper\n"]
+        rows = np.stack([np.ldexp(a[0], exponent) for a in columns], axis=1)
+    lines = ["timestamp," + ",".join(header) + "\n"]
     lines += [
         f"{_stamp(last + (h + 1) * step, table.raw_timestamps[-1])},"
-        f"{float(yhat[h])!r},{float(lower[h])!r},{float(upper[h])!r}\n"
+        + ",".join(repr(float(v)) for v in rows[h])
+        + "\n"
         for h in range(steps)
     ]
     print(f"model: {result.model[0]}", file=sys.stderr)
     return _write("".join(lines), args.output, "forecast")
+
+
+def _levels(given: list[str] | None) -> list[float] | None:
+    """--level values as percentages, each once, in order (default 95); None after an error."""
+    out: list[float] = []
+    for text in given or ["95"]:
+        try:
+            p = float(text)
+        except ValueError:
+            p = math.nan
+        if not 0 < p < 100:
+            print(
+                f"globalmon sidecar forecast: --level: found {text!r}; expected a percentage "
+                "above 0 and below 100, such as 80 or 95",
+                file=sys.stderr,
+            )
+            return None
+        if p not in out:
+            out.append(p)
+    return out
+
+
+def _bounds(low: str | None, high: str | None) -> tuple[float | None, float | None] | None:
+    """--min and --max as numbers (None: not given); None after an error."""
+    out: list[float | None] = []
+    for flag, text in (("--min", low), ("--max", high)):
+        try:
+            value = None if text is None else float(text)
+        except ValueError:
+            value = math.nan
+        if value is not None and not math.isfinite(value):
+            print(
+                f"globalmon sidecar forecast: {flag}: found {text!r}; expected a finite number",
+                file=sys.stderr,
+            )
+            return None
+        out.append(value)
+    floor, ceiling = out
+    if floor is not None and ceiling is not None and floor >= ceiling:
+        print(
+            f"globalmon sidecar forecast: --max: found {high!r}; expected a number above --min "
+            f"({low})",
+            file=sys.stderr,
+        )
+        return None
+    return floor, ceiling
 
 
 def run_live(args: argparse.Namespace) -> int:
@@ -244,4 +308,21 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     f.add_argument("--horizon", required=True, metavar="H", help="how far ahead, e.g. 6h")
     f.add_argument("-o", "--output", metavar="OUT", help="write here instead of standard output")
     f.add_argument("--counter", action="store_true", help=COUNTER_HELP)
+    f.add_argument(
+        "--level",
+        action="append",
+        metavar="PCT",
+        help="a band to write, in percent (repeatable; default 95): the 95%% band's columns are "
+        "yhat_lower,yhat_upper, another's yhat_lower_PCT,yhat_upper_PCT",
+    )
+    f.add_argument(
+        "--min",
+        metavar="X",
+        help="what the series cannot go below (default: 0 when no value read is negative)",
+    )
+    f.add_argument(
+        "--max",
+        metavar="X",
+        help="what the series cannot go above (a ratio's 1, a percentage's 100)",
+    )
     f.set_defaults(func=run_forecast)

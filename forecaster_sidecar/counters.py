@@ -17,7 +17,7 @@ from dataclasses import replace
 import numpy as np
 
 from forecaster_sidecar.forecast import forecast_auto
-from forecaster_sidecar.models import Array, Forecast, fill_gaps
+from forecaster_sidecar.models import LEVELS, Array, Forecast, fill_gaps
 from globalmon.spec.forecast import Forecast as Target
 
 # A bare instant selector: a metric name with optional label matchers, nothing applied to it.
@@ -30,6 +30,31 @@ def is_counter(target: Target) -> bool:
         return target.kind == "counter"
     bare = _SELECTOR.fullmatch(target.expr)
     return bare is not None and bare.group(1).endswith(COUNTER_SUFFIXES)
+
+
+# What a series named by its unit suffix can be (Prometheus' base-unit naming).
+_RANGES = {
+    "_ratio": (0.0, 1.0),
+    "_percent": (0.0, 100.0),
+    "_bytes": (0.0, None),
+    "_seconds": (0.0, None),
+    "_total": (0.0, None),
+}
+
+
+def value_range(target: Target) -> tuple[float | None, float | None]:
+    """What the target's series cannot go below and above: its min_value and max_value, else
+    what the name of a bare selector says (None: not known; the history may still say 0)."""
+    bare = _SELECTOR.fullmatch(target.expr)
+    name = bare.group(1) if bare is not None else ""
+    floor, ceiling = next(
+        (r for suffix, r in _RANGES.items() if name.endswith(suffix)), (None, None)
+    )
+    if target.min_value is not None:
+        floor = target.min_value
+    if target.max_value is not None:
+        ceiling = target.max_value
+    return floor, ceiling
 
 
 def undo_resets(values: Array) -> tuple[Array, Array]:
@@ -55,17 +80,29 @@ def increase_per_step(corrected: Array) -> Array:
 
 
 def forecast_series(
-    values: Array, horizon: int, seasons: tuple[int, ...], counter: bool
+    values: Array,
+    horizon: int,
+    seasons: tuple[int, ...],
+    counter: bool,
+    *,
+    floor: float | None = None,
+    ceiling: float | None = None,
+    levels: tuple[float, ...] = LEVELS,
 ) -> Forecast:
-    """``forecast_auto`` of the series, a counter's on its own raw scale (see the module)."""
+    """``forecast_auto`` of the series within ``floor``/``ceiling``, a counter's on its own raw
+    scale (see the module), never below its last value and never falling."""
     if not counter:
-        return forecast_auto(values, horizon, seasons)
+        return forecast_auto(values, horizon, seasons, floor=floor, ceiling=ceiling, levels=levels)
     corrected, offset = undo_resets(values)
-    result = forecast_auto(corrected, horizon, seasons)
-    back = offset[:, None]
-    return replace(
-        result, yhat=result.yhat - back, lower=result.lower - back, upper=result.upper - back
-    )
+    last = fill_gaps(corrected)[:, -1]
+    lowest = last if floor is None else np.maximum(last, floor + offset)
+    high = None if ceiling is None else ceiling + offset
+    result = forecast_auto(corrected, horizon, seasons, floor=lowest, ceiling=high, levels=levels)
+    rising = replace(result, yhat=np.maximum.accumulate(result.yhat, axis=1))
+    raw = rising.shifted(-offset)
+    # exactly the current value at least: the shift back may round a bit below it
+    at_least = np.maximum(raw.floor, fill_gaps(values)[:, -1])
+    return replace(raw, yhat=np.maximum(raw.yhat, at_least[:, None]), floor=at_least)
 
 
 def watched(values: Array, step: float, counter: bool) -> Array:

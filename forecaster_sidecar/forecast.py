@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from forecaster_sidecar.models import Array, Forecast, detect_season, fill_gaps, forecast
+from forecaster_sidecar.models import (
+    LEVELS,
+    Array,
+    Forecast,
+    detect_season,
+    fill_gaps,
+    forecast,
+    limits,
+)
 
 DAY, WEEK = 86400.0, 7 * 86400.0
 
@@ -20,27 +28,44 @@ def seasons_for(step: float, seasonality: str = "auto") -> tuple[int, ...]:
     )
 
 
-def forecast_auto(y: Array, horizon: int, seasons: tuple[int, ...]) -> Forecast:
+def forecast_auto(
+    y: Array,
+    horizon: int,
+    seasons: tuple[int, ...],
+    *,
+    floor: float | Array | None = None,
+    ceiling: float | Array | None = None,
+    levels: tuple[float, ...] = LEVELS,
+) -> Forecast:
     """``forecast`` per group of series sharing a detected season (one of ``seasons``, in
-    steps, or none)."""
+    steps). A series with none detected still has the seasonal models tried on the shortest
+    candidate its history holds twice: the backtest decides, at no risk (a clear season's
+    autocorrelation is what detection sees; a weak one may still help)."""
+    lo, hi = limits(y, floor, ceiling)
     y = fill_gaps(y)
     detected = detect_season(y, seasons)
+    tried = next((s for s in sorted(seasons) if y.shape[1] >= 2 * s), None)
     s = y.shape[0]
-    yhat, lower, upper = (np.empty((s, horizon)) for _ in range(3))
+    yhat, half = np.empty((s, horizon)), np.empty((len(levels), s, horizon))
     model: list[str] = [""] * s
     mae = np.empty(s)
     errors: list[Array] = [np.zeros(0)] * s
-    for season in sorted(set(detected), key=lambda v: v or 0):
-        rows = np.array([i for i, d in enumerate(detected) if d == season])
-        part = forecast(y[rows], horizon, season)
-        yhat[rows], lower[rows], upper[rows], mae[rows] = (
-            part.yhat,
-            part.lower,
-            part.upper,
-            part.backtest_mae,
+    groups = [(d, True) if d else (tried, False) for d in detected]
+    for season, known in sorted(set(groups), key=lambda g: (g[0] or 0, g[1])):
+        rows = np.array([i for i, g in enumerate(groups) if g == (season, known)])
+        part = forecast(
+            y[rows],
+            horizon,
+            season,
+            floor=lo[rows],
+            ceiling=hi[rows],
+            levels=levels,
+            seasonal=known,
         )
+        yhat[rows], half[:, rows], mae[rows] = part.yhat, part.half, part.backtest_mae
         for i, r in enumerate(rows):
             model[r] = part.model[i]
             errors[r] = part.backtest_errors[i]
     width = min(len(e) for e in errors) if s else 0
-    return Forecast(yhat, lower, upper, model, mae, np.array([e[:width] for e in errors]))
+    chosen = np.array([e[:width] for e in errors])
+    return Forecast(yhat, half, model, mae, chosen, lo, hi, levels)

@@ -4,15 +4,18 @@
 - ``level``: simple exponential smoothing, a flat forecast (factor from a grid per series);
 - ``median``: the median of the last season (or day), flat: robust to spikes in the history;
 - ``seasonal_naive``: the last season repeated (the last value without a season);
+- ``seasonal_level``: the level of the series less its season's typical shape, the shape added
+  back (Theta-like: today's level at once, the season from the whole history);
 - ``linear``: least squares over the last window, extrapolated;
 - ``holt``: damped additive trend (level + trend), smoothing factors from a small grid chosen per
   series by in-sample one-step error;
 - ``holt_winters``: damped additive trend and additive season, the same way.
 
-``forecast`` picks one model per series by a rolling-origin backtest (the model with the least
-mean absolute error on the last held-out stretch wins), fits it on the whole history (a
-recursive model's state carries on from the backtest's) and adds prediction intervals from the
-backtest's errors at each horizon. NaN gaps are filled with the
+``forecast`` backtests every model from a few origins (``backtest``), picks per series the one
+with the least error (each lead weighted 1/sqrt(lead)) whose forecast is plausible
+(``guards.py``), fits it on the whole history (a recursive model's state carries on from the
+backtest's) and keeps it within what the series can be (``limits``). Its bands are quantiles of
+the errors the choosing makes on stretches it did not choose on. NaN gaps are filled with the
 last value seen; rows with too little data fall back to the last value. Isolated outliers in
 the history are replaced by their neighbours' median before any model is fitted
 (``despike``), so one bad scrape does not bend a level, a trend or a season for days.
@@ -27,9 +30,18 @@ import bottleneck as bn
 import numpy as np
 import numpy.typing as npt
 
+from forecaster_sidecar import guards
+
 Array = npt.NDArray[np.float64]
-MODELS = ("level", "median", "seasonal_naive", "linear", "holt", "holt_winters")
-Z95 = 1.959964
+MODELS = (
+    "level",
+    "median",
+    "seasonal_naive",
+    "seasonal_level",
+    "linear",
+    "holt",
+    "holt_winters",
+)
 
 _HOLT_GRID = [(a, b, phi) for a in (0.1, 0.3, 0.6, 0.9) for b in (0.01, 0.1) for phi in (0.9, 0.98)]
 _HW_GRID = [
@@ -95,7 +107,7 @@ def level(y: Array, horizon: int) -> Array:
 
 
 def median(y: Array, horizon: int, window: int) -> Array:
-    return np.repeat(np.median(y[:, -window:], axis=1, keepdims=True), horizon, axis=1)
+    return np.repeat(bn.median(y[:, -window:], axis=1)[:, None], horizon, axis=1)
 
 
 def seasonal_naive(y: Array, horizon: int, season: int | None) -> Array:
@@ -275,10 +287,39 @@ def _fit_line(y: Array) -> Array:
 
 
 def _runs_as(model: str, season: int | None, points: int) -> str:
-    """Holt-Winters needs two seasons to start from; with less (or no season) it is Holt."""
+    """Holt-Winters needs two seasons to start from; with less (or no season) it is Holt. The
+    seasonal level needs two seasons for its profile; with less it is the level."""
     if model == "holt_winters" and (not season or points < 2 * season):
         return "holt"
+    if model == "seasonal_level" and (not season or points < 2 * season):
+        return "level"
     return model
+
+
+def season_profile(y: Array, season: int) -> Array:
+    """(series, season): the typical shape of a season, indexed by step number modulo
+    ``season``: per phase, the median over the whole seasons in the history of each season's
+    values less that season's mean (so a level shift between seasons does not blur it)."""
+    s, t = y.shape
+    n = t // season
+    start = t - n * season
+    cycles = y[:, start:].reshape(s, n, season)
+    shape = bn.median(cycles - cycles.mean(axis=2, keepdims=True), axis=1)
+    shape -= shape.mean(axis=1, keepdims=True)
+    out: Array = np.empty_like(shape)
+    out[:, (start + np.arange(season)) % season] = shape
+    return out
+
+
+def seasonal_level(y: Array, horizon: int, season: int) -> Array:
+    """The level (simple exponential smoothing) of the series less its season profile, with
+    the profile added back: a Theta-like forecast that follows today's level at once, which
+    Holt-Winters' slowly learnt season does not."""
+    t = y.shape[1]
+    shape = season_profile(y, season)
+    adjusted = y - shape[:, np.arange(t) % season]
+    out: Array = level(adjusted, horizon) + shape[:, (t + np.arange(horizon)) % season]
+    return out
 
 
 def predict(y: Array, horizon: int, model: str, season: int | None) -> Array:
@@ -289,74 +330,241 @@ def predict(y: Array, horizon: int, model: str, season: int | None) -> Array:
         return median(y, horizon, season or min(y.shape[1], 288))
     if model == "seasonal_naive":
         return seasonal_naive(y, horizon, season)
+    if model == "seasonal_level":
+        assert season is not None
+        return seasonal_level(y, horizon, season)
     if model == "linear":
         return linear(y, horizon, season or min(y.shape[1], 288))
     raise ValueError(f"unknown model {model!r}")
 
 
+LEVELS = (0.8, 0.95)  # the bands every forecast carries unless asked for others
+
+
 @dataclass(frozen=True)
 class Forecast:
-    yhat: Array  # (series, horizon)
-    lower: Array
-    upper: Array
+    yhat: Array  # (series, horizon), within [floor, ceiling]
+    half: Array  # (levels, series, horizon): each band's half-width around yhat
     model: list[str]  # the model chosen per series
     backtest_mae: Array  # per series, of the chosen model
     backtest_errors: Array  # (series, holdout): the chosen model's absolute error per step
+    floor: Array  # (series,): what the series cannot go below (-inf: nothing known)
+    ceiling: Array  # (series,): nor above (inf)
+    levels: tuple[float, ...] = LEVELS
+
+    def band(self, level: float) -> tuple[Array, Array]:
+        """The band expected to hold ``level`` of the future points (one of ``levels``),
+        clipped to what the series can be."""
+        half = self.half[self.levels.index(level)]
+        lo, hi = self.floor[:, None], self.ceiling[:, None]
+        return np.clip(self.yhat - half, lo, hi), np.clip(self.yhat + half, lo, hi)
+
+    @property
+    def lower(self) -> Array:
+        return self.band(0.95)[0]
+
+    @property
+    def upper(self) -> Array:
+        return self.band(0.95)[1]
+
+    def shifted(self, by: Array) -> Forecast:
+        """The same forecast on a scale moved by ``by`` per series (a counter's raw scale)."""
+        return replace(
+            self,
+            yhat=self.yhat + by[:, None],
+            floor=self.floor + by,
+            ceiling=self.ceiling + by,
+        )
 
 
-def forecast(y: Array, horizon: int, season: int | None) -> Forecast:
-    """One model per series chosen by backtest; bounds at 95% from the backtest's errors."""
-    y = fill_gaps(y)
-    s, t = y.shape
+def limits(
+    y: Array, floor: float | Array | None = None, ceiling: float | Array | None = None
+) -> tuple[Array, Array]:
+    """Per series, what it cannot go below or above: ``floor``/``ceiling`` when known (a spec's
+    range, a counter's last value), else 0 below for a history that never went negative."""
+    s = y.shape[0]
+    lo = np.full(s, -np.inf) if floor is None else np.broadcast_to(floor, (s,)).astype(float)
+    if floor is None:
+        lo[np.nanmin(y, axis=1, initial=np.inf) >= 0] = 0.0
+    hi = np.full(s, np.inf) if ceiling is None else np.broadcast_to(ceiling, (s,)).astype(float)
+    return lo, hi
+
+
+# Backtest origins: the last held-out stretch and the ones before it, as far as the history
+# allows. One window is one day's luck; several make both the choice and the band's scale less so.
+BACKTESTS = 3
+_MIN_TRAIN = 8
+
+
+@dataclass(frozen=True)
+class Backtest:
+    holdout: int
+    splits: list[int]  # ascending; the last is where the final held-out stretch begins
+    errors: dict[str, Array]  # model -> (series, len(splits) * holdout) absolute errors
+    states: dict[str, _State]  # recursive models at the last split
+
+
+def _seasonal_level_backtest(
+    y: Array, clean: Array, splits: list[int], holdout: int, season: int
+) -> Array:
+    """The seasonal level's errors from every split in one pass: the season's shape from the
+    history before the first split (no split sees its own future), the level carried on."""
+    t = y.shape[1]
+    shape = season_profile(clean[:, : splits[0]], season)
+    adjusted = clean - shape[:, np.arange(t) % season]
+    state = _start("level", adjusted, None)
+    parts = []
+    for split in splits:
+        state = _advance(state, adjusted, split)
+        guess = _forecast(state, holdout) + shape[:, (split + np.arange(holdout)) % season]
+        parts.append(np.abs(guess - y[:, split : split + holdout]))
+    return np.concatenate(parts, axis=1)
+
+
+def backtest(y: Array, clean: Array, horizon: int, season: int | None) -> Backtest:
+    """Every model fitted on ``clean`` up to each split, judged on ``y`` after it."""
+    t = y.shape[1]
     # At least a season (or 12 steps) held out, so a short horizon still gets a fair choice and
     # bounds from more than a couple of errors; at most a quarter of the history.
     holdout = min(max(horizon, season or 0, 12), max(t // 4, 1))
+    splits = [t - holdout * j for j in range(BACKTESTS, 0, -1) if t - holdout * j >= _MIN_TRAIN]
+    errors: dict[str, Array] = {}
+    states: dict[str, _State] = {}
+    for model in MODELS if splits else ():
+        if model == "seasonal_level":
+            if _runs_as(model, season, splits[0]) != "level":  # else the level itself, there
+                assert season is not None
+                errors[model] = _seasonal_level_backtest(y, clean, splits, holdout, season)
+            continue
+        parts = []
+        state: _State | None = None
+        for split in splits:
+            actual = y[:, split : split + holdout]
+            runs = _runs_as(model, season, split)
+            if runs in ("level", "holt", "holt_winters"):
+                # one pass: the state at the previous split carries on when it is the same model
+                if state is None or state.model != runs:
+                    state = _start(runs, clean, season)
+                state = _advance(state, clean, split)
+                guess = _forecast(state, holdout)
+            else:
+                guess = predict(clean[:, :split], holdout, model, season)
+            parts.append(np.abs(guess - actual))
+        if state is not None:
+            states[model] = state
+        errors[model] = np.concatenate(parts, axis=1)
+    return Backtest(holdout, splits, errors, states)
+
+
+def lead_weights(holdout: int) -> Array:
+    """How much each lead of a held-out stretch counts in the choice, summing to 1: 1/sqrt(lead),
+    so the next hour weighs as well as the rest of the day (flat weights let the far leads,
+    more numerous and larger, decide alone; 1/lead lets the near ones)."""
+    w = 1 / np.sqrt(np.arange(1, holdout + 1, dtype=float))
+    out: Array = w / w.sum()
+    return out
+
+
+def _unseen_errors(bt: Backtest, names: list[str]) -> Array:
+    """(series, origins * holdout): at each backtest origin, the errors of the model the other
+    origins would have chosen. The chosen model's own errors are what it was chosen for, so they
+    understate what comes next; these do not (with one origin there is nothing else to use)."""
+    h, n = bt.holdout, len(bt.splits)
+    stacked = np.stack([bt.errors[m] for m in names])  # (models, series, n * h)
+    if n == 1:
+        best = np.argmin(stacked.mean(axis=2), axis=0)
+        out: Array = stacked[best, np.arange(stacked.shape[1])]
+        return out
+    per_origin = stacked.reshape(len(names), stacked.shape[1], n, h).mean(axis=3)
+    total = per_origin.sum(axis=2)
+    parts = []
+    for j in range(n):
+        best = np.argmin(total - per_origin[:, :, j], axis=0)
+        parts.append(stacked[best, np.arange(stacked.shape[1]), j * h : (j + 1) * h])
+    return np.concatenate(parts, axis=1)
+
+
+def forecast(
+    y: Array,
+    horizon: int,
+    season: int | None,
+    *,
+    floor: float | Array | None = None,
+    ceiling: float | Array | None = None,
+    levels: tuple[float, ...] = LEVELS,
+    seasonal: bool = True,
+) -> Forecast:
+    """One model per series chosen by backtest, kept within what the series can be (``limits``);
+    bands at ``levels`` from the quantiles of the backtest's errors. ``seasonal``: the series
+    are known to have ``season`` (detected or configured); otherwise the seasonal models are only
+    tried, and a forecast is not judged by how far it is from the previous season."""
+    lo, hi = limits(y, floor, ceiling)
+    y = fill_gaps(y)
+    s, t = y.shape
     # Fitted on despiked history; judged against what really came (spikes and all), so the
     # bands stay honest about how often such points occur.
     clean = despike(y)
-    split = t - holdout
-    train, actual = clean[:, :split], y[:, split:]
-    errors = {}
-    states: dict[str, _State] = {}  # the recursive models' states where the holdout begins
-    for model in MODELS:
-        if split < 8:
-            break
-        runs = _runs_as(model, season, split)
-        if runs in ("level", "holt", "holt_winters"):
-            states[model] = _advance(_start(runs, clean, season), clean, split)
-            guess = _forecast(states[model], holdout)
-        else:
-            guess = predict(train, holdout, model, season)
-        errors[model] = np.abs(guess - actual)
-    if not errors:
+    bt = backtest(y, clean, horizon, season)
+    if not bt.errors:
         flat = np.repeat(y[:, -1:], horizon, axis=1)
         none = np.zeros((s, 0))
-        return Forecast(flat, flat.copy(), flat.copy(), ["seasonal_naive"] * s, np.zeros(s), none)
-    names = list(errors)
-    mae = np.stack([errors[m].mean(axis=1) for m in names], axis=1)
-    choice = np.argmin(mae, axis=1)
+        half = np.zeros((len(levels), s, horizon))
+        return Forecast(flat, half, ["seasonal_naive"] * s, np.zeros(s), none, lo, hi, levels)
+    names = list(bt.errors)
+    weights = np.tile(lead_weights(bt.holdout), len(bt.splits))
+    mae = np.stack([bt.errors[m] @ weights for m in names], axis=1)
     yhat = np.empty((s, horizon))
-    spread = np.empty((s, horizon))
+    holdout = bt.holdout
     chosen_errors = np.empty((s, holdout))
-    for i, model in enumerate(names):
-        rows = np.flatnonzero(choice == i)
-        if len(rows) == 0:
-            continue
-        if model in states:  # on from the holdout's start to the end, these series only
-            state = _advance(states[model].take(rows), clean[rows], t)
-            yhat[rows] = _forecast(state, horizon)
-        else:
-            yhat[rows] = predict(clean[rows], horizon, model, season)
-        # the backtest's absolute error, growing with the horizon like a random walk past it
-        err = chosen_errors[rows] = errors[model][rows]
-        scale = np.sqrt(np.mean(err**2, axis=1))[:, None]
-        spread[rows] = scale * np.sqrt(np.maximum(np.arange(1, horizon + 1) / holdout, 1.0))
-    chosen = [names[i] for i in choice]
+    choice = np.zeros(s, dtype=int)
+    # The best model by backtest, unless its forecast is implausible (guards.py): then the next
+    # best for those series. Seasonal naive is never rejected, so this ends.
+    barred = np.zeros_like(mae, dtype=bool)
+    rank = mae.copy()
+    if season and "seasonal_naive" in names:
+        # With a season, seasonal naive repeats the last season's noise: it wins a backtest by
+        # luck more often than it forecasts well (the seasonal level is the same idea, smoothed).
+        # It stays the fallback for series every other model's forecast was rejected for.
+        rank[:, names.index("seasonal_naive")] = np.finfo(float).max
+    todo = np.arange(s)
+    while len(todo):
+        ranked = np.where(barred[todo], np.inf, rank[todo])
+        pick = np.argmin(ranked, axis=1)
+        again = []
+        for i, model in enumerate(names):
+            rows = todo[pick == i]
+            if len(rows) == 0:
+                continue
+            if model in bt.states:  # on from the last split to the end, these series only
+                state = _advance(bt.states[model].take(rows), clean[rows], t)
+                guess = _forecast(state, horizon)
+            else:
+                guess = predict(clean[rows], horizon, model, season)
+            bad = (
+                guards.implausible(y[rows], guess, season, known=seasonal)
+                if model != "seasonal_naive"
+                else np.zeros(len(rows), dtype=bool)
+            )
+            barred[rows[bad], i] = True
+            again.append(rows[bad])
+            ok, guess = rows[~bad], guess[~bad]
+            choice[ok] = i
+            yhat[ok] = guess
+            err = bt.errors[model][ok]
+            chosen_errors[ok] = err[:, -holdout:]
+        todo = np.concatenate(again) if again else np.zeros(0, dtype=int)
+    # The bands: quantiles of the errors the choosing itself makes on a stretch it did not see
+    # (errors are heavy-tailed: no normal z), growing like a random walk's past the holdout.
+    q = np.quantile(_unseen_errors(bt, names), levels, axis=1)
+    growth = np.sqrt(np.maximum(np.arange(1, horizon + 1) / holdout, 1.0))
+    half = q[:, :, None] * growth[None, None, :]
     return Forecast(
-        yhat,
-        yhat - Z95 * spread,
-        yhat + Z95 * spread,
-        chosen,
+        np.clip(yhat, lo[:, None], hi[:, None]),
+        half,
+        [names[i] for i in choice],
         mae[np.arange(s), choice],
         chosen_errors,
+        lo,
+        hi,
+        levels,
     )

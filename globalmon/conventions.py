@@ -284,6 +284,10 @@ HTTP_RATE_LIMITED = _m(
 )
 
 # --- forecaster sidecar: outputs keep the source series' labels plus these -------------------
+# the `bound` label's values: the forecast itself and each band's edges (the 95% band kept the
+# plain names it always had; the 80% band is new beside it)
+BOUND_YHAT = "yhat"
+BAND_BOUNDS = {0.95: ("yhat_lower", "yhat_upper"), 0.8: ("yhat_lower_80", "yhat_upper_80")}
 FORECAST = _m(
     "forecast_value",
     "gauge",

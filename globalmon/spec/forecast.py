@@ -45,6 +45,23 @@ class Forecast(StrictModel):
         description="Capacity limit in the series' unit; enables time-to-exhaustion.",
         examples=[0.95],
     )
+    min_value: float | None = Field(
+        None,
+        description=(
+            "What the series cannot go below; forecasts and bands are kept above it. Default: "
+            "0 for a bare selector of a name ending in _ratio, _percent, _bytes, _seconds or "
+            "_total, else 0 when the history never went negative."
+        ),
+        examples=[0],
+    )
+    max_value: float | None = Field(
+        None,
+        description=(
+            "What the series cannot go above (a ratio's 1, a percentage's 100). Default: 1 for "
+            "a bare selector of a name ending in _ratio, 100 for one ending in _percent."
+        ),
+        examples=[1],
+    )
     polarity: Literal["higher_is_worse", "lower_is_worse"] = Field(
         "higher_is_worse",
         description="Which direction of the trend counts as degrading.",

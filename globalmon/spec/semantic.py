@@ -380,6 +380,21 @@ def _retention(spec: Spec) -> list[Located]:
     ]
 
 
+def _forecast_ranges(spec: Spec) -> list[Located]:
+    """A forecast's min_value lies below its max_value."""
+    out = []
+    for i, f in enumerate(spec.forecasts):
+        if f.min_value is not None and f.max_value is not None and f.min_value >= f.max_value:
+            out.append(
+                Located(
+                    ("forecasts", i, "max_value"),
+                    f"{f.max_value:g} (min_value is {f.min_value:g})",
+                    "a number above min_value",
+                )
+            )
+    return out
+
+
 def check(spec: Spec) -> list[Located]:
     """Every cross-reference problem in a structurally valid spec."""
     return [
@@ -393,4 +408,5 @@ def check(spec: Spec) -> list[Located]:
         *_escalations(spec),
         *_scrapes(spec),
         *_retention(spec),
+        *_forecast_ranges(spec),
     ]

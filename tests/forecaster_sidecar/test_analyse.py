@@ -56,7 +56,9 @@ def test_flat_series_are_stable_and_empty_series_are_skipped() -> None:
     assert not [s for s in samples if s.labels.get("instance") == "h1"]
     bands = [s for s in samples if s.name == c.FORECAST.name]
     assert {(s.labels["horizon"], s.labels["bound"]) for s in bands} == {
-        (h, b) for h in ("1h", "24h") for b in ("yhat", "yhat_lower", "yhat_upper")
+        (h, b)
+        for h in ("1h", "24h")
+        for b in ("yhat", "yhat_lower", "yhat_upper", "yhat_lower_80", "yhat_upper_80")
     }
 
 

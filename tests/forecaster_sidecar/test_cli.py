@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import json
 import subprocess
@@ -18,16 +19,16 @@ from globalmon.cli import main
 REPO = Path(__file__).resolve().parents[2]
 
 
-def write_series(path: Path, n: int = 600, spike: int | None = 500) -> np.ndarray:
+def write_series(path: Path, n: int = 600, spike: int | None = 500, step: int = 300) -> np.ndarray:
     rng = np.random.default_rng(3)
     values = 10 + rng.normal(0, 1, n)
     if spike is not None:
         values[spike] += 40
     lines = ["timestamp,value"]
+    start = datetime.datetime(2014, 2, 14)
     for i, v in enumerate(values):
-        h, m = divmod(i * 5, 60)
-        d, h = divmod(h, 24)
-        lines.append(f"2014-02-{14 + d:02d} {h:02d}:{m:02d}:00,{float(v)!r}")
+        at = start + datetime.timedelta(seconds=i * step)
+        lines.append(f"{at:%Y-%m-%d %H:%M:%S},{float(v)!r}")
     path.write_text("\n".join(lines) + "\n")
     return values
 
@@ -128,6 +129,54 @@ def test_forecast_writes_each_future_step_with_bounds(
     assert out.err.startswith("model: ")
 
 
+def test_forecast_writes_the_bands_asked_for_within_min_and_max(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "s.csv"
+    write_series(path, n=2000, spike=None)  # 10 plus unit noise
+    args = ["sidecar", "forecast", str(path), "--horizon", "1h"]
+    assert main([*args, "--level", "80", "--level", "95", "--level", "99.5"]) == 0
+    text = capsys.readouterr().out
+    assert text.splitlines()[0] == (
+        "timestamp,yhat,yhat_lower_80,yhat_upper_80,yhat_lower,yhat_upper,"
+        "yhat_lower_99.5,yhat_upper_99.5"
+    )
+    for r in csv.DictReader(io.StringIO(text)):
+        lo995, lo95, lo80, mid, hi80, hi95, hi995 = (
+            float(r[k])
+            for k in ("yhat_lower_99.5", "yhat_lower", "yhat_lower_80", "yhat",
+                      "yhat_upper_80", "yhat_upper", "yhat_upper_99.5")
+        )  # fmt: skip
+        assert lo995 <= lo95 <= lo80 <= mid <= hi80 <= hi95 <= hi995
+        assert hi95 - lo95 > hi80 - lo80  # the wider level, the wider band
+    # a limit the series cannot pass clips the forecast and its band
+    assert main([*args, "--min", "9.5", "--max", "10.5"]) == 0
+    for r in csv.DictReader(io.StringIO(capsys.readouterr().out)):
+        assert 9.5 <= float(r["yhat_lower"]) <= float(r["yhat"]) <= float(r["yhat_upper"]) <= 10.5
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--level", "100"], "--level: found '100'; expected a percentage above 0 and below 100"),
+        (["--level", "x"], "--level: found 'x'; expected a percentage"),
+        (["--min", "nan"], "--min: found 'nan'; expected a finite number"),
+        (["--max", "ten"], "--max: found 'ten'; expected a finite number"),
+        (["--min", "5", "--max", "5"], "--max: found '5'; expected a number above --min (5)"),
+    ],
+)
+def test_forecast_refuses_bad_levels_and_limits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    path = tmp_path / "s.csv"
+    write_series(path, n=100, spike=None)
+    assert main(["sidecar", "forecast", str(path), "--horizon", "1h", *extra]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err
+    assert captured.out == ""
+    assert "Traceback" not in captured.err
+
+
 def test_forecast_keeps_unix_timestamps_and_refuses_bad_horizons(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -141,19 +190,25 @@ def test_forecast_keeps_unix_timestamps_and_refuses_bad_horizons(
 
 
 def test_forecast_eval_runs_on_a_corpus(tmp_path: Path) -> None:
-    """bench.forecast_eval end to end on a tiny corpus (9 days: two origins)."""
-    category = tmp_path / "realAWSCloudwatch"
-    category.mkdir()
+    """bench.forecast_eval end to end on tiny corpora (NAB: 9 days, two origins; AIOps: 1-minute
+    rows averaged to 5 minutes, 8 days, one origin), each reported on its own."""
+    category = tmp_path / "nab" / "realAWSCloudwatch"
+    category.mkdir(parents=True)
     write_series(category / "a.csv", n=9 * 288, spike=None)
-    (tmp_path / "combined_windows.json").write_text(json.dumps({"realAWSCloudwatch/a.csv": []}))
+    windows = json.dumps({"realAWSCloudwatch/a.csv": []})
+    (tmp_path / "nab" / "combined_windows.json").write_text(windows)
+    kpi = tmp_path / "aiops2018-kpi" / "phase2_train"
+    kpi.mkdir(parents=True)
+    write_series(kpi / "b.csv", n=8 * 1440, spike=None, step=60)
     result = subprocess.run(
         [sys.executable, "-m", "bench.forecast_eval", "--data", str(tmp_path),
          "--reference-sample", "0"],
         cwd=REPO, capture_output=True, text=True, check=False, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "2 origins" in result.stdout
-    assert "globalmon (backtest choice)" in result.stdout
+    assert "== realAWSCloudwatch: 2 origins" in result.stdout
+    assert "== aiops2018-kpi: 1 origins" in result.stdout
+    assert result.stdout.count("95% band covers") == 2
 
 
 def test_live_mode_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -58,18 +58,20 @@ def test_rows_are_independent() -> None:
 def test_forecast_picks_a_seasonal_model_for_a_seasonal_series_and_bounds_it() -> None:
     y = daily(7 * DAY, noise=0.2)[None, :]
     f = forecast_auto(y, DAY, (DAY,))
-    assert f.model[0] in ("holt_winters", "seasonal_naive")
+    assert f.model[0] in ("holt_winters", "seasonal_naive", "seasonal_level")
     assert np.all(f.lower <= f.yhat)
     assert np.all(f.yhat <= f.upper)
     truth = daily(8 * DAY, noise=0.0)[7 * DAY :]
     assert np.abs(f.yhat[0] - truth).mean() < 1.5
 
 
-def test_noise_gets_a_flat_forecast() -> None:
-    y = np.random.default_rng(5).normal(10, 1, (1, 3 * DAY))
+@pytest.mark.parametrize("seed", range(8))
+def test_noise_gets_a_flat_forecast(seed: int) -> None:
+    """Whichever model wins on noise (a flat one, or a trend fitted to nothing), the forecast
+    stays at the mean: it moves by under a tenth of the noise over six hours."""
+    y = np.random.default_rng(seed).normal(10, 1, (1, 3 * DAY))
     f = forecast_auto(y, 72, (DAY,))
-    assert f.model[0] in ("level", "median")
-    assert np.ptp(f.yhat) == pytest.approx(0.0)
+    assert np.ptp(f.yhat) < 0.1
     assert abs(f.yhat[0, 0] - 10) < 0.5
 
 

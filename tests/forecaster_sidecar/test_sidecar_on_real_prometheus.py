@@ -150,8 +150,10 @@ async def test_the_sidecar_serves_what_the_generated_rules_query(
         "forecast bands", lambda: query(prom.url, f'{c.FORECAST.name}{{{own},horizon="24h"}}')
     )
     by_bound = {b["metric"]["bound"]: float(b["value"][1]) for b in bands}
-    assert set(by_bound) == {"yhat", "yhat_lower", "yhat_upper"}
-    assert by_bound["yhat_lower"] <= by_bound["yhat"] <= by_bound["yhat_upper"]
+    assert set(by_bound) == {"yhat", "yhat_lower", "yhat_upper", "yhat_lower_80", "yhat_upper_80"}
+    # the 80% band inside the 95% one, the forecast inside both
+    assert by_bound["yhat_lower"] <= by_bound["yhat_lower_80"] <= by_bound["yhat"]
+    assert by_bound["yhat"] <= by_bound["yhat_upper_80"] <= by_bound["yhat_upper"]
     assert by_bound["yhat"] == pytest.approx(0.95, abs=0.03)  # 0.8 now, rising 0.15 a day
     assert bands[0]["metric"]["job"] == c.JOB_AGENT  # the source's job, not the sidecar's
     [left] = await until(
