@@ -465,18 +465,20 @@ def lead_weights(holdout: int) -> Array:
     return out
 
 
-def _unseen_errors(bt: Backtest, names: list[str]) -> Array:
-    """(series, origins * holdout): at each backtest origin, the errors of the model the other
-    origins would have chosen. The chosen model's own errors are what it was chosen for, so they
-    understate what comes next; these do not (with one origin there is nothing else to use)."""
+def _unseen_errors(bt: Backtest, names: list[str], candidates: list[str]) -> Array:
+    """(series, origins * holdout): at each backtest origin, the errors of the candidate the
+    other origins would have chosen (by the same lead-weighted error as the choice). The chosen
+    model's own errors are what it was chosen for, so they understate what comes next; these do
+    not (with one origin there is nothing else to use)."""
     h, n = bt.holdout, len(bt.splits)
     stacked = np.stack([bt.errors[m] for m in names])  # (models, series, n * h)
+    never = np.array([m not in candidates for m in names])[:, None]
     if n == 1:
-        best = np.argmin(stacked.mean(axis=2), axis=0)
+        best = np.argmin(np.where(never, np.inf, stacked @ lead_weights(h)), axis=0)
         out: Array = stacked[best, np.arange(stacked.shape[1])]
         return out
-    per_origin = stacked.reshape(len(names), stacked.shape[1], n, h).mean(axis=3)
-    total = per_origin.sum(axis=2)
+    per_origin = stacked.reshape(len(names), stacked.shape[1], n, h) @ lead_weights(h)
+    total = np.where(never[:, :, None], np.inf, per_origin).sum(axis=2)
     parts = []
     for j in range(n):
         best = np.argmin(total - per_origin[:, :, j], axis=0)
@@ -521,11 +523,13 @@ def forecast(
     # best for those series. Seasonal naive is never rejected, so this ends.
     barred = np.zeros_like(mae, dtype=bool)
     rank = mae.copy()
+    candidates = list(names)
     if season and "seasonal_naive" in names:
         # With a season, seasonal naive repeats the last season's noise: it wins a backtest by
         # luck more often than it forecasts well (the seasonal level is the same idea, smoothed).
         # It stays the fallback for series every other model's forecast was rejected for.
         rank[:, names.index("seasonal_naive")] = np.finfo(float).max
+        candidates.remove("seasonal_naive")
     todo = np.arange(s)
     while len(todo):
         ranked = np.where(barred[todo], np.inf, rank[todo])
@@ -555,7 +559,7 @@ def forecast(
         todo = np.concatenate(again) if again else np.zeros(0, dtype=int)
     # The bands: quantiles of the errors the choosing itself makes on a stretch it did not see
     # (errors are heavy-tailed: no normal z), growing like a random walk's past the holdout.
-    q = np.quantile(_unseen_errors(bt, names), levels, axis=1)
+    q = np.quantile(_unseen_errors(bt, names, candidates), levels, axis=1)
     growth = np.sqrt(np.maximum(np.arange(1, horizon + 1) / holdout, 1.0))
     half = q[:, :, None] * growth[None, None, :]
     return Forecast(
