@@ -20,6 +20,7 @@ import asyncio
 import io
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,11 +179,19 @@ def _key(metric: dict[str, str]) -> tuple[tuple[str, str], ...]:
 
 
 async def query_range(
-    session: aiohttp.ClientSession, base: str, expr: str, start: float, end: float, step: float
+    session: aiohttp.ClientSession,
+    base: str,
+    expr: str,
+    start: float,
+    end: float,
+    step: float,
+    *,
+    keep: Callable[[dict[str, str]], bool] | None = None,
 ) -> Matrix:
     """The range as ``PIECES`` consecutive stretches (more when one would pass ``MAX_POINTS``),
     each read while the one before is parsed: Prometheus evaluates and encodes the next on its
-    core while this process decodes on the other (bench/sidecar_speed.py)."""
+    core while this process decodes on the other (bench/sidecar_speed.py). ``keep``: only the
+    series it accepts are kept, stretch by stretch (a shard holds only its own rows)."""
     n = math.floor((end - start) / step) + 1
     rows: dict[tuple[tuple[str, str], ...], Array] = {}
     pieces = max(math.ceil(n / MAX_POINTS), min(PIECES, n))
@@ -206,10 +215,10 @@ async def query_range(
             if status != 200:  # an error's answer is small: say what it is at once
                 _parse(url, asked, status, body)
             if parsing is not None:
-                _place(rows, await parsing, start, step, n)
+                _place(rows, await parsing, start, step, n, keep)
             parsing = asyncio.create_task(asyncio.to_thread(_parse, url, asked, status, body))
         if parsing is not None:
-            _place(rows, await parsing, start, step, n)
+            _place(rows, await parsing, start, step, n, keep)
     finally:
         if parsing is not None and not parsing.done():
             parsing.cancel()  # a later stretch failed: this one's result is not wanted
@@ -224,12 +233,16 @@ def _place(
     start: float,
     step: float,
     n: int,
+    keep: Callable[[dict[str, str]], bool] | None = None,
 ) -> None:
-    """Each series' samples on the regular grid of its row (made on first sight, NaN-filled)."""
+    """Each series' samples on the regular grid of its row (made on first sight, NaN-filled),
+    those ``keep`` accepts."""
     for metric, stamps, values in found:
         key = _key(metric)
         row = rows.get(key)
         if row is None:
+            if keep is not None and not keep(dict(key)):
+                continue
             row = rows[key] = np.full(n, np.nan)
         if not len(stamps):
             continue

@@ -257,9 +257,17 @@ async def test_a_range_read_in_chunks_is_the_range_read_at_once(
         limited = await reader.query_range(session, seeded["prom"].url, expr, start, end, step)
         monkeypatch.setattr(reader, "PIECES", 7)  # seven, each parsed while the next is read
         pieces = await reader.query_range(session, seeded["prom"].url, expr, start, end, step)
+        # a shard's read keeps its own series only, stretch by stretch
+        disk = await reader.query_range(
+            session, seeded["prom"].url, expr, start, end, step,
+            keep=lambda labels: "mountpoint" in labels,
+        )  # fmt: skip
     assert np.isfinite(whole.values).mean() > 0.9  # the history is there, not two empty reads
     for read in (limited, pieces):
         assert read.values.shape == whole.values.shape == (2, 2880)
         assert sorted(map(str, read.labels)) == sorted(map(str, whole.labels))
         order = [whole.labels.index(lab) for lab in read.labels]
         assert np.array_equal(read.values, whole.values[order], equal_nan=True)
+    [row] = [i for i, lab in enumerate(whole.labels) if "mountpoint" in lab]
+    assert disk.labels == [whole.labels[row]]
+    assert np.array_equal(disk.values, whole.values[[row]], equal_nan=True)
