@@ -6,7 +6,7 @@ phase by phase (medians of the runs), with the sidecar's own peak resident memor
 fresh process, nothing of the baselines counted) and this process' peak. Targets: 1,000 series
 in at most 2 s, 10,000 in at most 30 s and 1.5 GB.
 
-    python -m bench.sidecar_speed [--series 1000] [--runs 3]
+    python -m bench.sidecar_speed [--series 1000] [--runs 3] [--shard 0/4]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import aiohttp
 import numpy as np
 
 from bench._pandas_detector import scores as reference
-from forecaster_sidecar.analyse import FLAG_HOLD_SECONDS, analyse
+from forecaster_sidecar.analyse import FLAG_HOLD_SECONDS, analyse, shard_of
 from forecaster_sidecar.anomaly import scores
 from forecaster_sidecar.prometheus import query_range
 from globalmon.spec.forecast import Forecast
@@ -56,15 +56,22 @@ def _target() -> Forecast:
     )
 
 
-def sidecar_peak_mb(url: str, end: float) -> float:
-    """One sidecar run (fetch, parse, analyse) in this process; its peak resident memory. Run in
-    a fresh process of its own, so nothing of the baselines' is counted."""
+def sidecar_peak_mb(url: str, end: float, shard: tuple[int, int] = (0, 1)) -> float:
+    """One sidecar run (fetch, parse, analyse) of shard ``(i, n)`` in this process; its peak
+    resident memory. Run in a fresh process of its own, so nothing of the baselines' is
+    counted."""
+    i, n = shard
+
+    def mine(labels: dict[str, str]) -> bool:
+        return shard_of(labels, n) == i
 
     async def run() -> None:
         timeout = aiohttp.ClientTimeout(total=1800)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             start = end - (POINTS - 1) * STEP
-            matrix = await query_range(session, url, "bench_value", start, end, float(STEP))
+            matrix = await query_range(
+                session, url, "bench_value", start, end, float(STEP), keep=mine if n > 1 else None
+            )
         analyse(_target(), matrix)
 
     asyncio.run(run())
@@ -121,10 +128,24 @@ async def one_run(url: str, target: Forecast, end: float) -> dict[str, float]:
     }
 
 
+def _shard(text: str) -> tuple[int, int]:
+    i, _, n = text.partition("/")
+    if not (i.isdigit() and n.isdigit() and 0 <= int(i) < int(n)):
+        raise argparse.ArgumentTypeError(f"found {text!r}; expected i/n with 0 <= i < n")
+    return int(i), int(n)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--shard",
+        type=_shard,
+        default=(0, 1),
+        metavar="I/N",
+        help="also measure the sidecar's peak memory as this shard",
+    )
     args = parser.parse_args()
     prom_bin = servers.find_binary(["prometheus"])
     promtool = servers.find_binary(["promtool"])
@@ -148,6 +169,11 @@ def main() -> None:
                 idle = child.submit(idle_mb).result()
             with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as child:
                 peak = child.submit(sidecar_peak_mb, prom.url, float(end)).result()
+            shard_peak = None
+            if args.shard[1] > 1:
+                with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as child:
+                    job = child.submit(sidecar_peak_mb, prom.url, float(end), args.shard)
+                    shard_peak = job.result()
             results = [asyncio.run(one_run(prom.url, _target(), end)) for _ in range(args.runs)]
         finally:
             prom.stop()
@@ -166,6 +192,9 @@ def main() -> None:
         f"sidecar peak memory  {peak:8.0f} MB (a process of its own, one run; {idle:.0f} MB "
         f"of it imports: {per_k:.0f} MB per 1,000 series)"
     )
+    if shard_peak is not None:
+        i, n = args.shard
+        print(f"sidecar peak memory  {shard_peak:8.0f} MB as shard {i}/{n} (its rows only)")
     print(f"peak memory          {peak_mb:8.0f} MB (this process: the timed runs and baselines)")
 
 

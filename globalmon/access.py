@@ -113,14 +113,20 @@ class Credentials:
 
 @dataclass
 class Budget:
-    """A token bucket per credential: ``rate`` requests a second, ``burst`` at once."""
+    """A token bucket per credential: ``rate`` requests a second, ``burst`` at once. Keys are
+    credentials, or client addresses for a shared token: a bucket that has refilled is the same
+    as none, so such buckets are dropped whenever the table has doubled (many addresses cannot
+    grow it without bound, and no request pays for a sweep more than once on average)."""
 
     rate: float
     burst: float
     _left: dict[str, tuple[float, float]] = field(default_factory=dict)  # name -> (tokens, at)
+    _sweep_at: int = 1024
 
     def take(self, name: str, now: float) -> float:
         """0 when the request may go; else the seconds until one may."""
+        if len(self._left) >= self._sweep_at:
+            self._sweep(now)
         tokens, at = self._left.get(name, (self.burst, now))
         tokens = min(self.burst, tokens + max(0.0, now - at) * self.rate)
         if tokens >= 1:
@@ -128,6 +134,12 @@ class Budget:
             return 0.0
         self._left[name] = (tokens, now)
         return (1 - tokens) / self.rate
+
+    def _sweep(self, now: float) -> None:
+        full = [k for k, (t, at) in self._left.items() if t + (now - at) * self.rate >= self.burst]
+        for k in full:
+            del self._left[k]
+        self._sweep_at = max(1024, 2 * len(self._left))
 
 
 def named_credentials(spec: CredentialsSpec) -> tuple[tuple[str, str, str], ...]:

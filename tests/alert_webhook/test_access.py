@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from globalmon.access import Budget
 from globalmon.spec import SpecError, load_spec_text
 from rules_generator.generate import generate
 from tests.alert_webhook.fixtures import (
@@ -212,3 +213,23 @@ def test_alertmanager_sends_a_senders_token_and_a_spec_must_have_one() -> None:
     twice = named + "  - {name: am, role: viewer, sha256: " + "b" * 64 + "}\n"
     with pytest.raises(SpecError, match='"am" again'):
         load_spec_text(_spec(twice))
+
+
+def test_a_budget_forgets_refilled_buckets_and_keeps_the_rest() -> None:
+    """20,000 client addresses, a hundred a second, each asking once: the table stays at the
+    sweep's size, not 20,000 (a refilled bucket is the same as none); a bucket still in debt
+    survives every sweep."""
+    budget = Budget(rate=1.0, burst=2.0)
+    for _ in range(3):
+        budget.take("busy", 0.0)
+    largest = 0
+    for i in range(20000):
+        budget.take(f"10.{i // 65536}.{i // 256 % 256}.{i % 256}", i * 0.01)
+        largest = max(largest, len(budget._left))
+    assert largest <= 1024
+    spent = Budget(rate=1.0, burst=2.0)
+    for _ in range(3):
+        spent.take("busy", 0.0)
+    for i in range(3000):
+        spent.take(f"a{i}", 0.0)  # three sweeps at time 0
+    assert spent.take("busy", 0.5) > 0  # still in debt: not forgotten
