@@ -1,6 +1,7 @@
 # The two commands: `make demo` and `make test`. Both set up what is missing first: Debian's
 # prometheus, prometheus-alertmanager and prometheus-node-exporter (services not started),
-# chromium and its driver for the console's browser tests, and a virtualenv.
+# chromium and its driver for the console's browser tests, postgresql for the webhook's replica
+# tests (a throwaway cluster per run, never the system service), and a virtualenv.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -36,6 +37,7 @@ system-deps:
 	command -v wrk >/dev/null || missing="$$missing wrk"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	missing=$$(echo $$missing | tr ' ' '\n' | sort -u | tr '\n' ' '); \
 	echo "installing Debian packages: $$missing"; \

@@ -21,6 +21,7 @@ from globalmon.cliutil import (
     serve,
 )
 from globalmon.logs import add_log_flags
+from globalmon.pg import PgConnection, dbapi, id_tables, is_url, redact
 
 
 def run_webhook(args: argparse.Namespace) -> int:
@@ -35,6 +36,9 @@ def run_webhook(args: argparse.Namespace) -> int:
     from globalmon.durable_process import WriterGone
     from globalmon.secrets import SecretUnavailable, read_secret
 
+    if args.spec is None:
+        print("globalmon webhook: the following arguments are required: --spec", file=sys.stderr)
+        return EXIT_USAGE
     spec = load_or_report(args.spec)
     if spec is None:
         return EXIT_USAGE
@@ -73,12 +77,11 @@ def run_webhook(args: argparse.Namespace) -> int:
         except (OSError, ssl.SSLError) as exc:
             print(f"globalmon webhook: cannot load the TLS certificate: {exc}", file=sys.stderr)
             return EXIT_FAILURE
+    target: str | Path = args.db if is_url(args.db) else Path(args.db)
     try:
-        store = WebhookStore(
-            Path(args.db), config.rules, synchronous=args.synchronous, writer="process"
-        )
+        store = WebhookStore(target, config.rules, synchronous=args.synchronous, writer="process")
     except (sqlite3.Error, OSError, WriterGone) as exc:
-        print(f"globalmon webhook: cannot open {args.db}: {exc}", file=sys.stderr)
+        print(f"globalmon webhook: cannot open {redact(args.db)}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     try:
         app = create_app(config, clock=time.time, store=store)
@@ -88,6 +91,19 @@ def run_webhook(args: argparse.Namespace) -> int:
 
 
 def _open_audit(path: str) -> sqlite3.Connection | None:
+    if is_url(path):
+        from alert_webhook.schema import SCHEMA
+
+        try:
+            shared = PgConnection(path, id_tables=id_tables(SCHEMA))
+            shared.execute("SELECT 1 FROM audit LIMIT 1")
+        except sqlite3.Error as exc:
+            print(
+                f"globalmon audit: cannot read the audit trail in {redact(path)}: {exc}",
+                file=sys.stderr,
+            )
+            return None
+        return dbapi(shared)
     if not Path(path).is_file():
         print(
             f"globalmon audit: --db: found {path!r}; expected an existing webhook database",
@@ -172,12 +188,13 @@ def run_audit_prune(args: argparse.Namespace) -> int:
     from globalmon.spec.types import duration_seconds
 
     key = _read_key(args.key_file)
-    readable = _open_audit(args.db)  # the same check and message as verify's
-    if readable is None or not key:
+    db = _open_audit(args.db)  # the same check and message as verify's
+    if db is None or not key:
         return EXIT_FAILURE
-    readable.close()
+    if not is_url(args.db):  # a read-only connection until now
+        db.close()
+        db = sqlite3.connect(args.db, isolation_level=None)
     now = time.time()
-    db = sqlite3.connect(args.db, isolation_level=None)
     try:
         db.execute("PRAGMA busy_timeout=30000")  # a running webhook's group commit is short
         try:
@@ -186,7 +203,7 @@ def run_audit_prune(args: argparse.Namespace) -> int:
             print(f"globalmon audit prune: --older-than: {exc}", file=sys.stderr)
             return EXIT_USAGE
         except sqlite3.Error as exc:
-            print(f"globalmon audit prune: {args.db}: {exc}", file=sys.stderr)
+            print(f"globalmon audit prune: {redact(args.db)}: {exc}", file=sys.stderr)
             return EXIT_FAILURE
     finally:
         db.close()
@@ -200,14 +217,44 @@ def run_audit_prune(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def run_migrate(args: argparse.Namespace) -> int:
+    from alert_webhook.migrate import MigrationError, migrate
+
+    source = args.source.removeprefix("sqlite:")
+    if not is_url(args.target):
+        print(
+            f"globalmon webhook migrate: --to: found {args.target!r}; expected a postgresql:// URL",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if not Path(source).is_file():
+        print(
+            f"globalmon webhook migrate: --from: found {args.source!r}; expected an existing "
+            "webhook database (sqlite:PATH)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        done = migrate(source, args.target)
+    except (MigrationError, sqlite3.Error) as exc:
+        print(f"globalmon webhook migrate: {exc}", file=sys.stderr)
+        print("nothing was committed to the target", file=sys.stderr)
+        return EXIT_FAILURE
+    counts = ", ".join(f"{n} {table}" for table, n in done.rows.items())
+    print(f"copied {counts} into {redact(args.target)}")
+    print(f"audit trail intact: {done.audit_records} records, head {done.head} (as the source's)")
+    return EXIT_OK
+
+
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("webhook", help="run the alert webhook (incidents, escalation, recovery)")
-    p.add_argument("--spec", required=True, metavar="SPEC", help="region spec YAML file")
+    p.add_argument("--spec", metavar="SPEC", help="region spec YAML file (required)")
     p.add_argument(
         "--db",
         default="globalmon-webhook.db",
-        metavar="PATH",
-        help="SQLite file for alerts, incidents and the audit trail (default: %(default)s)",
+        metavar="PATH|URL",
+        help="SQLite file for alerts, incidents and the audit trail, or a postgresql:// URL "
+        "that several replicas share (default: %(default)s)",
     )
     p.add_argument(
         "--web.listen-address",
@@ -234,18 +281,33 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     add_insecure_flag(p)
     add_log_flags(p)
     p.set_defaults(func=run_webhook)
+    verbs = p.add_subparsers(dest="verb", metavar="{migrate}")
+    m = verbs.add_parser(
+        "migrate", help="copy a SQLite webhook database into PostgreSQL and check the audit trail"
+    )
+    m.add_argument(
+        "--from", dest="source", required=True, metavar="sqlite:PATH", help="the SQLite database"
+    )
+    m.add_argument(
+        "--to",
+        dest="target",
+        required=True,
+        metavar="URL",
+        help="an empty PostgreSQL database (postgresql://user:password@host/db)",
+    )
+    m.set_defaults(func=run_migrate)
 
     p = sub.add_parser("audit", help="check or export the webhook's hash-chained audit trail")
     verbs = p.add_subparsers(dest="verb", required=True, metavar="{verify,export,prune}")
     v = verbs.add_parser("verify", help="find edited, inserted or deleted records")
-    v.add_argument("--db", required=True, metavar="PATH", help="the webhook's database")
+    v.add_argument("--db", required=True, metavar="PATH|URL", help="the webhook's database")
     v.add_argument("--expect-head", metavar="HASH", help="the head hash recorded earlier")
     v.add_argument(
         "--key-file", metavar="FILE", help="the key prune signed its checkpoints with: check them"
     )
     v.set_defaults(func=run_audit_verify)
     e = verbs.add_parser("export", help="write the records as JSON lines")
-    e.add_argument("--db", required=True, metavar="PATH", help="the webhook's database")
+    e.add_argument("--db", required=True, metavar="PATH|URL", help="the webhook's database")
     e.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
     e.set_defaults(func=run_audit_export)
     r = verbs.add_parser(
@@ -253,7 +315,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="delete incidents resolved long ago and the audit records before them, leaving a "
         "signed checkpoint",
     )
-    r.add_argument("--db", required=True, metavar="PATH", help="the webhook's database")
+    r.add_argument("--db", required=True, metavar="PATH|URL", help="the webhook's database")
     r.add_argument(
         "--older-than",
         required=True,

@@ -29,8 +29,8 @@ def ingest(db: sqlite3.Connection, rules: Rules, alerts: list[Alert], now: float
         if watchdog:  # every delivery counts, repeats included: it says the pipeline works
             out.watchdogs.append(alert.labels.get("region", ""))
         cur = db.execute(
-            "INSERT OR IGNORE INTO receipts(fingerprint, starts_at, status, received_at) "
-            "VALUES (?,?,?,?)",
+            "INSERT INTO receipts(fingerprint, starts_at, status, received_at) "
+            "VALUES (?,?,?,?) ON CONFLICT DO NOTHING",
             (alert.fingerprint, starts, alert.status, now),
         )
         if cur.rowcount == 0:
@@ -93,9 +93,9 @@ def _insert(
     """The new incident's id; None when this episode has one already."""
     labels = alert.labels
     cur = db.execute(
-        "INSERT OR IGNORE INTO incidents(fingerprint, starts_at, alertname, severity, region, "
+        "INSERT INTO incidents(fingerprint, starts_at, alertname, severity, region, "
         "service, labels, annotations, state, opened_at, policy, base, next_due) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
         (
             alert.fingerprint,
             starts,

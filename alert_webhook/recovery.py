@@ -4,6 +4,7 @@ radius), claiming them to run, their results, verification, approval, and interr
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 from jinja2 import TemplateError
 
@@ -112,7 +113,9 @@ def _record_action(
     return cur.lastrowid
 
 
-def claim_actions(db: sqlite3.Connection, rules: Rules, now: float) -> list[int]:
+def claim_actions(
+    db: sqlite3.Connection, rules: Rules, now: float, replica: str | None = None
+) -> list[int]:
     """Pending actions allowed to start now (concurrency and blast radius), marked running.
 
     Marking them running commits before anything runs: after a crash such a row is
@@ -151,6 +154,12 @@ def claim_actions(db: sqlite3.Connection, rules: Rules, now: float) -> list[int]
         per_action[name] = per_action.get(name, 0) + 1
         per_region[region] = per_region.get(region, 0) + 1
         db.execute("UPDATE actions SET state='running', started_at=? WHERE id=?", (now, row))
+        if replica is not None:  # replicas: the one running it (alert_webhook.replicas)
+            db.execute(
+                "INSERT INTO action_owners(action_id, replica) VALUES (?,?) "
+                "ON CONFLICT(action_id) DO UPDATE SET replica=excluded.replica",
+                (row, replica),
+            )
         timeline(db, chain, incident, now, "action_started", action=name, action_id=row)
         claimed.append(row)
     return claimed
@@ -168,9 +177,14 @@ def finish_action(
 ) -> None:
     """Record a run's result; a failure escalates the incident at once."""
     chain = Chain(db)
-    incident, name = db.execute(
-        "SELECT incident_id, action FROM actions WHERE id=?", (row,)
+    incident, name, was = db.execute(
+        "SELECT incident_id, action, state FROM actions WHERE id=?", (row,)
     ).fetchone()
+    if (
+        was not in ACTIVE_ACTION_STATES
+    ):  # interrupted meanwhile (its replica was taken for gone): keep that
+        _late(db, chain, incident, name, row, result, detail, now)
+        return
     state = A.VERIFYING if verifying else result
     db.execute(
         "UPDATE actions SET state=?, finished_at=?, detail=? WHERE id=?",
@@ -196,9 +210,13 @@ def verified(
     db: sqlite3.Connection, rules: Rules, row: int, ok: bool, detail: str, now: float
 ) -> None:
     chain = Chain(db)
-    incident, name = db.execute(
-        "SELECT incident_id, action FROM actions WHERE id=?", (row,)
+    incident, name, was = db.execute(
+        "SELECT incident_id, action, state FROM actions WHERE id=?", (row,)
     ).fetchone()
+    if was != A.VERIFYING:
+        result = A.VERIFIED if ok else A.VERIFY_FAILED
+        _late(db, chain, incident, name, row, result, detail, now)
+        return
     db.execute(
         "UPDATE actions SET state=?, detail=detail || ? WHERE id=?",
         (A.VERIFIED if ok else A.VERIFY_FAILED, f"\n{detail}", row),
@@ -212,6 +230,30 @@ def verified(
         )
         escalate_now(db, chain, rules, incident, now, f"recovery action {name} did not recover")
         _retry_later(db, chain, rules, row, now)
+
+
+def _late(
+    db: sqlite3.Connection,
+    chain: Chain,
+    incident: int,
+    name: str,
+    row: int,
+    result: str,
+    detail: str,
+    now: float,
+) -> None:
+    """A result for an action no longer running: on the record, the state left as it is."""
+    timeline(
+        db,
+        chain,
+        incident,
+        now,
+        "action_result_late",
+        action=name,
+        action_id=row,
+        result=result,
+        detail=detail[-500:],
+    )
 
 
 def _retry_later(db: sqlite3.Connection, chain: Chain, rules: Rules, row: int, now: float) -> None:
@@ -266,13 +308,20 @@ def approve(db: sqlite3.Connection, row: int, by: str, approved: bool, now: floa
 
 def interrupt_running(db: sqlite3.Connection, rules: Rules, now: float) -> int:
     """At start: actions that were running when the process died are never run again."""
-    chain = Chain(db)
     active = ",".join(f"'{s}'" for s in ACTIVE_ACTION_STATES)
     rows = db.execute(
         f"SELECT id, incident_id, action FROM actions WHERE state IN ({active})"
     ).fetchall()
+    interrupt(db, rules, [tuple(r) for r in rows], now)
+    return len(rows)
+
+
+def interrupt(
+    db: sqlite3.Connection, rules: Rules, rows: list[tuple[Any, ...]], now: float
+) -> None:
+    """Mark (id, incident, action) rows interrupted and escalate their incidents."""
+    chain = Chain(db)
     for row, incident, name in rows:
         db.execute("UPDATE actions SET state='interrupted', finished_at=? WHERE id=?", (now, row))
         timeline(db, chain, incident, now, "action_interrupted", action=name, action_id=row)
         escalate_now(db, chain, rules, incident, now, f"recovery action {name} was interrupted")
-    return len(rows)

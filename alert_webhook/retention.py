@@ -28,6 +28,7 @@ from functools import partial
 from typing import TypeVar
 
 from alert_webhook.audit import CHECKPOINTS, Chain, Checkpoint, sign
+from alert_webhook.schema import REPLICAS
 from globalmon.conventions import ActionState
 
 MIN_AGE_SECONDS = 86400.0  # Alertmanager's retries and the actions' cooldowns are younger
@@ -76,6 +77,9 @@ def _transaction(db: sqlite3.Connection, work: Callable[[], T], pause: float) ->
     return out
 
 
+DOOMED = "(SELECT id FROM doomed)"  # SQLite's "IN doomed", in words PostgreSQL knows too
+
+
 def _incidents(db: sqlite3.Connection, cutoff: float, after: int, batch: int) -> tuple[Pruned, int]:
     """One batch: the resolved incidents with ids after ``after``; the counts and the last id
     looked at (0 when there was none)."""
@@ -83,36 +87,39 @@ def _incidents(db: sqlite3.Connection, cutoff: float, after: int, batch: int) ->
     db.execute("DELETE FROM doomed")
     db.execute(
         f"""INSERT INTO doomed SELECT id FROM incidents i
-        WHERE id > :after AND state = 'resolved' AND resolved_at < :cut
+        WHERE id > ? AND state = 'resolved' AND resolved_at < ?
           AND NOT EXISTS (SELECT 1 FROM actions a WHERE a.incident_id = i.id
                           AND a.state IN ({unfinished}))
           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.incident_id = i.id
                           AND d.state = 'pending')
-        ORDER BY id LIMIT :batch""",
-        {"cut": cutoff, "after": after, "batch": batch},
+        ORDER BY id LIMIT ?""",
+        (after, cutoff, batch),
     )
     (last,) = db.execute("SELECT COALESCE(MAX(id), 0) FROM doomed").fetchone()
     # a root cause stays while one of its symptoms stays (which may keep that one's root)
     kept_roots = (
         "DELETE FROM doomed WHERE id IN (SELECT symptom_of FROM incidents "
-        "WHERE symptom_of IS NOT NULL AND id NOT IN doomed)"
+        "WHERE symptom_of IS NOT NULL AND id NOT IN (SELECT id FROM doomed))"
     )
     while db.execute(kept_roots).rowcount:
         pass
     # a doomed incident that is a root of another doomed one goes with it
-    db.execute("UPDATE incidents SET symptom_of = NULL WHERE id IN doomed")
+    db.execute(f"UPDATE incidents SET symptom_of = NULL WHERE id IN {DOOMED}")
 
     def gone(sql: str) -> int:
         return db.execute(sql).rowcount
 
-    attempts = gone(
-        "DELETE FROM delivery_attempts WHERE delivery_id IN "
-        "(SELECT id FROM deliveries WHERE incident_id IN doomed)"
+    their_deliveries = f"(SELECT id FROM deliveries WHERE incident_id IN {DOOMED})"
+    attempts = gone(f"DELETE FROM delivery_attempts WHERE delivery_id IN {their_deliveries}")
+    gone(f"DELETE FROM delivery_leases WHERE delivery_id IN {their_deliveries}")
+    deliveries = gone(f"DELETE FROM deliveries WHERE incident_id IN {DOOMED}")
+    timeline = gone(f"DELETE FROM timeline WHERE incident_id IN {DOOMED}")
+    gone(
+        "DELETE FROM action_owners WHERE action_id IN "
+        f"(SELECT id FROM actions WHERE incident_id IN {DOOMED})"
     )
-    deliveries = gone("DELETE FROM deliveries WHERE incident_id IN doomed")
-    timeline = gone("DELETE FROM timeline WHERE incident_id IN doomed")
-    actions = gone("DELETE FROM actions WHERE incident_id IN doomed")
-    incidents = gone("DELETE FROM incidents WHERE id IN doomed")
+    actions = gone(f"DELETE FROM actions WHERE incident_id IN {DOOMED}")
+    incidents = gone(f"DELETE FROM incidents WHERE id IN {DOOMED}")
     return Pruned(incidents, timeline, deliveries, attempts, actions), last
 
 
@@ -139,8 +146,9 @@ def _audit(db: sqlite3.Connection, upto: int, now: float, key: bytes, batch: int
     pruned = db.execute("DELETE FROM audit WHERE seq <= ?", (end,)).rowcount
     checkpoint = Checkpoint(end, row[0], now, pruned, sign(key, end, row[0], now, pruned))
     db.execute(
-        "INSERT OR REPLACE INTO audit_checkpoints(seq, hash, at, pruned, signature) "
-        "VALUES (?,?,?,?,?)",
+        "INSERT INTO audit_checkpoints(seq, hash, at, pruned, signature) VALUES (?,?,?,?,?) "
+        "ON CONFLICT(seq) DO UPDATE SET hash=excluded.hash, at=excluded.at, "
+        "pruned=excluded.pruned, signature=excluded.signature",
         (end, row[0], now, pruned, checkpoint.signature),
     )
     return Pruned(audit=pruned, checkpoint=checkpoint)
@@ -161,7 +169,8 @@ def prune(
         raise ValueError(f"the cutoff must be at least {MIN_AGE_SECONDS:.0f} s before now")
     if not key:
         raise ValueError("the checkpoint key is empty")
-    db.execute(CHECKPOINTS)
+    for tables in (CHECKPOINTS, REPLICAS):  # a database older than these tables
+        db.executescript(tables)
     db.execute("CREATE TEMP TABLE IF NOT EXISTS doomed(id INTEGER PRIMARY KEY)")
     total, after = Pruned(), 0
     while True:  # incidents in batches of ascending ids

@@ -19,6 +19,7 @@ import aiohttp
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from alert_webhook import actions as act
+from alert_webhook import replicas
 from alert_webhook.channels import DeliveryError, Message, send
 from alert_webhook.records import Attempt, Kpis, Outcome, RetryPolicy, Timed
 from alert_webhook.rules import Rules
@@ -165,15 +166,37 @@ class Webhook:
             await self._session.close()
 
     async def start(self) -> None:
-        """At start: actions cut short by a crash are marked interrupted, never run again."""
-        await self.store.interrupt_running(self.clock())
+        """At start: actions cut short by a crash are marked interrupted, never run again. A
+        replica of several only takes those whose replica stopped beating."""
+        now = self.clock()
+        if self.store.shared:
+            await self.store.beat(now)
+            self._beat_at = now
+            await self.store.interrupt_orphaned(now)
+        else:
+            await self.store.interrupt_running(now)
+
+    _beat_at = float("-inf")
+
+    async def _replica_pass(self, now: float) -> None:
+        """Replicas: say this one is alive; take over what a gone one was running."""
+        if now - self._beat_at >= replicas.BEAT_EVERY:
+            await self.store.beat(now)
+            self._beat_at = now
+        if await self.store.orphans(now):
+            await self.store.interrupt_orphaned(now)
 
     async def tick(self) -> None:
-        """One pass. Its three stages fail apart: a bug or a bad row in one (a notification
-        that cannot be built, say) must not keep the others, recovery above all, from running."""
+        """One pass. Its stages fail apart: a bug or a bad row in one (a notification that
+        cannot be built, say) must not keep the others, recovery above all, from running."""
         now = self.clock()
-        escalations, actions = await self.store.work_due(now)
         failed: list[BaseException] = []
+        if self.store.shared:
+            try:
+                await self._replica_pass(now)
+            except Exception as exc:
+                failed.append(exc)
+        escalations, actions = await self.store.work_due(now)
         if escalations:
             try:
                 self.metrics.count(await self.store.escalate(now))
@@ -208,7 +231,9 @@ class Webhook:
     # --- notifications ---
 
     async def deliver(self, now: float) -> None:
-        due = await self.store.due_deliveries(now)
+        if not await self.store.due_deliveries(now, limit=1):  # a read: idle ticks write nothing
+            return
+        due = await self.store.claim_deliveries(now)
         gate = asyncio.Semaphore(self.config.delivery_concurrency)
 
         async def one(d: dict[str, object]) -> None:

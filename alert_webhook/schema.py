@@ -1,8 +1,27 @@
-"""The webhook's SQLite schema. Times are Unix seconds from the injected clock."""
+"""The webhook's schema, in SQLite's types (`globalmon.pg.schema` gives PostgreSQL's). Times are
+Unix seconds from the injected clock."""
 
 from alert_webhook.audit import CHECKPOINTS
 from alert_webhook.audit import SCHEMA as AUDIT
 from globalmon.conventions import ActionState
+
+# replicas sharing one database (alert_webhook.replicas)
+REPLICAS = """
+CREATE TABLE IF NOT EXISTS replicas(
+    id TEXT PRIMARY KEY,
+    started_at REAL NOT NULL,
+    seen_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS delivery_leases(
+    delivery_id INTEGER PRIMARY KEY,  -- deliveries.id
+    replica TEXT NOT NULL,
+    until REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS action_owners(
+    action_id INTEGER PRIMARY KEY,    -- actions.id
+    replica TEXT NOT NULL
+);
+"""
 
 SCHEMA = (
     AUDIT
@@ -96,6 +115,7 @@ CREATE INDEX IF NOT EXISTS actions_finished ON actions(finished_at) WHERE finish
 CREATE INDEX IF NOT EXISTS actions_incident ON actions(incident_id, action);
 CREATE INDEX IF NOT EXISTS actions_target ON actions(action, target, created_at);
 """
+    + REPLICAS
 )
 
 ACTIVE_ACTION_STATES = (ActionState.RUNNING, ActionState.VERIFYING)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import socket
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from alert_webhook import escalation, incidents, operators, recovery
+from alert_webhook import escalation, incidents, operators, recovery, replicas
 from alert_webhook.audit import Chain
 from alert_webhook.payload import Alert, parse
 from alert_webhook.records import Attempt, Kpis, Outcome, RetryPolicy, Timed, iso
 from alert_webhook.rules import Rules
 from alert_webhook.schema import SCHEMA
+from globalmon import pg
 from globalmon.conventions import ActionState as A
 from globalmon.conventions import DeliveryState as D
 from globalmon.durable import GroupCommitWriter
@@ -76,6 +80,7 @@ def _delivery_result(
     db: sqlite3.Connection, rules: Rules, attempt: Attempt, policy: RetryPolicy
 ) -> str:
     delivery, ok, detail, now = attempt.delivery, attempt.ok, attempt.detail, attempt.at
+    replicas.release(db, delivery)
     (attempts,) = db.execute("SELECT attempts FROM deliveries WHERE id=?", (delivery,)).fetchone()
     attempts += 1
     if ok:
@@ -114,7 +119,11 @@ def _delivery_result(
 class WebhookStore:
     """Writes go to a group-committing writer: a thread (``writer="thread"``, what the tests'
     in-process apps use) or a child process (``"process"``, what `globalmon webhook` runs: the
-    event loop then keeps its interpreter lock to itself). Both run the same functions below."""
+    event loop then keeps its interpreter lock to itself). Both run the same functions below.
+
+    ``path`` is a SQLite file, or a ``postgresql://`` URL that replicas share (``shared``): the
+    writer is then a thread (the server does the work) and this store is replica ``replica``.
+    """
 
     def __init__(
         self,
@@ -125,8 +134,13 @@ class WebhookStore:
         writer: Literal["thread", "process"] = "thread",
     ) -> None:
         self.rules = rules
+        self.shared = pg.is_url(path)
+        self.replica = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self.writer: GroupCommitWriter | ProcessWriter
-        if writer == "process":
+        if self.shared:
+            url = str(path)
+            self.writer = GroupCommitWriter(pg.redact(url), backend=pg.PgServer(url, SCHEMA))
+        elif writer == "process":
             self.writer = ProcessWriter(
                 path, SCHEMA, synchronous=synchronous, context=(Rules, (rules.spec,))
             )
@@ -184,7 +198,21 @@ class WebhookStore:
         await self._write(_without_rules, recovery.approve, action, by, approved, now)
 
     async def claim_actions(self, now: float) -> list[int]:
-        return await self._write(recovery.claim_actions, now)
+        return await self._write(recovery.claim_actions, now, self.replica if self.shared else None)
+
+    async def claim_deliveries(self, now: float, limit: int = 100) -> list[dict[str, Any]]:
+        """Due notifications, leased to this replica until their result is recorded."""
+        return await self._write(replicas.claim_deliveries, self.replica, now, limit)
+
+    async def beat(self, now: float) -> None:
+        await self._write(replicas.beat, self.replica, now)
+
+    async def interrupt_orphaned(self, now: float) -> int:
+        """Running actions of replicas that stopped beating: interrupted, escalated."""
+        return await self._write(replicas.interrupt_orphaned, self.replica, now)
+
+    async def orphans(self, now: float) -> bool:
+        return await self.writer.read(lambda db: replicas.work_due(db, self.replica, now))
 
     async def finish_action(
         self, row: int, result: str, detail: str, now: float, *, verifying: bool = False
@@ -325,7 +353,7 @@ class WebhookStore:
             (A.VERIFIED, A.SUCCEEDED, A.VERIFY_FAILED, A.FAILED, A.TIMEOUT, A.ERROR)
         )
         actions = await self.rows(
-            f"SELECT action, avg(state IN ('{ok}')) FROM actions "
+            f"SELECT action, avg(CASE WHEN state IN ('{ok}') THEN 1.0 ELSE 0.0 END) FROM actions "
             f"WHERE finished_at >= ? AND state IN ('{ended}') GROUP BY action",
             (since,),
         )

@@ -9,6 +9,11 @@ machine it still shares the CPU with it. Each server is warmed up first: a new d
 seconds are slower while its WAL file grows. After the run every answered alert is looked up in
 the webhook's database. Medians over the rounds.
 
+The same load also goes to the webhook on PostgreSQL (a throwaway cluster on loopback, fsync and
+synchronous_commit on: a commit is durable as SQLite's FULL), alone and as two replicas sharing
+one database (wrk's connections split between them): durable alerts/s on either database, in
+one run.
+
     python -m bench.webhook_ingest [--seconds 10] [--rounds 3] [--storm 10000]
 """
 
@@ -27,13 +32,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 import yaml
 
-from local_stack import servers
+from local_stack import postgres, servers
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = Path(__file__).with_name("webhook_alerts.lua")
@@ -127,64 +133,98 @@ async def post_once(url: str, body: bytes) -> float:
         return time.perf_counter() - start
 
 
-def webhook(work: Path, name: str, synchronous: str) -> servers.Server:
+def webhook(work: Path, name: str, synchronous: str, db: str | None = None) -> servers.Server:
     port = servers.free_port()
     return servers.Server(
         name,
         [sys.executable, "-m", "globalmon", "webhook", "--spec", str(spec(work / "spec.yaml")),
-         "--db", str(work / f"{name}.db"), "--web.listen-address", f"127.0.0.1:{port}",
+         "--db", db or str(work / f"{name}.db"), "--web.listen-address", f"127.0.0.1:{port}",
          "--synchronous", synchronous],
         port, work / name,
     )  # fmt: skip
 
 
-def stored(db: Path) -> int:
+def stored(db: Path | str) -> int:
+    if isinstance(db, str):  # a PostgreSQL URL
+        import psycopg
+
+        with psycopg.connect(db) as pg_conn:
+            row = pg_conn.execute("SELECT count(*) FROM receipts").fetchone()
+            return int(row[0]) if row else 0
     with sqlite3.connect(db) as conn:
         (n,) = conn.execute("SELECT count(*) FROM receipts").fetchone()
     return int(n)
+
+
+def load(group: list[servers.Server], size: int, seconds: int, conc: int) -> Run:
+    """wrk against every server of ``group`` at once (replicas share the connections out)."""
+    with ThreadPoolExecutor(len(group)) as pool:
+        runs = list(pool.map(lambda s: wrk(s.url, size, seconds, conc // len(group)), group))
+    return Run(
+        sum(r.alerts for r in runs),
+        sum(r.rate for r in runs),
+        max(r.p50 for r in runs),
+        max(r.p99 for r in runs),
+    )
 
 
 def run(args: argparse.Namespace, work: Path) -> None:
     os.environ["BENCH_WEBHOOK_TOKEN"] = TOKEN
     noop_port = servers.free_port()
     (work / "noop.py").write_text(NOOP)
-    targets = {
-        "no-op aiohttp": servers.Server(
-            "noop",
-            [sys.executable, str(work / "noop.py"), str(noop_port)],
-            noop_port,
-            work / "noop",
-        ),
-        "globalmon webhook": webhook(work, "webhook", "FULL"),
-        "webhook, synchronous=NORMAL": webhook(work, "webhook-normal", "NORMAL"),
+    server = postgres.start()  # fsync and synchronous_commit on: a commit is on disk
+    shared = {n: server.database(n) for n in ("one", "two")}
+    targets: dict[str, list[servers.Server]] = {
+        "no-op aiohttp": [
+            servers.Server(
+                "noop",
+                [sys.executable, str(work / "noop.py"), str(noop_port)],
+                noop_port,
+                work / "noop",
+            )
+        ],
+        "globalmon webhook": [webhook(work, "webhook", "FULL")],
+        "webhook, synchronous=NORMAL": [webhook(work, "webhook-normal", "NORMAL")],
+        "webhook on PostgreSQL": [webhook(work, "webhook-pg", "FULL", shared["one"])],
+        "2 replicas on PostgreSQL": [
+            webhook(work, f"replica{i}", "FULL", shared["two"]) for i in range(2)
+        ],
+    }
+    databases: dict[str, Path | str] = {
+        "globalmon webhook": work / "webhook.db",
+        "webhook, synchronous=NORMAL": work / "webhook-normal.db",
+        "webhook on PostgreSQL": shared["one"],
+        "2 replicas on PostgreSQL": shared["two"],
     }
     rows: dict[str, list[Run]] = {}
     answered = dict.fromkeys(targets, 0)
     storms: list[float] = []
     try:
-        for name, server in targets.items():
-            server.start().wait_ready()
-            answered[name] += wrk(server.url, 1, args.warmup, args.concurrency).alerts
+        for name, group in targets.items():
+            for one in group:
+                one.start().wait_ready()
+            answered[name] += load(group, 1, args.warmup, args.concurrency).alerts
         for _ in range(args.rounds):
             for size in (1, 100):
-                for name, server in targets.items():
-                    result = wrk(server.url, size, args.seconds, args.concurrency)
+                for name, group in targets.items():
+                    result = load(group, size, args.seconds, args.concurrency)
                     answered[name] += result.alerts
                     rows.setdefault(
                         f"{name}, {size} alert{'s' if size > 1 else ''}/POST", []
                     ).append(result)
-            hook = targets["globalmon webhook"]
+            [hook] = targets["globalmon webhook"]
             storms.append(asyncio.run(post_once(hook.url, next(payloads(args.storm)))))
             answered["globalmon webhook"] += args.storm
+        for name, db in databases.items():
+            if (found := stored(db)) < answered[name]:
+                sys.exit(
+                    f"webhook_ingest: {name}: {answered[name]} alerts answered, {found} stored"
+                )
     finally:
-        for server in targets.values():
-            server.stop()
-    for name in ("globalmon webhook", "webhook, synchronous=NORMAL"):
-        db = work / f"{targets[name].name}.db"
-        if stored(db) < answered[name]:
-            sys.exit(
-                f"webhook_ingest: {name}: {answered[name]} alerts answered, {stored(db)} stored"
-            )
+        for group in targets.values():
+            for one in group:
+                one.stop()
+        server.stop()
 
     print(
         f"webhook ingest: wrk, {args.concurrency} connections, {args.seconds:g} s a run, "

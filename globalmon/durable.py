@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], Any]
@@ -54,20 +54,51 @@ class WriterClosed(RuntimeError):
     """The writer was closed; nothing more is accepted."""
 
 
-class GroupCommitWriter:
-    """A SQLite database in WAL mode with a group-committing writer thread."""
+class Backend(Protocol):
+    """Where the connections come from: a SQLite file, or a PostgreSQL server (`globalmon.pg`)."""
 
-    def __init__(self, path: str | Path, schema: str = "", *, synchronous: str = "FULL") -> None:
+    def writer(self) -> Any: ...  # the write connection, the schema made
+    def reader(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class SqliteFile:
+    path: str
+    schema: str = ""
+    synchronous: str = "FULL"
+
+    def writer(self) -> Connection:
+        return open_for_writing(self.path, self.schema, self.synchronous)
+
+    def reader(self) -> Connection:
+        return connect(self.path)
+
+
+class GroupCommitWriter:
+    """A SQLite database in WAL mode (or a ``backend``'s) with a group-committing writer thread."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        schema: str = "",
+        *,
+        synchronous: str = "FULL",
+        backend: Backend | None = None,
+    ) -> None:
         self.path = str(path)
+        self.backend: Backend = backend or SqliteFile(self.path, schema, synchronous)
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._closed = False
         self.commits = 0  # transactions run (for benchmarks and tests)
-        db = open_for_writing(self.path, schema, synchronous)
+        db = self.backend.writer()
         self._thread = threading.Thread(
             target=self._run, args=(db,), name="sqlite-writer", daemon=True
         )
         self._thread.start()
         self._reader_local = threading.local()
+        self._readers: list[Any] = []  # every open reader connection
+        self._busy: set[int] = set()  # ids of the readers running a query now
+        self._readers_lock = threading.Lock()
 
     async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work`` in the next transaction; return its result once committed."""
@@ -83,17 +114,65 @@ class GroupCommitWriter:
         return await asyncio.to_thread(self._read, work)
 
     def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        db = getattr(self._reader_local, "db", None)
-        if db is None:
-            db = self._reader_local.db = connect(self.path)
-        return work(db)
+        db = self._acquire()
+        try:
+            try:
+                return work(db)
+            except sqlite3.Error:
+                if not getattr(db, "broken", False):
+                    raise
+            self._release(db)
+            db = self._acquire()  # the connection was lost meanwhile: a read can run again
+            return work(db)
+        finally:
+            self._release(db)
+
+    # Reader connections, one per worker thread, are closed with the writer; one in use then is
+    # closed by its own thread when its read ends (closing SQLite's under a running query
+    # crashes the process).
+
+    def _acquire(self) -> Any:
+        with self._readers_lock:
+            db = getattr(self._reader_local, "db", None)
+            usable = db is not None and db in self._readers and not getattr(db, "broken", False)
+            if usable:
+                self._busy.add(id(db))
+                return db
+        fresh = self.backend.reader()  # first read of this thread, or a lost server connection
+        with self._readers_lock:
+            self._readers.append(fresh)
+            self._busy.add(id(fresh))
+        self._reader_local.db = fresh
+        if db is not None:
+            self._drop(db)
+        return fresh
+
+    def _release(self, db: Any) -> None:
+        with self._readers_lock:
+            self._busy.discard(id(db))
+            closed = self._closed
+        if closed:
+            self._drop(db)
+
+    def _drop(self, db: Any) -> None:
+        with self._readers_lock:
+            if db not in self._readers:
+                return
+            self._readers.remove(db)
+        with contextlib.suppress(Exception):  # a lost connection is closed already
+            db.close()
 
     def close(self) -> None:
-        """Commit what is queued, then stop the writer thread."""
+        """Commit what is queued, then stop the writer thread; close the idle readers."""
         if not self._closed:
-            self._closed = True
+            with self._readers_lock:
+                self._closed = True
             self._jobs.put(None)
             self._thread.join()
+            with self._readers_lock:
+                idle = [db for db in self._readers if id(db) not in self._busy]
+            for db in idle:
+                self._drop(db)
 
     def _run(self, db: Connection) -> None:
         stop = False
@@ -111,8 +190,19 @@ class GroupCommitWriter:
                     stop = True
                     break
                 batch.append(nxt)
+            db = self._reconnected(db)
             self._commit(db, batch)
         db.close()
+
+    def _reconnected(self, db: Any) -> Any:
+        """A server connection lost (a restart, a failover) is opened again; if that fails, this
+        batch fails with the error and the next one tries again."""
+        if not getattr(db, "broken", False):
+            return db
+        try:
+            return self.backend.writer()
+        except sqlite3.Error:
+            return db
 
     def _commit(self, db: Connection, batch: list[_Job]) -> None:
         # A caller cancelled while queued (e.g. a handler whose client went away, a task at
@@ -152,8 +242,9 @@ def open_for_writing(path: str, schema: str, synchronous: str) -> Connection:
     return db
 
 
-def commit_batch(db: Connection, works: list[Work]) -> list[Outcome]:
+def commit_batch(db: Any, works: list[Work]) -> list[Outcome]:
     """Run ``works`` in one transaction and commit it: each one's (value, None) or (None, error).
+    ``db`` is a write `Connection` or a `globalmon.pg.PgConnection` (the same interface).
 
     A work that raises leaves no rows and gets its exception; the others commit. When the
     transaction itself fails (disk full, I/O error) every work gets that error: none is durable.
@@ -164,7 +255,7 @@ def commit_batch(db: Connection, works: list[Work]) -> list[Outcome]:
         # First without savepoints (two statements a work saved): works rarely fail. When one
         # does, the whole batch is rolled back and run again, each work in a savepoint of its own.
         try:
-            outcomes: list[Outcome] = [(work(db), None) for work in works]
+            outcomes: list[Outcome] = [(_synced(db, work), None) for work in works]
         except Exception:
             db.scratch = {}
             db.execute("ROLLBACK")
@@ -174,9 +265,20 @@ def commit_batch(db: Connection, works: list[Work]) -> list[Outcome]:
     except sqlite3.Error as exc:
         db.scratch = {}
         if db.in_transaction:
-            db.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):  # a lost server connection has none left
+                db.execute("ROLLBACK")
         return [(None, exc) for _ in works]
     return outcomes
+
+
+def _synced(db: sqlite3.Connection, work: Work) -> Any:
+    """``work(db)``, and every statement it sent answered: a connection that pipelines
+    (`globalmon.pg`) raises a statement's error here, to the work that sent it."""
+    value = work(db)
+    sync = getattr(db, "sync", None)
+    if sync is not None:
+        sync()
+    return value
 
 
 def isolated(db: sqlite3.Connection, work: Work) -> Outcome:
@@ -185,9 +287,9 @@ def isolated(db: sqlite3.Connection, work: Work) -> Outcome:
     item is recorded and skipped instead of failing the pass for every other."""
     db.execute("SAVEPOINT job")
     try:
-        value = work(db)
+        value = _synced(db, work)
     except Exception as exc:  # the caller's own error: undo just its writes
-        if isinstance(db, Connection):
+        if hasattr(db, "scratch"):  # either database's write connection
             db.scratch = {}
         db.execute("ROLLBACK TO job")
         db.execute("RELEASE job")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 from prometheus_client import disable_created_metrics
 
-from local_stack import servers
+from local_stack import postgres, servers
 
 # As `globalmon` does when a daemon starts (globalmon/cli.py): apps built in-process by the tests
 # expose what the daemons expose.
@@ -38,6 +39,29 @@ def _binary(names: tuple[str, ...]) -> str:
     if servers.in_ci():
         pytest.fail(message)
     pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[postgres.Postgres]:
+    """One real PostgreSQL for the session (Debian's package, initdb in a temp dir); each test
+    takes a database of its own with ``pg_server.database(name)``."""
+    try:
+        server = postgres.start()
+    except RuntimeError as exc:
+        if servers.in_ci():
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: postgres.Postgres) -> str:
+    """A new empty database on the session's server."""
+    return pg_server.database(f"t{next(_databases)}")
+
+
+_databases = itertools.count(1)
 
 
 @pytest.fixture(scope="session")

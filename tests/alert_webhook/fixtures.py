@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sqlite3
 import sys
 import textwrap
 from collections.abc import AsyncIterator, Iterator
@@ -21,7 +22,9 @@ from alert_webhook.app import HOOK, create_app
 from alert_webhook.channels import resolve_secrets
 from alert_webhook.rules import Rules
 from alert_webhook.runtime import Webhook, WebhookConfig
+from alert_webhook.schema import SCHEMA
 from alert_webhook.store import WebhookStore
+from globalmon import pg
 from globalmon.spec import Spec, load_spec_text
 from local_stack import servers
 
@@ -210,6 +213,44 @@ class Harness:
     hook: Webhook
     spec: Spec
     runs: Path
+    db: Path | str  # the SQLite file or the PostgreSQL URL
+
+    def connect(self) -> sqlite3.Connection:
+        """Another connection to the webhook's database, in autocommit mode."""
+        if pg.is_url(self.db):
+            return pg.dbapi(pg.PgConnection(str(self.db), id_tables=pg.id_tables(SCHEMA)))
+        db = sqlite3.connect(self.db, isolation_level=None)
+        db.execute("PRAGMA busy_timeout=10000")
+        return db
+
+    def tampered(
+        self, *changes: str | tuple[str, tuple[Any, ...]], key: bytes | None = None
+    ) -> list[str]:
+        """What ``audit.verify`` finds after ``changes``, made to a copy of the database (SQLite)
+        or in a transaction rolled back after (PostgreSQL): the webhook's own data stays as is."""
+        from alert_webhook.audit import verify
+
+        if pg.is_url(self.db):
+            db = self.connect()
+            db.execute("BEGIN")
+        else:
+            assert isinstance(self.db, Path)
+            copy = self.db.with_name("copy.db")
+            src = sqlite3.connect(self.db)
+            src.execute("PRAGMA wal_checkpoint(FULL)")
+            src.backup(db := sqlite3.connect(copy, isolation_level=None))
+            src.close()
+        try:
+            for change in changes:
+                sql, args = (change, ()) if isinstance(change, str) else change
+                db.execute(sql, args)
+            return verify(db, key).problems
+        finally:
+            if pg.is_url(self.db):
+                db.execute("ROLLBACK")
+            db.close()
+            if not pg.is_url(self.db):
+                copy.unlink()
 
     async def post(
         self, body: Any, status: int = 200, headers: dict[str, str] | None = None
@@ -258,16 +299,17 @@ async def open_harness(
     tmp_path: Path,
     text: str,
     clock: Clock,
-    db: Path | None = None,
+    db: Path | str | None = None,
     writer: Literal["thread", "process"] = "thread",
     **kw: Any,
 ) -> tuple[Harness, WebhookStore]:
     spec = load_spec_text(text)
     config = make_config(spec, **kw)
-    store = WebhookStore(db or tmp_path / "webhook.db", config.rules, writer=writer)
+    target = db or tmp_path / "webhook.db"
+    store = WebhookStore(target, config.rules, writer=writer)
     app = create_app(config, clock=clock, store=store, background=False, sleep=_no_sleep(clock))
     client = await aiohttp_client(app)
-    return Harness(client, clock, app[HOOK], spec, tmp_path / "runs.txt"), store
+    return Harness(client, clock, app[HOOK], spec, tmp_path / "runs.txt", target), store
 
 
 def _no_sleep(clock: Clock) -> Any:
@@ -278,7 +320,7 @@ def _no_sleep(clock: Clock) -> Any:
     return sleep
 
 
-@pytest.fixture(params=["thread", "process"])
+@pytest.fixture(params=["thread", "process", "postgresql"])
 async def hook(
     request: pytest.FixtureRequest,
     aiohttp_client: Any,
@@ -288,13 +330,16 @@ async def hook(
     env_secrets: None,
 ) -> AsyncIterator[Harness]:
     """The webhook app on a fake clock, with the test spec's receivers and actions; each test
-    runs with the writer in a thread and in a process (what `globalmon webhook` uses)."""
+    runs with the writer in a thread and in a process (what `globalmon webhook` uses) on SQLite,
+    and on a real PostgreSQL (what replicas share)."""
+    shared = request.param == "postgresql"
     h, store = await open_harness(
         aiohttp_client,
         tmp_path,
         spec_text(sink.url, mailbox[1], tmp_path),
         Clock(),
-        writer=request.param,
+        db=request.getfixturevalue("pg_url") if shared else None,
+        writer="thread" if shared else request.param,
     )
     yield h
     store.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from alert_webhook.audit import canonical, verify
+from alert_webhook.audit import canonical
 from tests.alert_webhook.fixtures import (
     T0,
     Clock,
@@ -226,7 +225,7 @@ async def test_audit_verify_finds_edited_deleted_and_inserted_records(
     await hook.post(payload(alert(starts=T0, service="api")))
     await hook.tick()
     await hook.act("/api/v1/incidents/1/acknowledge", {"by": "alice"})
-    db_path = tmp_path / "webhook.db"
+    db_path = hook.db
     cli = [sys.executable, "-m", "globalmon", "audit", "verify", "--db", str(db_path)]
     ok = await run(cli)
     assert ok.returncode == 0, ok.stderr
@@ -235,19 +234,7 @@ async def test_audit_verify_finds_edited_deleted_and_inserted_records(
     export = await run([*cli[:4], "export", "--db", str(db_path)])
     kinds = [line.split('"kind": "')[1].split('"')[0] for line in export.stdout.splitlines()]
     assert {"receipt", "opened", "action_decided", "notification", "acknowledged"} <= set(kinds)
-
-    def tampered(change: str, args: tuple[Any, ...] = ()) -> list[str]:
-        copy = tmp_path / "copy.db"
-        src = sqlite3.connect(db_path)
-        src.execute("PRAGMA wal_checkpoint(FULL)")
-        src.backup(dst := sqlite3.connect(copy))
-        src.close()
-        dst.execute(change, args)
-        dst.commit()
-        problems = verify(dst).problems
-        dst.close()
-        copy.unlink()
-        return problems
+    tampered = hook.tampered
 
     assert tampered(
         "UPDATE audit SET data = replace(data, 'alice', 'mallory') WHERE kind='acknowledged'"

@@ -20,12 +20,6 @@ KEY = b"k" * 32
 DAY = 86400.0
 
 
-def _open(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("PRAGMA busy_timeout=10000")
-    return db
-
-
 def _ids(db: sqlite3.Connection, table: str, column: str = "id") -> set[int]:
     return {row[0] for row in db.execute(f"SELECT {column} FROM {table}")}
 
@@ -86,7 +80,7 @@ async def test_prune_keeps_what_is_needed_and_the_chain_verifiable(
     """In one batch, and in batches of three (so a root and its symptoms fall apart, and the
     audit trail goes in many checkpoints)."""
     ids = await _history(hook)
-    db = _open(tmp_path / "webhook.db")
+    db = hook.connect()
     before = verify(db)
     assert before.problems == []
     assert before.checkpoint is None
@@ -133,25 +127,13 @@ async def test_prune_keeps_what_is_needed_and_the_chain_verifiable(
 
 async def test_tampering_after_a_pruning_is_found(hook: Harness, tmp_path: Path) -> None:
     await _history(hook)
-    path = tmp_path / "webhook.db"
-    db = _open(path)
+    db = hook.connect()
     out = prune(db, cutoff=hook.clock.now - 5 * DAY, now=hook.clock.now, key=KEY)
     assert out.checkpoint is not None
     db.close()
 
     def tampered(*changes: str | tuple[str, tuple[Any, ...]]) -> list[str]:
-        copy = tmp_path / "copy.db"
-        src = sqlite3.connect(path)
-        src.backup(dst := sqlite3.connect(copy))
-        src.close()
-        for change in changes:
-            sql, args = (change, ()) if isinstance(change, str) else change
-            dst.execute(sql, args)
-        dst.commit()
-        problems = verify(dst, KEY).problems
-        dst.close()
-        copy.unlink()
-        return problems
+        return hook.tampered(*changes, key=KEY)
 
     first_kept = out.checkpoint.seq + 1
     assert tampered("SELECT 1") == []  # the control: an untouched copy verifies
@@ -172,7 +154,7 @@ async def test_tampering_after_a_pruning_is_found(hook: Harness, tmp_path: Path)
 
 async def test_prune_refuses_a_cutoff_younger_than_a_day(hook: Harness, tmp_path: Path) -> None:
     await _history(hook)
-    db = _open(tmp_path / "webhook.db")
+    db = hook.connect()
     with pytest.raises(ValueError, match="at least 86400 s"):
         prune(db, cutoff=hook.clock.now - MIN_AGE_SECONDS / 2, now=hook.clock.now, key=KEY)
     with pytest.raises(ValueError, match="key is empty"):
@@ -188,7 +170,7 @@ async def test_prune_and_verify_from_the_command_line(hook: Harness, tmp_path: P
     record before the run."""
     ids = await _history(hook)
     assert time.time() > hook.clock.now + 30 * DAY  # the premise
-    path = tmp_path / "webhook.db"
+    path = hook.db
     key_file = tmp_path / "key"
     key_file.write_bytes(KEY + b"\n")
     short = tmp_path / "short"
@@ -205,7 +187,7 @@ async def test_prune_and_verify_from_the_command_line(hook: Harness, tmp_path: P
     done = await run([*prune_cli, "--older-than", "30d", "--key-file", str(key_file)])
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("pruned 3 incidents"), done.stdout
-    db = _open(path)
+    db = hook.connect()
     assert _ids(db, "incidents") == {
         ids[k] for k in ("root", "firing", "awaiting", "awaiting_root")
     }
@@ -231,7 +213,7 @@ async def test_an_incident_with_a_delivery_still_pending_stays(
     """A receiver still being retried (its row set so here: the fake clock's receivers answer)
     keeps the incident its delivery belongs to."""
     ids = await _history(hook)
-    db = _open(tmp_path / "webhook.db")
+    db = hook.connect()
     db.execute("UPDATE deliveries SET state = 'pending' WHERE incident_id = ?", (ids["plain"],))
     out = prune(db, cutoff=hook.clock.now - 5 * DAY, now=hook.clock.now, key=KEY)
     assert out.incidents == 1
