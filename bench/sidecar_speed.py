@@ -7,6 +7,7 @@ fresh process, nothing of the baselines counted) and this process' peak. Targets
 in at most 2 s, 10,000 in at most 30 s and 1.5 GB.
 
     python -m bench.sidecar_speed [--series 1000] [--runs 3] [--shard 0/4]
+    python -m bench.sidecar_speed --series 100000 --shard 0/4 --memory-only
 """
 
 from __future__ import annotations
@@ -146,7 +147,15 @@ def main() -> None:
         metavar="I/N",
         help="also measure the sidecar's peak memory as this shard",
     )
+    parser.add_argument(
+        "--memory-only",
+        action="store_true",
+        help="measure only the peak memory of the --shard given (no timed runs, no baselines, "
+        "no whole run): for counts where those would not fit, e.g. 100,000 series",
+    )
     args = parser.parse_args()
+    if args.memory_only and args.shard[1] == 1:
+        parser.error("--memory-only measures a shard: give --shard i/n with n > 1")
     prom_bin = servers.find_binary(["prometheus"])
     promtool = servers.find_binary(["promtool"])
     if prom_bin is None or promtool is None:
@@ -167,16 +176,25 @@ def main() -> None:
             spawn = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as child:
                 idle = child.submit(idle_mb).result()
-            with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as child:
-                peak = child.submit(sidecar_peak_mb, prom.url, float(end)).result()
+            peak = None
+            if not args.memory_only:
+                with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as child:
+                    peak = child.submit(sidecar_peak_mb, prom.url, float(end)).result()
             shard_peak = None
             if args.shard[1] > 1:
                 with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as child:
                     job = child.submit(sidecar_peak_mb, prom.url, float(end), args.shard)
                     shard_peak = job.result()
-            results = [asyncio.run(one_run(prom.url, _target(), end)) for _ in range(args.runs)]
+            runs = 0 if args.memory_only else args.runs
+            results = [asyncio.run(one_run(prom.url, _target(), end)) for _ in range(runs)]
         finally:
             prom.stop()
+    if peak is None:
+        assert shard_peak is not None
+        i, n = args.shard
+        print(f"sidecar peak memory  {shard_peak:8.0f} MB as shard {i}/{n} of {args.series} series")
+        print(f"(imports: {idle:.0f} MB; no timed runs, no baselines: --memory-only)")
+        return
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"sidecar run: {args.series} series x {POINTS} points, median of {args.runs} runs")
     phases = ("fetch + parse", "analyse", "total", "fetch + parse (json)", "detector (ours)",

@@ -1,8 +1,9 @@
 """Reading history from Prometheus's HTTP API into a (series x time) matrix.
 
 ``query_range`` reads a range in ``PIECES`` stretches or more, at most ``MAX_POINTS`` points per
-request (Prometheus refuses more than 11,000 per series), parsing each while Prometheus works on
-the next; it merges the stretches by label set, and places each sample on the regular grid
+series a request (Prometheus refuses more than 11,000) and ``POINTS_PER_REQUEST`` in all (sized
+by a first ``count()`` of the series), parsing each while Prometheus works on the next; it
+merges the stretches by label set, and places each sample on the regular grid
 ``start + i * step``; missing points are NaN.
 
 Decoding is the cost (1k series x 2k points is 46 MB of JSON): a matrix answer is read without
@@ -31,6 +32,9 @@ from forecaster_sidecar.models import Array
 
 MAX_POINTS = 10_000
 PIECES = 4  # a range is read in at least this many stretches, one parsed while the next comes
+# points in one answer at most, whatever the series count: 2M points are about 45 MB of JSON and
+# their parse. Without it a stretch of 100k series would be one answer of gigabytes.
+POINTS_PER_REQUEST = 2_000_000
 
 
 class QueryError(Exception):
@@ -188,13 +192,17 @@ async def query_range(
     *,
     keep: Callable[[dict[str, str]], bool] | None = None,
 ) -> Matrix:
-    """The range as ``PIECES`` consecutive stretches (more when one would pass ``MAX_POINTS``),
-    each read while the one before is parsed: Prometheus evaluates and encodes the next on its
-    core while this process decodes on the other (bench/sidecar_speed.py). ``keep``: only the
-    series it accepts are kept, stretch by stretch (a shard holds only its own rows)."""
+    """The range as ``PIECES`` consecutive stretches (more when one would pass ``MAX_POINTS``
+    points a series or ``POINTS_PER_REQUEST`` in all, for the series count at ``end``), each
+    read while the one before is parsed: Prometheus evaluates and encodes the next on its core
+    while this process decodes on the other (bench/sidecar_speed.py). ``keep``: only the series
+    it accepts are kept, stretch by stretch (a shard holds only its own rows), so a shard's
+    memory is its own rows plus one answer."""
     n = math.floor((end - start) / step) + 1
     rows: dict[tuple[tuple[str, str], ...], Array] = {}
-    pieces = max(math.ceil(n / MAX_POINTS), min(PIECES, n))
+    series = await series_count(session, base, expr, end)
+    per = MAX_POINTS if not series else max(1, min(MAX_POINTS, POINTS_PER_REQUEST // series))
+    pieces = max(math.ceil(n / per), min(PIECES, n))
     size = math.ceil(n / pieces)
     url = f"{base}/api/v1/query_range"
 
@@ -225,6 +233,22 @@ async def query_range(
     labels = [dict(k) for k in rows]
     matrix = np.array(list(rows.values())) if rows else np.zeros((0, n))
     return Matrix(labels, start, step, matrix)
+
+
+async def series_count(
+    session: aiohttp.ClientSession, base: str, expr: str, at: float
+) -> int | None:
+    """How many series ``expr`` has at ``at``: one instant ``count()``, a single number back.
+    None when it cannot be told (the read then goes on with stretches of ``MAX_POINTS``; its
+    own requests say what is wrong). Series that ended before ``at`` are not counted: an
+    estimate, good for sizing."""
+    params = {"query": f"count(({expr}))", "time": repr(at)}
+    try:
+        data = await _get(session, f"{base}/api/v1/query", params)
+        result = data["result"]
+        return int(float(result[0]["value"][1])) if result else 0
+    except (QueryError, KeyError, IndexError, TypeError, ValueError):
+        return None
 
 
 def _place(

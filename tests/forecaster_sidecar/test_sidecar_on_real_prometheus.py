@@ -257,13 +257,29 @@ async def test_a_range_read_in_chunks_is_the_range_read_at_once(
         limited = await reader.query_range(session, seeded["prom"].url, expr, start, end, step)
         monkeypatch.setattr(reader, "PIECES", 7)  # seven, each parsed while the next is read
         pieces = await reader.query_range(session, seeded["prom"].url, expr, start, end, step)
+        # many series: stretches sized so no answer passes the points budget (2 series here)
+        assert await reader.series_count(session, seeded["prom"].url, expr, end) == 2
+        monkeypatch.setattr(reader, "PIECES", 1)
+        monkeypatch.setattr(reader, "MAX_POINTS", 10_000)
+        monkeypatch.setattr(reader, "POINTS_PER_REQUEST", 1000)  # 500 points a series a request
+        asked: list[str] = []
+        fetch = reader._fetch
+
+        async def counted(session: Any, url: str, params: dict[str, str]) -> tuple[int, bytes]:
+            asked.append(url.rsplit("/", 1)[1])
+            return await fetch(session, url, params)
+
+        monkeypatch.setattr(reader, "_fetch", counted)
+        budgeted = await reader.query_range(session, seeded["prom"].url, expr, start, end, step)
+        monkeypatch.setattr(reader, "_fetch", fetch)
+        assert asked == ["query"] + ["query_range"] * 6  # the count, then 2,880 / 500 stretches
         # a shard's read keeps its own series only, stretch by stretch
         disk = await reader.query_range(
             session, seeded["prom"].url, expr, start, end, step,
             keep=lambda labels: "mountpoint" in labels,
         )  # fmt: skip
     assert np.isfinite(whole.values).mean() > 0.9  # the history is there, not two empty reads
-    for read in (limited, pieces):
+    for read in (limited, pieces, budgeted):
         assert read.values.shape == whole.values.shape == (2, 2880)
         assert sorted(map(str, read.labels)) == sorted(map(str, whole.labels))
         order = [whole.labels.index(lab) for lab in read.labels]
