@@ -21,7 +21,6 @@ from globalmon.cliutil import (
     serve,
 )
 from globalmon.logs import add_log_flags
-from globalmon.pg import PgConnection, dbapi, id_tables, is_url, redact
 
 
 def run_webhook(args: argparse.Namespace) -> int:
@@ -34,6 +33,7 @@ def run_webhook(args: argparse.Namespace) -> int:
     from alert_webhook.store import WebhookStore
     from globalmon.access import named_credentials
     from globalmon.durable_process import WriterGone
+    from globalmon.pg import is_url, redact
     from globalmon.secrets import SecretUnavailable, read_secret
 
     if args.spec is None:
@@ -91,6 +91,9 @@ def run_webhook(args: argparse.Namespace) -> int:
 
 
 def _open_audit(path: str) -> sqlite3.Connection | None:
+    # psycopg (80 ms to import) only for the commands that use it
+    from globalmon.pg import PgConnection, dbapi, id_tables, is_url, redact
+
     if is_url(path):
         from alert_webhook.schema import SCHEMA
 
@@ -185,6 +188,7 @@ def run_audit_export(args: argparse.Namespace) -> int:
 
 def run_audit_prune(args: argparse.Namespace) -> int:
     from alert_webhook.retention import prune
+    from globalmon.pg import is_url, redact
     from globalmon.spec.types import duration_seconds
 
     key = _read_key(args.key_file)
@@ -219,6 +223,7 @@ def run_audit_prune(args: argparse.Namespace) -> int:
 
 def run_migrate(args: argparse.Namespace) -> int:
     from alert_webhook.migrate import MigrationError, migrate
+    from globalmon.pg import is_url, redact
 
     source = args.source.removeprefix("sqlite:")
     if not is_url(args.target):

@@ -30,12 +30,16 @@ STALE_AFTER = 20.0  # a replica not seen for this long is gone: its claims are t
 LEASE = 300.0  # a delivery's lease ends even if its holder still beats (a send hangs)
 
 
+FORGET_AFTER = 86400.0  # a replica silent for a day leaves the table (every start is a new id)
+
+
 def beat(db: sqlite3.Connection, rules: Rules, replica: str, now: float) -> None:
     db.execute(
         "INSERT INTO replicas(id, started_at, seen_at) VALUES (?,?,?) "
         "ON CONFLICT(id) DO UPDATE SET seen_at=excluded.seen_at",
         (replica, now, now),
     )
+    db.execute("DELETE FROM replicas WHERE seen_at < ?", (now - FORGET_AFTER,))
 
 
 def _alive(column: str) -> str:

@@ -383,3 +383,27 @@ async def test_a_lost_database_connection_fails_one_batch_and_is_opened_again(
         assert len(await store.incidents({}, 100, None)) == 30
     finally:
         store.close()
+
+
+async def test_replicas_gone_for_a_day_leave_the_table(
+    tmp_path: Path, sink: Sink, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every start is a new replica id: the table keeps the live ones and the recently gone."""
+    from alert_webhook.replicas import FORGET_AFTER
+    from alert_webhook.rules import Rules
+    from alert_webhook.store import WebhookStore
+    from globalmon.spec import load_spec
+
+    monkeypatch.setenv("T_WEBHOOK_TOKEN", TOKEN)
+    rules = Rules(load_spec(write_spec(tmp_path, sink.url, action_seconds=0)))
+    old, recent, live = (WebhookStore(pg_url, rules) for _ in range(3))
+    try:
+        now = datetime.now(UTC).timestamp()
+        await old.beat(now - FORGET_AFTER - 60)
+        await recent.beat(now - 3600)
+        await live.beat(now)
+        ids = {r for (r,) in query(pg_url, "SELECT id FROM replicas")}
+        assert ids == {recent.replica, live.replica}
+    finally:
+        for store in (old, recent, live):
+            store.close()
