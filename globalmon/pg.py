@@ -238,7 +238,7 @@ class PgConnection:
     # --- pipelining: inside a write transaction, statements go out without waiting for each
     # answer; the answers are read when something of a result is (a SELECT's rows, a rowcount)
     # and at ``sync()``, which `globalmon.durable` calls after each write function, so an error
-    # is raised to the function that caused it. Round trips per alert: from about five to two.
+    # is raised to the function that caused it. Only the statements whose answer is read wait.
 
     _pipeline: psycopg.Pipeline | None = None
     _pipeline_exit: contextlib.ExitStack | None = None

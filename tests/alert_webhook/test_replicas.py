@@ -24,9 +24,11 @@ from tests.alert_webhook.fixtures import RECORDER, TOKEN, Sink
 from tests.alert_webhook.test_actions_and_restarts import run
 from tests.alert_webhook.test_webhook_process import (
     AUTH,
+    am_config,
     burst_payloads,
     post_json,
     runs,
+    webhook,
 )
 from tests.exporters.waiting import until
 
@@ -76,10 +78,7 @@ def write_spec(tmp: Path, sink_url: str, *, action_seconds: float) -> Path:
 
 
 def replica(tmp: Path, spec: Path, url: str, name: str) -> servers.Server:
-    port = servers.free_port()
-    argv = [sys.executable, "-m", "globalmon", "webhook", "--spec", str(spec), "--db", url]
-    argv += ["--web.listen-address", f"127.0.0.1:{port}"]
-    return servers.Server(name, argv, port, tmp / name)
+    return webhook(tmp, spec, servers.free_port(), db=url, name=name)
 
 
 def query(url: str, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
@@ -95,24 +94,6 @@ def by_pid(hooks: list[servers.Server], owner: str) -> servers.Server:
     pid = int(owner.split(":")[1])
     [found] = [h for h in hooks if h.process is not None and h.process.pid == pid]
     return found
-
-
-AM_CONFIG = """
-route:
-  receiver: globalmon
-  group_by: [alertname]
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: globalmon
-    webhook_configs:
-{targets}
-"""
-TARGET = """      - url: {url}/webhook
-        send_resolved: true
-        http_config: {{authorization: {{credentials: {token}}}}}
-"""
 
 
 async def test_an_alertmanager_pair_and_two_replicas_one_incident_each_step_once_through_a_kill(
@@ -133,8 +114,7 @@ async def test_an_alertmanager_pair_and_two_replicas_one_incident_each_step_once
         for hook in hooks:
             hook.wait_ready()
         config = tmp_path / "am.yml"
-        targets = "".join(TARGET.format(url=h.url, token=TOKEN) for h in hooks)
-        config.write_text(AM_CONFIG.format(targets=targets))
+        config.write_text(am_config(*hooks))
         gossip = [servers.free_port(), servers.free_port()]
         for i in range(2):
             peers = [f"127.0.0.1:{gossip[0]}"] if i == 1 else []

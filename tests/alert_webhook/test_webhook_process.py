@@ -59,10 +59,14 @@ def write_spec(tmp: Path, sink_url: str, port: int) -> Path:
     return spec
 
 
-def webhook(tmp: Path, spec: Path, port: int) -> servers.Server:
+def webhook(
+    tmp: Path, spec: Path, port: int, *, db: str | None = None, name: str = "webhook"
+) -> servers.Server:
+    """`globalmon webhook` on ``port``; its database ``db`` (a file or a URL; default a file
+    in ``tmp``)."""
     argv = [sys.executable, "-m", "globalmon", "webhook", "--spec", str(spec)]
-    argv += ["--db", str(tmp / "webhook.db"), "--web.listen-address", f"127.0.0.1:{port}"]
-    return servers.Server("webhook", argv, port, tmp / "webhook")
+    argv += ["--db", db or str(tmp / "webhook.db"), "--web.listen-address", f"127.0.0.1:{port}"]
+    return servers.Server(name, argv, port, tmp / name)
 
 
 def runs(tmp: Path) -> list[str]:
@@ -87,11 +91,17 @@ route:
 receivers:
   - name: globalmon
     webhook_configs:
-      - url: {url}/webhook
+{targets}"""
+TARGET = """      - url: {url}/webhook
         send_resolved: true
         max_alerts: 0
         http_config: {{authorization: {{credentials: {token}}}}}
 """
+
+
+def am_config(*hooks: servers.Server) -> str:
+    """An Alertmanager config sending every alert to each of ``hooks``."""
+    return AM_CONFIG.format(targets="".join(TARGET.format(url=h.url, token=TOKEN) for h in hooks))
 
 
 @pytest.mark.parametrize("clustered", [True, False], ids=["ha-pair", "independent-pair"])
@@ -109,7 +119,7 @@ async def test_two_alertmanagers_one_incident_one_action(
     try:
         hook.wait_ready()
         config = tmp_path / "am.yml"
-        config.write_text(AM_CONFIG.format(url=hook.url, token=TOKEN))
+        config.write_text(am_config(hook))
         gossip = [servers.free_port(), servers.free_port()] if clustered else [None, None]
         for i in range(2):
             peers = [f"127.0.0.1:{gossip[0]}"] if clustered and i == 1 else []
