@@ -16,8 +16,10 @@ import pandas as pd
 from forecaster_sidecar.anomaly import (
     DAY,
     MAD_TO_SIGMA,
-    RECORD_TOLERANCE,
-    Z_FULL_SCALE,
+    MAX_RATIO,
+    NOVEL_RATIO,
+    RECORD_FLOOR,
+    TIE,
     Array,
     DetectorParams,
 )
@@ -66,19 +68,26 @@ def scores(values: Array, step: float, *, last: int | None = None) -> Array:
     z = z.fillna(0.0)
     z[: max(p.warmup_rows, rows(p.warmup_seconds))] = 0.0
     record = z.shift(1).rolling(rows(p.record_seconds), min_periods=1).max()
-    breaks = (z > record * (1 + RECORD_TOLERANCE)).to_numpy() & (z.to_numpy() > 0)
-    # a new value: no row of the previous week within 4 % of the range those rows covered
+    zs, rec = z.to_numpy(), record.to_numpy()
+    ratio = np.zeros(len(zs))
+    known = (zs > 0) & (rec > 0)  # NaN compares False: the first row has no record
+    ratio[known] = zs[known] / np.maximum(rec[known], RECORD_FLOOR)
+    # a new value: no row of the previous week within 4 % of the range those rows covered,
+    # counted by how far it is from the nearest
     v, n = x.to_numpy(), len(x)
     warmup = max(p.warmup_rows, rows(p.warmup_seconds))
     refractory = rows(p.refractory_seconds)
-    first = warmup if last is None else max(warmup, n - last - refractory)
+    first = max(warmup, rows(p.novelty_after_seconds))
+    first = first if last is None else max(first, n - last - refractory)
     for t in range(max(first, 1), n):
         before = v[max(0, t - rows(p.novelty_seconds)) : t]
         near = p.novelty_fraction * (before.max() - before.min())
-        if z.iloc[t] >= p.novelty_min_z and near > 0:
-            breaks[t] |= not np.any(np.abs(before - v[t]) <= near)
-    score = np.clip(np.log1p(z.to_numpy()) / np.log1p(Z_FULL_SCALE), 0.0, 1.0)
-    score = pd.Series(np.where(breaks, score, 0.0))
-    recent = score.shift(1).rolling(rows(p.refractory_seconds), min_periods=1).max()
-    again = (recent > 0) & (recent >= p.refractory_ratio * score)
-    return np.where(again.to_numpy(), 0.0, score.to_numpy())
+        far = np.abs(before - v[t]).min() / near if near > 0 else 0.0
+        if zs[t] >= p.novelty_min_z and far > 1:  # twice as far counts twice as much
+            ratio[t] = max(ratio[t], NOVEL_RATIO * far)
+    ratio = np.nan_to_num(ratio, nan=0.0, posinf=MAX_RATIO)
+    score = ratio / (1.0 + ratio)
+    recent = pd.Series(ratio).shift(1).rolling(refractory, min_periods=1).max().to_numpy()
+    with np.errstate(invalid="ignore"):
+        again = (recent > 0) & (recent >= p.refractory_ratio * ratio * (1 - TIE))
+    return np.where(again, 0.0, score)

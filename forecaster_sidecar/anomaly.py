@@ -14,15 +14,19 @@ in units of such distances over the baseline (at least a tenth of the level's). 
 backup's spike is then expected at night and not at noon, and so is a job that runs only on some
 days. The first day of a series (no time of day yet) is not scored.
 
-A surprise only counts when it breaks the record of the last ``record`` (a week) or when the
-value is new: none of the last ``novelty`` (a week) came within ``novelty_fraction`` (4 %) of the
-range that stretch covered, and it is at least ``novelty_min_z`` surprising. A series that is
-always jumpy then fires once per new extreme, not on every jump, and one anomaly is one alert;
-yet a value the series never takes (a bump halfway up its daily spikes, a spike between the
-levels it lives on) counts even after a larger event set the record. A record that another one
-in the previous ``refractory`` nearly matched (at least ``refractory_ratio`` of its score) is the
-same event rising, and is not scored again. The score is ``log(1 + z)`` scaled so that z = 1000
-is 1.0; rows that neither break a record nor are new score 0.
+The score says how the surprise compares with the largest of the past ``record`` (a week): the
+ratio r of the two, scored ``r / (1 + r)``, so 0.5 is a surprise equal to the week's largest and
+0.75 one three times as large. A value that is new counts as at least three times the record:
+none of the last ``novelty`` (a week) came within ``novelty_fraction`` (4 %) of the range that
+stretch covered, and it is at least ``novelty_min_z`` surprising; twice as far from the nearest
+of them counts twice as much. A series that is always jumpy then
+scores high once per new extreme, not on every jump; yet a value the series never takes (a bump
+halfway up its daily spikes, a spike between the levels it lives on) counts even after a larger
+event set the record. The ratio, not the surprise itself, is what carries over from one series
+to another: how large a surprise is usual depends on the series (its noise, its bursts, its
+step), how far it passes what the series did last week much less so. A ratio that another one in
+the previous ``refractory`` nearly matched (at least ``refractory_ratio`` of it) is the same event
+rising, and is not scored again.
 
 Windows are durations, turned into rows by the series' step; one parameter set for every series
 (no per-series tuning). The moving medians, means, minima and maxima are bottleneck's, over a
@@ -45,8 +49,13 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 Array = npt.NDArray[np.float64]
 MAD_TO_SIGMA = 1.4826
-Z_FULL_SCALE = 1000.0
-RECORD_TOLERANCE = 1e-9
+NOVEL_RATIO = 3.0  # a value just new counts as this many times the week's record
+# A record under one standard deviation counts as one: in a calm week (every value within its
+# hour's usual range, z mostly 0) a deviation of a fraction of one must not pass as a multiple
+# of the record. The ratio then never exceeds the surprise itself.
+RECORD_FLOOR = 1.0
+TIE = 1e-9  # relative: ratios this close are equal
+MAX_RATIO = 1e12  # an infinite surprise (an infinite value) scores 1, not NaN
 DAY = 86400.0
 WEEK = 7 * DAY
 
@@ -60,6 +69,8 @@ class DetectorParams:
     novelty_seconds: float = WEEK
     novelty_fraction: float = 0.04
     novelty_min_z: float = 3.0
+    # ...and only after this much history: a day's range says little about what is new in a week
+    novelty_after_seconds: float = 2 * DAY
     short_seconds: float = 1800.0  # the short mean
     # A shift of the short mean weighs this many times a single value's deviation (the mean's
     # own MAD already allows for the averaging; a fixed weight keeps 15 s and 5 min samples
@@ -149,12 +160,12 @@ def _ffill(x: Array) -> Array:
     return out
 
 
-def _novel(x: Array, z: Array, step: float, p: DetectorParams, first: int) -> npt.NDArray[np.bool_]:
-    """The rows from column ``first`` on whose value is new: no row of the previous
-    ``novelty_seconds`` came within ``novelty_fraction`` of those rows' range. Only rows at
-    least ``novelty_min_z`` surprising are tested: the only ones where it can matter, and each
-    test reads a whole window."""
-    out = np.zeros(x.shape, dtype=bool)
+def _novelty(x: Array, z: Array, step: float, p: DetectorParams, first: int) -> Array:
+    """How new each value from column ``first`` on is: its distance from the nearest value of
+    the previous ``novelty_seconds``, in units of ``novelty_fraction`` of those rows' range; 0
+    where it is not new (a distance under 1). Only rows at least ``novelty_min_z`` surprising
+    are tested: the only ones where it can matter, and each test reads a whole window."""
+    out = np.zeros(x.shape)
     window = min(_rows(p.novelty_seconds, step), x.shape[1])
     candidate = z >= p.novelty_min_z
     candidate[:, : max(first, 1)] = False  # the first row has no past
@@ -173,10 +184,10 @@ def _novel(x: Array, z: Array, step: float, p: DetectorParams, first: int) -> np
     for i in range(0, len(rows), per_chunk):
         r, c = rows[i : i + per_chunk], cols[i : i + per_chunk]
         past = windows[r, c - lo]
-        with np.errstate(invalid="ignore"):  # an infinite value or range: nothing is new
+        with np.errstate(invalid="ignore", divide="ignore"):  # an infinite value or range...
             near = p.novelty_fraction * (past.max(axis=1) - past.min(axis=1))
-            seen = (np.abs(past - x[r, c, None]) <= near[:, None]).any(axis=1)
-            out[r, c] = (near > 0) & ~seen
+            far = np.abs(past - x[r, c, None]).min(axis=1) / near
+        out[r, c] = np.where((near > 0) & (far > 1), far, 0.0)  # ...is nothing new (NaN)
     return out
 
 
@@ -218,21 +229,23 @@ def scores(
     z = np.nan_to_num(z, nan=0.0, posinf=np.inf)
     warmup = max(p.warmup_rows, _rows(p.warmup_seconds, step))
     z[:, :warmup] = 0.0  # too little history: neither a score nor a record to beat
-    with np.errstate(invalid="ignore"):  # the first column's record is NaN: never broken
-        record = bn.move_max(_shift(z), min(_rows(p.record_seconds, step), n), min_count=1, axis=1)
-        # by more than float noise: a periodic series repeats its records exactly, and a tie
-        # must not depend on the order a moving sum added its terms in
-        breaks = (z > record * (1 + RECORD_TOLERANCE)) & (z > 0)
+    record = bn.move_max(_shift(z), min(_rows(p.record_seconds, step), n), min_count=1, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # no record yet (the first surprise after the warm-up sets it): nothing to compare with
+        ratio = np.where((z > 0) & (record > 0), z / np.maximum(record, RECORD_FLOOR), 0.0)
     refractory = min(_rows(p.refractory_seconds, step), n) if p.refractory_seconds > 0 else 0
-    first = warmup if last is None else max(warmup, n - last - refractory)
-    breaks |= _novel(x, z, step, p, first)
-    score = np.clip(np.log1p(z) / np.log1p(Z_FULL_SCALE), 0.0, 1.0)
-    score = np.where(breaks, score, 0.0)
+    first = max(warmup, _rows(p.novelty_after_seconds, step))
+    first = first if last is None else max(first, n - last - refractory)
+    ratio = np.maximum(ratio, NOVEL_RATIO * _novelty(x, z, step, p, first))
+    ratio = np.nan_to_num(ratio, nan=0.0, posinf=MAX_RATIO)  # an infinite value, or record
+    score = ratio / (1.0 + ratio)
     if not refractory:
         return score
-    recent = bn.move_max(_shift(score), refractory, min_count=1, axis=1)
+    recent = bn.move_max(_shift(ratio), refractory, min_count=1, axis=1)
     with np.errstate(invalid="ignore"):
-        again = (recent > 0) & (recent >= p.refractory_ratio * score)
+        # within float noise: a series of whole numbers has ratios like 4:5 exactly, and a tie
+        # must not depend on the order a moving sum added its terms in
+        again = (recent > 0) & (recent >= p.refractory_ratio * ratio * (1 - TIE))
     out: Array = np.where(again, 0.0, score)
     return out
 

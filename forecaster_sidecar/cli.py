@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from forecaster_sidecar.anomaly import scores, step_of
 from forecaster_sidecar.counters import forecast_series, watched
-from forecaster_sidecar.csvio import LATEST, MILLISECONDS_FROM, CsvError, Table, read
+from forecaster_sidecar.csvio import LATEST, MILLISECONDS_FROM, CsvError, Table, read, regular
 from forecaster_sidecar.forecast import seasons_for
 from globalmon.cliutil import (
     EXIT_FAILURE,
@@ -79,9 +79,10 @@ def run_detect(args: argparse.Namespace) -> int:
     table = _read(Path(args.file), "detect")
     if isinstance(table, int):
         return table
-    step = step_of(table.timestamps)
-    values = _scaled(table.values)[0]  # a z-score does not depend on the scale
-    score = scores(watched(values[None, :], step, args.counter)[0], step)
+    grid = regular(table.timestamps, _scaled(table.values)[0], step_of(table.timestamps))
+    # a z-score does not depend on the scale; windows are durations: the rows on a time grid
+    followed = watched(grid.values[None, :], grid.step, args.counter)[0]
+    score = scores(followed, grid.step)[grid.columns]
     lines = ["timestamp,value,anomaly_score\n"]
     lines += [
         f"{t},{'' if v != v else repr(float(v))},{s:.6f}\n"
@@ -130,7 +131,8 @@ def run_forecast(args: argparse.Namespace) -> int:
     bounds = _bounds(args.min, args.max)
     if levels is None or bounds is None:
         return EXIT_USAGE
-    values, exponent = _scaled(table.values)
+    # on a time grid: a season is the same number of columns everywhere in the file
+    values, exponent = _scaled(regular(table.timestamps, table.values, step).values)
     floor, ceiling = (None if b is None else math.ldexp(b, -exponent) for b in bounds)
     result = forecast_series(
         values[None, :],

@@ -10,6 +10,10 @@ over; it refuses only what it cannot read at all:
   collector's retry) is skipped: the series keeps the first value for each time. ``Table.notes``
   says which lines were skipped; the CLI prints them on stderr.
 - More columns than ``timestamp`` and ``value`` (a ``label`` column, say) are ignored.
+- Rows need not be evenly spaced: ``regular`` puts them on a grid of their typical step (the
+  median spacing), with empty columns where rows are missing, so that an hour or a day is the
+  same number of columns everywhere in the file (as in the live sidecar, whose Prometheus reads
+  are such a grid).
 - Anything else (no header, a time or number that does not read, an infinite value, a field
   past the size limit, a directory or device) is a ``CsvError`` naming the file, line and column
   as ``FILE:LINE:COL: found X; expected Y``.
@@ -154,3 +158,36 @@ def read(path: Path) -> Table:
     if not raw:
         raise CsvError(f"{path}:2:1: found no rows; expected at least one")
     return Table(raw, np.array(stamps), np.array(values), notes)
+
+
+MAX_GAP_SECONDS = 7 * 86400.0  # a longer gap leaves a week of empty columns: every window forgets
+GRID_BUDGET = 4  # columns per row at most (plus a million), whatever the gaps
+
+
+@dataclass(frozen=True)
+class Regular:
+    """A table's values on a grid of ``step`` seconds from its first row: row i in column
+    ``columns[i]``, NaN in the columns no row fell in."""
+
+    step: float
+    values: npt.NDArray[np.float64]
+    columns: npt.NDArray[np.int64]
+
+
+def regular(
+    timestamps: npt.NDArray[np.float64], values: npt.NDArray[np.float64], step: float
+) -> Regular:
+    """Rows (strictly increasing times) on a grid of ``step`` seconds (the detector's
+    ``step_of``: their median spacing). Each row takes the
+    next column at least, so no row is lost or merged; a gap of k steps leaves k - 1 columns
+    empty, at most a week's, and fewer when the whole grid would pass its budget (a few rows a
+    year apart in a file of seconds)."""
+    diffs = np.diff(np.asarray(timestamps, dtype=float))
+    steps = np.clip(np.round(diffs / step), 1, max(1.0, round(MAX_GAP_SECONDS / step)))
+    budget = GRID_BUDGET * len(values) + 1_000_000
+    if steps.sum() > budget:  # cap every gap alike: the grid stays within the budget
+        steps = np.minimum(steps, max(1, budget // max(1, len(steps))))
+    columns = np.concatenate([[0], np.cumsum(steps)]).astype(np.int64)
+    grid = np.full(int(columns[-1]) + 1, np.nan)
+    grid[columns] = values
+    return Regular(step, grid, columns)

@@ -108,7 +108,7 @@ def test_a_daily_spike_is_expected_at_its_hour_and_not_at_another() -> None:
     assert s[[d * day + 100 for d in range(1, 10)]].max() < FLAG_THRESHOLD
     # without the time of day, the nightly spikes are no less surprising than the odd one
     blind = scores(x, STEP, DetectorParams(context_days=()))
-    assert blind[odd] == 0.0  # it equals the nightly record: no new extreme
+    assert blind[odd] <= 0.5  # at most equal to the nightly record (r = 1): no new extreme
 
 
 def test_a_job_that_runs_on_some_days_is_expected_at_its_hour() -> None:
@@ -133,7 +133,7 @@ def test_a_new_value_counts_below_the_record() -> None:
     s = scores(x, STEP)
     assert s[2550:2553].max() >= FLAG_THRESHOLD
     without = scores(x, STEP, DetectorParams(novelty_min_z=np.inf))
-    assert without[2550:2553].max() == 0.0
+    assert without[2550:2553].max() < 0.5  # below the spike's record (r < 1)
     assert np.count_nonzero(s[2550:2553]) == 1  # one detection: the bump's first row
 
 
@@ -158,6 +158,10 @@ def test_a_rising_spike_is_one_detection() -> None:
     x[2500:2506] += np.array([40.0, 48, 56, 64, 72, 80])  # each row a new record
     s = scores(x, STEP)
     assert s[2500] > 0
-    assert np.count_nonzero(s[2500:2506]) == 1
+    # The first row passes the record (its z, under the daily swing's spread, is too low for
+    # the novelty test); the second is a new value, far past the first's ratio, and scores
+    # again. The four after it rise by less than a quarter: the same event, not scored.
+    assert np.count_nonzero(s[2500:2506]) == 2
+    assert np.count_nonzero(s[2500:2506] >= FLAG_THRESHOLD) == 1  # one flag
     plain = scores(x, STEP, DetectorParams(refractory_seconds=0))
     assert np.count_nonzero(plain[2500:2506]) == 6

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from forecaster_sidecar.analyse import FLAG_THRESHOLD
 from forecaster_sidecar.anomaly import scores
 from globalmon.cli import main
 
@@ -43,7 +44,8 @@ def test_detect_writes_a_score_per_row(tmp_path: Path, capsys: pytest.CaptureFix
     got = np.array([float(r["anomaly_score"]) for r in rows])
     assert np.allclose(got, scores(values, 300.0), atol=1e-6)  # the same code path
     assert 500 <= int(np.argmax(got)) < 506  # the spike, or the short mean over it
-    assert got[:500].max() < got.max() / 2  # noise breaks records early on, but weakly
+    # noise passes its record now and then (r a little over 1), never twice over
+    assert got[:500].max() < FLAG_THRESHOLD <= got.max()
     assert main(["sidecar", "detect", str(path), "-o", str(tmp_path / "out.csv")]) == 0
     assert (tmp_path / "out.csv").read_text().count("\n") == 601
 
@@ -244,4 +246,6 @@ def test_counter_flag_undoes_resets_offline(
     assert main(["sidecar", "detect", str(path), "--counter"]) == 0
     detected = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert len(detected) == 2000
-    assert max(float(r["anomaly_score"]) for r in detected) < 0.43  # the restart is no anomaly
+    got = [float(r["anomaly_score"]) for r in detected]
+    assert max(got[1495:1510]) < 0.5  # the restart is no anomaly: not even the week's record
+    assert max(got) < FLAG_THRESHOLD  # nor is anything else in a steady rate
