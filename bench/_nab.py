@@ -1,5 +1,7 @@
-"""The NAB corpus subset in ../shared/data/nab and NAB's scoring, written from the facts in its
-README (standard, reward_low_FP_rate and reward_low_FN_rate profiles).
+"""The labelled corpora in ../shared/data (NAB's subset in nab/, the AIOps 2018 KPIs in
+aiops2018-kpi/), series derived from them to check what a detector assumes (rows missing at
+random, coarser steps), and NAB's scoring, written from the facts in the NAB data's README
+(standard, reward_low_FP_rate and reward_low_FN_rate profiles).
 
 For one profile and one threshold, a file scores: for each anomaly window, the earliest detection
 in it, ``tp * S(y) / S(-1)`` with ``y = -(right - i + 1) / width``, or ``-fn`` when there is none;
@@ -21,7 +23,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nab"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = SHARED / "nab"
+AIOPS = SHARED / "aiops2018-kpi"
 PROFILES = {
     "standard": (1.0, 0.11, 1.0),
     "reward_low_FP_rate": (1.0, 0.22, 1.0),
@@ -40,7 +44,8 @@ class Labelled:
 
 
 def sigmoid(y: Array | float) -> Array:
-    return np.asarray(2.0 / (1.0 + np.exp(5.0 * np.asarray(y, dtype=float))) - 1.0)
+    with np.errstate(over="ignore"):  # far past a window: exp overflows, S is -1
+        return np.asarray(2.0 / (1.0 + np.exp(5.0 * np.asarray(y, dtype=float))) - 1.0)
 
 
 def read_csv(path: Path) -> tuple[npt.NDArray[np.int64], Array]:
@@ -51,14 +56,12 @@ def read_csv(path: Path) -> tuple[npt.NDArray[np.int64], Array]:
     return stamps, frame["value"].to_numpy(np.float64)
 
 
-def load(data: Path = DATA, category: str | None = "realAWSCloudwatch") -> list[Labelled]:
+def _labelled(data: Path, windows: dict[str, list[list[str]]], names: list[str]) -> list[Labelled]:
+    """Each named file with its windows (inclusive ``[start, end]`` timestamps) as row ranges."""
     import pandas as pd
 
-    windows = json.loads((data / "combined_windows.json").read_text())
     out = []
-    for name in sorted(windows):
-        if category is not None and not name.startswith(category + "/"):
-            continue
+    for name in names:
         stamps, values = read_csv(data / name)
         rows = []
         for start, end in windows[name]:
@@ -69,6 +72,88 @@ def load(data: Path = DATA, category: str | None = "realAWSCloudwatch") -> list[
             rows.append((left, right))
         out.append(Labelled(name, stamps, values, rows))
     return out
+
+
+def load(data: Path = DATA, category: str | None = "realAWSCloudwatch") -> list[Labelled]:
+    """NAB's layout: ``combined_windows.json`` beside one folder per category."""
+    windows = json.loads((data / "combined_windows.json").read_text())
+    names = [n for n in sorted(windows) if category is None or n.startswith(category + "/")]
+    return _labelled(data, windows, names)
+
+
+def load_aiops(data: Path = AIOPS, *, nab_windows: bool = False) -> list[Labelled]:
+    """The AIOps KPIs: ``windows.json`` holds the exact labels (runs of labelled rows). With
+    ``nab_windows``, each is widened the way NAB labels: NAB centres a window of 10% of the
+    file's rows, shared among its anomalies, on each labelled anomaly; here the labelled point
+    is the run's first row, the window also covers the whole run, and windows that overlap are
+    joined. The exact labels reward only a detection inside a run of a few minutes, which NAB's
+    scoring was not made for; the widened ones are comparable in kind with NAB's."""
+    windows = json.loads((data / "windows.json").read_text())
+    files = _labelled(data, windows, sorted(windows))
+    if not nab_windows:
+        return files
+    out = []
+    for f in files:
+        n, half = len(f.values), int(0.10 * len(f.values) / max(1, len(f.windows))) // 2
+        wide = sorted((max(0, lo - half), max(min(n - 1, lo + half), hi)) for lo, hi in f.windows)
+        joined: list[tuple[int, int]] = []
+        for lo, hi in wide:
+            if joined and lo <= joined[-1][1] + 1:
+                joined[-1] = (joined[-1][0], max(joined[-1][1], hi))
+            else:
+                joined.append((lo, hi))
+        out.append(Labelled(f.name, f.timestamps, f.values, joined))
+    return out
+
+
+def thinned(files: list[Labelled], keep: float = 0.6, seed: int = 7) -> list[Labelled]:
+    """The files with rows missing, as an irregular collector loses them: each row kept with
+    probability ``keep``, and one outage of 1-6 hours of rows per 1,000 rows; the windows keep
+    their times. A detector that takes rows for equal steps sees days of the wrong length."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for f in files:
+        n = len(f.values)
+        mask = rng.random(n) < keep
+        for _ in range(max(1, n // 1000)):
+            start = int(rng.integers(0, n))
+            mask[start : start + int(rng.integers(12, 72))] = False
+        mask[0] = True
+        kept = np.flatnonzero(mask)
+        rows = []
+        for left, right in f.windows:
+            lo = int(np.searchsorted(kept, left, "left"))
+            hi = int(np.searchsorted(kept, right, "right")) - 1
+            if hi >= lo:
+                rows.append((lo, hi))
+        out.append(Labelled(f.name, f.timestamps[kept], f.values[kept], rows))
+    return out
+
+
+def coarser(files: list[Labelled], factor: int) -> list[Labelled]:
+    """The files at ``factor`` times their step: each run of ``factor`` rows averaged (a
+    5-minute file becomes a 30-minute or an hourly one); a window covers the rows its rows
+    fell in."""
+    out = []
+    for f in files:
+        m = len(f.values) // factor
+        values = f.values[: m * factor].reshape(m, factor).mean(axis=1)
+        rows = [(lo // factor, min(hi // factor, m - 1)) for lo, hi in f.windows]
+        rows = [(lo, hi) for lo, hi in rows if lo < m]
+        out.append(Labelled(f.name, f.timestamps[: m * factor : factor], values, rows))
+    return out
+
+
+def write_csv(f: Labelled, path: Path) -> None:
+    """A file in NAB's format (``timestamp,value``, times in UTC)."""
+    from datetime import UTC, datetime
+
+    lines = ["timestamp,value"] + [
+        f"{datetime.fromtimestamp(int(t), UTC):%Y-%m-%d %H:%M:%S},{v!r}"
+        for t, v in zip(f.timestamps, f.values.tolist(), strict=True)
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
 
 
 def probation(n: int) -> int:
@@ -109,7 +194,8 @@ def file_curve(f: Labelled, scores: Array, thresholds: Array, profile: str) -> F
     prev = np.searchsorted(rights, rows, "left") - 1  # the window ending before the row
     cost = np.full(len(rows), -fp_w)
     has = prev >= 0
-    d = np.abs(rights[prev[has]] - rows[has]) / (widths[prev[has]] - 1)
+    # a window of one row (width - 1 = 0) counts as two: the AIOps labels can mark a single row
+    d = np.abs(rights[prev[has]] - rows[has]) / np.maximum(widths[prev[has]] - 1, 1)
     cost[has] = fp_w * sigmoid(d)
     order = np.argsort(scores[rows])
     sorted_scores = scores[rows][order]

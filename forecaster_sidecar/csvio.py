@@ -185,8 +185,8 @@ def regular(
     diffs = np.diff(np.asarray(timestamps, dtype=float))
     steps = np.clip(np.round(diffs / step), 1, max(1.0, round(MAX_GAP_SECONDS / step)))
     budget = GRID_BUDGET * len(values) + 1_000_000
-    if steps.sum() > budget:  # cap every gap alike: the grid stays within the budget
-        steps = np.minimum(steps, max(1, budget // max(1, len(steps))))
+    if steps.sum() + 1 > budget:  # cap every gap alike: the grid stays within the budget
+        steps = np.minimum(steps, max(1, (budget - 1) // max(1, len(steps))))
     columns = np.concatenate([[0], np.cumsum(steps)]).astype(np.int64)
     grid = np.full(int(columns[-1]) + 1, np.nan)
     grid[columns] = values

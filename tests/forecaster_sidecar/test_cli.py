@@ -93,25 +93,42 @@ def test_missing_file_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "no such file" in capsys.readouterr().err
 
 
-def test_nab_eval_runs_on_a_corpus(tmp_path: Path) -> None:
-    """bench.nab_eval end to end on a tiny corpus in NAB's layout (the real one is in
-    ../shared/data, outside the repository)."""
-    category = tmp_path / "realAWSCloudwatch"
-    category.mkdir()
+def test_nab_eval_runs_on_each_corpus_through_the_command(tmp_path: Path) -> None:
+    """bench.nab_eval end to end on tiny corpora in the shared data's layout (the real ones are
+    in ../shared/data, outside the repository): each file through `globalmon sidecar detect`,
+    each corpus reported on its own, the derived checks too."""
+    category = tmp_path / "nab" / "realAWSCloudwatch"
+    category.mkdir(parents=True)
     write_series(category / "a.csv", n=1200, spike=1000)
     windows = {"realAWSCloudwatch/a.csv": [["2014-02-17 10:00:00", "2014-02-17 12:00:00"]]}
-    (tmp_path / "combined_windows.json").write_text(json.dumps(windows))
+    (tmp_path / "nab" / "combined_windows.json").write_text(json.dumps(windows))
+    kpi = tmp_path / "aiops2018-kpi" / "phase2_train"
+    kpi.mkdir(parents=True)
+    write_series(kpi / "b.csv", n=3 * 1440, spike=2 * 1440 + 100, step=60)
+    # the spike's row exactly, as the AIOps labels mark rows (2014-02-16 01:40)
+    aiops = {"phase2_train/b.csv": [["2014-02-16 01:40:00", "2014-02-16 01:40:00"]]}
+    (tmp_path / "aiops2018-kpi" / "windows.json").write_text(json.dumps(aiops))
     result = subprocess.run(
-        [sys.executable, "-m", "bench.nab_eval", "--data", str(tmp_path)],
+        [sys.executable, "-m", "bench.nab_eval", "--data", str(tmp_path), "--jobs", "2"],
         cwd=REPO, capture_output=True, text=True, check=False, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    # a.csv, the three files derived from it, b.csv
+    assert "globalmon sidecar detect: 5 files" in result.stdout
+    out = result.stdout.splitlines()
+
+    def standard(after: str, label: str = "") -> float:
+        block = out[out.index(after) :]
+        line = next(x for x in block if x.split() and x.split()[: 1 + bool(label)] == (
+            [label, "standard"] if label else ["standard"]))  # fmt: skip
+        return float(line.split("corpus threshold")[1].split()[0])
+
     # row 1000 is 2014-02-17 11:20, inside the window: the spike is found, nothing else fires
-    line = next(
-        x for x in result.stdout.splitlines() if x.startswith("realAWSCloudwatch  standard ")
-    )
-    at_corpus = float(line.split("corpus threshold")[1].split()[0])
-    assert at_corpus > 50
+    assert standard("nab (1 files, 1 windows)", "realAWSCloudwatch") > 50
+    assert standard("aiops, exact labels (1 files, 1 windows)") > 50
+    assert standard("aiops, NAB windows (1 files, 1 windows)") > 50
+    for derived in ("nab, rows missing", "nab, 30-minute steps", "nab, hourly steps"):
+        assert any(x.startswith(derived + " (1 files") for x in out)
 
 
 def test_forecast_writes_each_future_step_with_bounds(

@@ -83,3 +83,25 @@ def test_outcome_names_each_window_and_false_alarm() -> None:
     # row 100 is in probation; 460 is under the threshold; window 2 is missed
     assert seen == nab.Outcome(found=[0.5, None], false_rows=[200, 900])
     assert nab.outcome(f, s, 0.2).found == [0.5, None]
+
+
+def test_a_false_alarm_after_a_window_of_one_row_costs_a_finite_amount() -> None:
+    w = [(400, 400)]
+    after = score(w, [400, 402])
+    assert np.isfinite(after)
+    assert score(w, [400]) - 100 * 0.11 / 2 <= after < score(w, [400])
+
+
+def test_derived_files_keep_their_windows_in_time() -> None:
+    stamps = 1_400_000_000 + 300 * np.arange(N)
+    f = nab.Labelled("f.csv", stamps, np.arange(N, dtype=float), [(400, 499), (700, 710)])
+    for thin in nab.thinned([f], keep=0.5, seed=3):
+        assert len(thin.values) < N
+        for (lo, hi), (a, b) in zip(thin.windows, f.windows, strict=True):
+            assert stamps[a] <= thin.timestamps[lo]
+            assert thin.timestamps[hi] <= stamps[b]
+        assert np.array_equal(thin.values, (thin.timestamps - stamps[0]) / 300)  # rows as read
+    (hourly,) = nab.coarser([f], 12)
+    assert len(hourly.values) == N // 12
+    assert hourly.values[0] == np.mean(np.arange(12))
+    assert hourly.windows == [(400 // 12, 499 // 12), (700 // 12, 710 // 12)]
