@@ -296,7 +296,12 @@ FORECAST = _m(
     LABEL_HORIZON,
     LABEL_BOUND,
 )
-ANOMALY_SCORE = _m("anomaly_score", "gauge", "Anomaly score, 0-1 (causal).", LABEL_TARGET)
+ANOMALY_SCORE = _m(
+    "anomaly_score",
+    "gauge",
+    "Anomaly score, 0-1 (causal): r / (1 + r), r the surprise over the week's largest.",
+    LABEL_TARGET,
+)
 ANOMALY_FLAG = _m("anomaly_flag", "gauge", "1 when the series is anomalous now.", LABEL_TARGET)
 CAPACITY_EXHAUSTION = _m(
     "capacity_exhaustion_seconds",
