@@ -486,6 +486,22 @@ def _unseen_errors(bt: Backtest, names: list[str], candidates: list[str]) -> Arr
     return np.concatenate(parts, axis=1)
 
 
+def _band_quantiles(errors: Array, holdout: int, levels: tuple[float, ...]) -> Array:
+    """(levels, series): the geometric mean of the quantile of every origin's errors pooled and
+    of the worst origin's own. The next day may be like the worst of the backtest's days: the
+    pooled quantile alone took them for one population (its 95% band held 91% of the next day
+    on the AIOps KPIs), the worst origin's alone over-covered the 80% band by 5 points on both
+    corpora (docs/sidecar.md)."""
+    pooled: Array = np.quantile(errors, levels, axis=1)
+    origins = errors.shape[1] // holdout
+    if origins < 2:
+        return pooled
+    each = errors[:, : origins * holdout].reshape(errors.shape[0], origins, holdout)
+    worst = np.quantile(each, levels, axis=2).max(axis=2)
+    out: Array = np.sqrt(pooled * worst)
+    return out
+
+
 def forecast(
     y: Array,
     horizon: int,
@@ -559,7 +575,7 @@ def forecast(
         todo = np.concatenate(again) if again else np.zeros(0, dtype=int)
     # The bands: quantiles of the errors the choosing itself makes on a stretch it did not see
     # (errors are heavy-tailed: no normal z), growing like a random walk's past the holdout.
-    q = np.quantile(_unseen_errors(bt, names, candidates), levels, axis=1)
+    q = _band_quantiles(_unseen_errors(bt, names, candidates), holdout, levels)
     growth = np.sqrt(np.maximum(np.arange(1, horizon + 1) / holdout, 1.0))
     half = q[:, :, None] * growth[None, None, :]
     return Forecast(
