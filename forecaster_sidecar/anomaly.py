@@ -16,17 +16,20 @@ days. The first day of a series (no time of day yet) is not scored.
 
 The score says how the surprise compares with the largest of the past ``record`` (a week): the
 ratio r of the two, scored ``r / (1 + r)``, so 0.5 is a surprise equal to the week's largest and
-0.75 one three times as large. A value that is new counts as at least three times the record:
-none of the last ``novelty`` (a week) came within ``novelty_fraction`` (4 %) of the range that
-stretch covered, and it is at least ``novelty_min_z`` surprising; twice as far from the nearest
-of them counts twice as much. A series that is always jumpy then
-scores high once per new extreme, not on every jump; yet a value the series never takes (a bump
+0.75 one three times as large. The ratio, not the surprise itself, is what carries over from one
+series to another: how large a surprise is usual depends on the series (its noise, its bursts,
+its step), how far it passes what the series did last week much less so. A record under 1 counts
+as 1 (a fraction of a standard deviation is never a multiple of anything), and before the first
+surprise after the warm-up there is no record and no score. A series that is always jumpy then
+scores high once per new extreme, not on every jump.
+
+A value that is new counts as at least three times the record: none of the last ``novelty`` (a
+week) came within ``novelty_fraction`` (4 %) of the range that stretch covered, it is at least
+``novelty_min_z`` surprising, and the series is at least ``novelty_after`` (two days) old; twice
+as far from the nearest of them counts twice as much. So a value the series never takes (a bump
 halfway up its daily spikes, a spike between the levels it lives on) counts even after a larger
-event set the record. The ratio, not the surprise itself, is what carries over from one series
-to another: how large a surprise is usual depends on the series (its noise, its bursts, its
-step), how far it passes what the series did last week much less so. A ratio that another one in
-the previous ``refractory`` nearly matched (at least ``refractory_ratio`` of it) is the same event
-rising, and is not scored again.
+event set the record. A ratio that another one in the previous ``refractory`` nearly matched (at
+least ``refractory_ratio`` of it) is the same event rising, and is not scored again.
 
 Windows are durations, turned into rows by the series' step; one parameter set for every series
 (no per-series tuning). The moving medians, means, minima and maxima are bottleneck's, over a

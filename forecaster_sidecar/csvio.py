@@ -178,10 +178,9 @@ def regular(
     timestamps: npt.NDArray[np.float64], values: npt.NDArray[np.float64], step: float
 ) -> Regular:
     """Rows (strictly increasing times) on a grid of ``step`` seconds (the detector's
-    ``step_of``: their median spacing). Each row takes the
-    next column at least, so no row is lost or merged; a gap of k steps leaves k - 1 columns
-    empty, at most a week's, and fewer when the whole grid would pass its budget (a few rows a
-    year apart in a file of seconds)."""
+    ``step_of``: their median spacing). Each row takes the next column at least, so no row is
+    lost or merged; a gap of k steps leaves k - 1 columns empty, at most a week's, and fewer
+    when the whole grid would pass its budget (a few rows a year apart in a file of seconds)."""
     diffs = np.diff(np.asarray(timestamps, dtype=float))
     steps = np.clip(np.round(diffs / step), 1, max(1.0, round(MAX_GAP_SECONDS / step)))
     budget = GRID_BUDGET * len(values) + 1_000_000

@@ -12,6 +12,7 @@ from forecaster_sidecar.analyse import FLAG_THRESHOLD
 from forecaster_sidecar.anomaly import DetectorParams, scores, step_of
 
 STEP = 300.0
+DAY_ROWS = 288
 
 
 def noisy(n: int, seed: int = 0) -> np.ndarray:
@@ -165,3 +166,27 @@ def test_a_rising_spike_is_one_detection() -> None:
     assert np.count_nonzero(s[2500:2506] >= FLAG_THRESHOLD) == 1  # one flag
     plain = scores(x, STEP, DetectorParams(refractory_seconds=0))
     assert np.count_nonzero(plain[2500:2506]) == 6
+
+
+def test_nothing_scores_before_there_is_a_record() -> None:
+    """The first surprise after the warm-up sets the record; it is not infinitely far past a
+    record of 0 (which would score 1 for every new series a day after it appears)."""
+    x = noisy(600, seed=9)
+    s = scores(x, STEP)
+    first = DAY_ROWS + int(np.argmax(s[DAY_ROWS:] > 0))  # the first row that scores at all
+    assert not s[: DAY_ROWS + 1].any()
+    assert s[first] < 1.0
+    assert s[DAY_ROWS : DAY_ROWS + 12].max() < FLAG_THRESHOLD
+
+
+def test_a_value_far_from_anything_seen_outscores_one_just_new() -> None:
+    """Both under the week's record (a larger spike the day before), both new values: the one
+    four times as far from the nearest value seen counts for more."""
+    scored = []
+    for bump in (16.0, 80.0):
+        x = noisy(3000, seed=11)  # 50 +- 10 over the day, noise 2
+        x[2300] += 300  # the week's record
+        x[2700] = 75 + bump  # above anything but that spike, 8 hours from its time of day
+        scored.append(scores(x, STEP)[2700])
+    near, far = scored
+    assert FLAG_THRESHOLD <= near < far
