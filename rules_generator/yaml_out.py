@@ -12,6 +12,7 @@ the output is PyYAML's in every case (a property test compares the two).
 
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
 from typing import Any
@@ -81,7 +82,8 @@ def _plain(value: str) -> bool:
 def _scalar(value: str | int | float | bool | None, kind: str) -> tuple[str, ...]:
     """``value`` as written after ``k: `` at indent 0: its first line, then the block's lines.
 
-    ``kind`` keeps 1, 1.0 and True apart in the cache (they are equal and hash alike).
+    ``kind`` keeps 1, 1.0 and True apart in the cache (they are equal and hash alike), and
+    0.0 and -0.0.
     """
     if isinstance(value, str) and _plain(value):
         return (value,)
@@ -130,11 +132,13 @@ class _Writer:
             raise _Fallback
 
     def lines(self, value: Any) -> tuple[str, ...]:
-        kind = type(value)
-        memo = value if kind is str else (value, kind.__name__)
+        kind = type(value).__name__
+        if kind == "float" and value == 0 and math.copysign(1.0, value) < 0:
+            kind = "-0.0"  # equal to 0.0 and hashed alike, but written "-0.0"
+        memo = value if kind == "str" else (value, kind)
         got = self.scalars.get(memo)
         if got is None:
-            got = self.scalars[memo] = _scalar(value, kind.__name__)
+            got = self.scalars[memo] = _scalar(value, kind)
         return got
 
     def key(self, key: Any) -> str:

@@ -146,3 +146,11 @@ def test_generated_files_take_the_fast_path(monkeypatch: Any) -> None:
         text = yaml_out.dump(doc)
         assert yaml.safe_load(text) == doc
     assert whole == []  # no document fell back to PyYAML as a whole
+
+
+def test_zero_and_negative_zero_are_written_apart() -> None:
+    """0.0 and -0.0 are equal and hash alike: a cache keyed by value alone wrote whichever it
+    met first (hypothesis found it)."""
+    for doc in ({"a": 0.0, "b": -0.0}, {"a": -0.0, "b": 0.0}):
+        assert yaml_out.dump(doc) == yaml_out.pyyaml(doc)
+    assert yaml_out.dump({"a": -0.0}) == yaml_out.pyyaml({"a": -0.0}) == "a: -0.0\n"
