@@ -71,11 +71,14 @@ def scores(values: Array, step: float, *, last: int | None = None) -> Array:
     zs, rec = z.to_numpy(), record.to_numpy()
     ratio = np.zeros(len(zs))
     known = (zs > 0) & (rec > 0)  # NaN compares False: the first row has no record
-    ratio[known] = zs[known] / np.maximum(rec[known], RECORD_FLOOR)
+    week = rows(p.record_seconds)
+    warmup = max(p.warmup_rows, rows(p.warmup_seconds))
+    behind = np.clip(np.arange(len(zs)) - warmup, 1, week).astype(float)
+    young = np.log(week + 1.0) / np.log(behind + 1.0)  # a record of less than a week
+    ratio[known] = zs[known] / (np.maximum(rec[known], RECORD_FLOOR) * young[known])
     # a new value: no row of the previous week within 4 % of the range those rows covered,
     # counted by how far it is from the nearest
     v, n = x.to_numpy(), len(x)
-    warmup = max(p.warmup_rows, rows(p.warmup_seconds))
     refractory = rows(p.refractory_seconds)
     first = max(warmup, rows(p.novelty_after_seconds))
     first = first if last is None else max(first, n - last - refractory)

@@ -20,7 +20,9 @@ ratio r of the two, scored ``r / (1 + r)``, so 0.5 is a surprise equal to the we
 series to another: how large a surprise is usual depends on the series (its noise, its bursts,
 its step), how far it passes what the series did last week much less so. A record under 1 counts
 as 1 (a fraction of a standard deviation is never a multiple of anything), and before the first
-surprise after the warm-up there is no record and no score. A series that is always jumpy then
+surprise after the warm-up there is no record and no score. A record of less than a week of rows
+counts for what a week's would be: the largest of k values grows like log k, so it is scaled by
+log(week) / log(k). A series that is always jumpy then
 scores high once per new extreme, not on every jump.
 
 A value that is new counts as at least three times the record: none of the last ``novelty`` (a
@@ -232,10 +234,18 @@ def scores(
     z = np.nan_to_num(z, nan=0.0, posinf=np.inf)
     warmup = max(p.warmup_rows, _rows(p.warmup_seconds, step))
     z[:, :warmup] = 0.0  # too little history: neither a score nor a record to beat
-    record = bn.move_max(_shift(z), min(_rows(p.record_seconds, step), n), min_count=1, axis=1)
+    week = _rows(p.record_seconds, step)
+    record = bn.move_max(_shift(z), min(week, n), min_count=1, axis=1)
+    # A record of fewer rows than a week's is passed more easily: the largest of k values grows
+    # like log k (exponential tails; surprises are heavy-tailed, so no less), so it is scaled up
+    # by log(week) / log(k) until a week of rows is behind it.
+    behind = np.clip(np.arange(n) - warmup, 1, week).astype(float)
+    young = np.log(week + 1.0) / np.log(behind + 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         # no record yet (the first surprise after the warm-up sets it): nothing to compare with
-        ratio = np.where((z > 0) & (record > 0), z / np.maximum(record, RECORD_FLOOR), 0.0)
+        ratio = np.where(
+            (z > 0) & (record > 0), z / (np.maximum(record, RECORD_FLOOR) * young), 0.0
+        )
     refractory = min(_rows(p.refractory_seconds, step), n) if p.refractory_seconds > 0 else 0
     first = max(warmup, _rows(p.novelty_after_seconds, step))
     first = first if last is None else max(first, n - last - refractory)
