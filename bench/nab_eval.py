@@ -54,9 +54,9 @@ class Corpus:
     paths: list[Path]  # each file's CSV, as the command reads it
 
 
-def detect(paths: list[Path], jobs: int, repo: Path = REPO) -> list[nab.Array]:
-    """Each file's scores from ``globalmon sidecar detect`` (the code in ``repo``), in order."""
-    out_dir = Path(tempfile.mkdtemp(prefix="globalmon-nab-"))
+def detect(paths: list[Path], jobs: int, out_dir: Path, repo: Path = REPO) -> list[nab.Array]:
+    """Each file's scores from ``globalmon sidecar detect`` (the code in ``repo``), in order;
+    the command's output files are written in ``out_dir`` and removed once read."""
 
     def one(i_path: tuple[int, Path]) -> nab.Array:
         i, path = i_path
@@ -138,7 +138,8 @@ def main() -> None:
         started = time.perf_counter()
         # the same file is scored once (both AIOps window sets read the same CSVs)
         unique = sorted({p for c in found for p in c.paths})
-        by_path = dict(zip(unique, detect(unique, max(1, args.jobs), args.repo), strict=True))
+        scored = detect(unique, max(1, args.jobs), Path(scratch), args.repo)
+        by_path = dict(zip(unique, scored, strict=True))
         elapsed = time.perf_counter() - started
     rows = sum(len(by_path[p]) for p in unique)
     print(f"globalmon sidecar detect: {len(unique)} files, {rows} rows in {elapsed:.1f} s")
