@@ -9,6 +9,11 @@ in at most 2 s, 10,000 in at most 30 s and 1.5 GB.
 
     python -m bench.sidecar_speed [--series 1000] [--runs 3] [--shard 0/4]
     python -m bench.sidecar_speed --series 100000 --shard 0/4 --memory-only
+    python -m bench.sidecar_speed --series 100000 --shard 0/4 --memory-only --together
+
+``--together`` runs every shard at once, each in a process of its own, as N sidecars beside one
+Prometheus would: each one's peak memory and time, the wall time, and Prometheus' own peak
+(it answers the N reads at once).
 """
 
 from __future__ import annotations
@@ -159,6 +164,31 @@ async def one_run(url: str, target: Forecast, end: float) -> dict[str, float]:
     }
 
 
+def together(prom: servers.Server, end: float, n: int, series: int) -> None:
+    """All ``n`` shards at once, a fresh process each (``max_tasks_per_child``: no process
+    carries another shard's peak)."""
+    spawn = multiprocessing.get_context("spawn")
+    started = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=n, mp_context=spawn, max_tasks_per_child=1) as pool:
+        jobs = [pool.submit(sidecar_peak_mb, prom.url, end, (i, n)) for i in range(n)]
+        results = [job.result() for job in jobs]
+    wall = time.perf_counter() - started
+    for i, (mb, seconds) in enumerate(results):
+        print(f"shard {i}/{n} of {series} series: peak {mb:6.0f} MB, its run {seconds:.0f} s")
+    total = sum(mb for mb, _ in results)
+    print(f"{n} shards at once: {wall:.0f} s wall, {total:.0f} MB of sidecars' peaks together")
+    print(f"prometheus peak memory {_peak_mb(prom):8.0f} MB (it answered the {n} reads at once)")
+
+
+def _peak_mb(server: servers.Server) -> float:
+    """A server's peak resident memory (VmHWM), read from /proc."""
+    assert server.process is not None
+    for line in Path(f"/proc/{server.process.pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def _shard(text: str) -> tuple[int, int]:
     i, _, n = text.partition("/")
     if not (i.isdigit() and n.isdigit() and 0 <= int(i) < int(n)):
@@ -178,6 +208,11 @@ def main() -> None:
         help="also measure the sidecar's peak memory as this shard",
     )
     parser.add_argument(
+        "--together",
+        action="store_true",
+        help="with --memory-only: run all N shards at once, each in a process of its own",
+    )
+    parser.add_argument(
         "--memory-only",
         action="store_true",
         help="measure only the peak memory of the --shard given (no timed runs, no baselines, "
@@ -186,6 +221,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.memory_only and args.shard[1] == 1:
         parser.error("--memory-only measures a shard: give --shard i/n with n > 1")
+    if args.together and not args.memory_only:
+        parser.error("--together runs the shards of --memory-only: give both")
     prom_bin = servers.find_binary(["prometheus"])
     promtool = servers.find_binary(["promtool"])
     if prom_bin is None or promtool is None:
@@ -211,6 +248,9 @@ def main() -> None:
                 with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as child:
                     peak = child.submit(sidecar_peak_mb, prom.url, float(end)).result()[0]
             shard_peak, shard_seconds = None, 0.0
+            if args.together:
+                together(prom, float(end), args.shard[1], args.series)
+                return
             if args.shard[1] > 1:
                 with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as child:
                     job = child.submit(sidecar_peak_mb, prom.url, float(end), args.shard)

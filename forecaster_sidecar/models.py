@@ -6,6 +6,9 @@
 - ``seasonal_naive``: the last season repeated (the last value without a season);
 - ``seasonal_level``: the level of the series less its season's typical shape, the shape added
   back (Theta-like: today's level at once, the season from the whole history);
+- ``seasonal_ratio``: the same with the shape as a ratio to the level, multiplied in (a load
+  whose daily swing grows and shrinks with it; series that were ever zero or below keep the
+  added shape);
 - ``linear``: least squares over the last window, extrapolated;
 - ``holt``: damped additive trend (level + trend), smoothing factors from a small grid chosen per
   series by in-sample one-step error;
@@ -38,6 +41,7 @@ MODELS = (
     "median",
     "seasonal_naive",
     "seasonal_level",
+    "seasonal_ratio",
     "linear",
     "holt",
     "holt_winters",
@@ -288,38 +292,94 @@ def _fit_line(y: Array) -> Array:
 
 def _runs_as(model: str, season: int | None, points: int) -> str:
     """Holt-Winters needs two seasons to start from; with less (or no season) it is Holt. The
-    seasonal level needs two seasons for its profile; with less it is the level."""
+    seasonal models need two seasons for their shape; with less they are the level."""
     if model == "holt_winters" and (not season or points < 2 * season):
         return "holt"
-    if model == "seasonal_level" and (not season or points < 2 * season):
+    if model in _SHAPED and (not season or points < 2 * season):
         return "level"
     return model
 
 
-def season_profile(y: Array, season: int) -> Array:
+_SHAPED = ("seasonal_level", "seasonal_ratio")
+
+# A season's shape is smoothed over this fraction of the season (a centred moving mean, 5 steps
+# of a day at 5-minute steps): a median of a week's days is still a week's noise at each step,
+# and the forecast carries that noise as it is. Measured on both corpora (docs/sidecar.md).
+SHAPE_SMOOTHING = 1 / 60
+
+
+def season_profile(y: Array, season: int, *, ratio: bool = False) -> Array:
     """(series, season): the typical shape of a season, indexed by step number modulo
-    ``season``: per phase, the median over the whole seasons in the history of each season's
-    values less that season's mean (so a level shift between seasons does not blur it)."""
-    s, t = y.shape
-    n = t // season
-    start = t - n * season
-    cycles = y[:, start:].reshape(s, n, season)
-    shape = bn.median(cycles - cycles.mean(axis=2, keepdims=True), axis=1)
-    shape -= shape.mean(axis=1, keepdims=True)
+    ``season``. Each value less (or with ``ratio`` over: values must be positive) the centred
+    moving average of a season around it, the local level, so neither a level shift nor a
+    drift within the history blurs the shape (the classical decomposition); per phase, the
+    median of these over the history's whole seasons, smoothed over ``SHAPE_SMOOTHING`` of the
+    season. An added shape has mean 0, a ratio mean 1. Needs two seasons of history."""
+    s = y.shape[0]
+    # column j: the mean of y[:, j : j + season], centred on j + season // 2 when season is odd;
+    # when even, two neighbours averaged (the 2 x season moving average), centred the same
+    window = bn.move_mean(y, season, axis=1)[:, season - 1 :]
+    local = window if season % 2 else (window[:, 1:] + window[:, :-1]) / 2
+    n = local.shape[1] // season
+    first = season // 2 + local.shape[1] - n * season  # whole seasons, ending with the last
+    values = y[:, first : first + n * season]
+    level = local[:, -n * season :]
+    detrended = (values / level if ratio else values - level).reshape(s, n, season)
+    shape = bn.median(detrended, axis=1)
+    width = max(1, round(season * SHAPE_SMOOTHING)) | 1  # odd: centred
+    if width > 1:
+        half = width // 2
+        wrapped = np.concatenate([shape[:, -half:], shape, shape[:, :half]], axis=1)
+        shape = bn.move_mean(wrapped, width, axis=1)[:, width - 1 :]
+    if ratio:
+        shape /= shape.mean(axis=1, keepdims=True)
+    else:
+        shape -= shape.mean(axis=1, keepdims=True)
     out: Array = np.empty_like(shape)
-    out[:, (start + np.arange(season)) % season] = shape
+    out[:, (first + np.arange(season)) % season] = shape
     return out
 
 
-def seasonal_level(y: Array, horizon: int, season: int) -> Array:
-    """The level (simple exponential smoothing) of the series less its season profile, with
-    the profile added back: a Theta-like forecast that follows today's level at once, which
-    Holt-Winters' slowly learnt season does not."""
-    t = y.shape[1]
-    shape = season_profile(y, season)
-    adjusted = y - shape[:, np.arange(t) % season]
-    out: Array = level(adjusted, horizon) + shape[:, (t + np.arange(horizon)) % season]
-    return out
+@dataclass(frozen=True)
+class _Shape:
+    """Per series, a season's shape and whether it is a ratio (multiplied) or added."""
+
+    shape: Array  # (series, season)
+    ratio: npt.NDArray[np.bool_]  # (series,)
+
+    @staticmethod
+    def of(y: Array, season: int, model: str) -> _Shape:
+        added = season_profile(y, season)
+        if model != "seasonal_ratio":
+            return _Shape(added, np.zeros(y.shape[0], dtype=bool))
+        # a ratio needs a level above zero: a series that was ever zero or below keeps the sum
+        ratio = np.min(y, axis=1) > 0
+        shape = added.copy()
+        if ratio.any():
+            shape[ratio] = season_profile(y[ratio], season, ratio=True)
+        return _Shape(shape, ratio)
+
+    def _at(self, start: int, steps: int) -> Array:
+        return self.shape[:, (start + np.arange(steps)) % self.shape.shape[1]]
+
+    def remove(self, y: Array) -> Array:
+        at = self._at(0, y.shape[1])
+        out: Array = np.where(self.ratio[:, None], y / np.where(self.ratio[:, None], at, 1), y - at)
+        return out
+
+    def restore(self, level: Array, start: int) -> Array:
+        at = self._at(start, level.shape[1])
+        out: Array = np.where(self.ratio[:, None], level * at, level + at)
+        return out
+
+
+def seasonal_level(y: Array, horizon: int, season: int, model: str = "seasonal_level") -> Array:
+    """The level (simple exponential smoothing) of the series less its season's shape, with
+    the shape put back: a Theta-like forecast that follows today's level at once, which
+    Holt-Winters' slowly learnt season does not. ``model`` "seasonal_ratio": the shape as a
+    ratio to the level."""
+    shape = _Shape.of(y, season, model)
+    return shape.restore(level(shape.remove(y), horizon), y.shape[1])
 
 
 def predict(y: Array, horizon: int, model: str, season: int | None) -> Array:
@@ -330,9 +390,9 @@ def predict(y: Array, horizon: int, model: str, season: int | None) -> Array:
         return median(y, horizon, season or min(y.shape[1], 288))
     if model == "seasonal_naive":
         return seasonal_naive(y, horizon, season)
-    if model == "seasonal_level":
+    if model in _SHAPED:
         assert season is not None
-        return seasonal_level(y, horizon, season)
+        return seasonal_level(y, horizon, season, model)
     if model == "linear":
         return linear(y, horizon, season or min(y.shape[1], 288))
     raise ValueError(f"unknown model {model!r}")
@@ -405,18 +465,17 @@ class Backtest:
 
 
 def _seasonal_level_backtest(
-    y: Array, clean: Array, splits: list[int], holdout: int, season: int
+    y: Array, clean: Array, splits: list[int], holdout: int, season: int, model: str
 ) -> Array:
-    """The seasonal level's errors from every split in one pass: the season's shape from the
+    """A seasonal model's errors from every split in one pass: the season's shape from the
     history before the first split (no split sees its own future), the level carried on."""
-    t = y.shape[1]
-    shape = season_profile(clean[:, : splits[0]], season)
-    adjusted = clean - shape[:, np.arange(t) % season]
+    shape = _Shape.of(clean[:, : splits[0]], season, model)
+    adjusted = shape.remove(clean)
     state = _start("level", adjusted, None)
     parts = []
     for split in splits:
         state = _advance(state, adjusted, split)
-        guess = _forecast(state, holdout) + shape[:, (split + np.arange(holdout)) % season]
+        guess = shape.restore(_forecast(state, holdout), split)
         parts.append(np.abs(guess - y[:, split : split + holdout]))
     return np.concatenate(parts, axis=1)
 
@@ -431,10 +490,10 @@ def backtest(y: Array, clean: Array, horizon: int, season: int | None) -> Backte
     errors: dict[str, Array] = {}
     states: dict[str, _State] = {}
     for model in MODELS if splits else ():
-        if model == "seasonal_level":
+        if model in _SHAPED:
             if _runs_as(model, season, splits[0]) != "level":  # else the level itself, there
                 assert season is not None
-                errors[model] = _seasonal_level_backtest(y, clean, splits, holdout, season)
+                errors[model] = _seasonal_level_backtest(y, clean, splits, holdout, season, model)
             continue
         parts = []
         state: _State | None = None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forecaster_sidecar import models as m
 from forecaster_sidecar.forecast import forecast_auto
@@ -58,7 +60,7 @@ def test_rows_are_independent() -> None:
 def test_forecast_picks_a_seasonal_model_for_a_seasonal_series_and_bounds_it() -> None:
     y = daily(7 * DAY, noise=0.2)[None, :]
     f = forecast_auto(y, DAY, (DAY,))
-    assert f.model[0] in ("holt_winters", "seasonal_naive", "seasonal_level")
+    assert f.model[0] in ("holt_winters", "seasonal_naive", "seasonal_level", "seasonal_ratio")
     assert np.all(f.lower <= f.yhat)
     assert np.all(f.yhat <= f.upper)
     truth = daily(8 * DAY, noise=0.0)[7 * DAY :]
@@ -114,3 +116,57 @@ def test_outliers_in_the_training_window_do_not_bend_the_forecast() -> None:
     # fitted on the raw history, the same models miss by far more
     naive = np.abs(m.holt_winters(hist, 72, DAY) - future).mean()
     assert naive > 10
+
+
+SHAPE = 20 * np.sin(2 * np.pi * np.arange(DAY) / DAY) + 8 * np.cos(4 * np.pi * np.arange(DAY) / DAY)
+
+
+@pytest.mark.parametrize("drift", [0.0, 0.05, -0.2])
+def test_season_profile_is_the_shape_under_a_drifting_level(drift: float) -> None:
+    """The shape is measured against the local level (a centred moving average), so a level
+    that drifts through the week does not leak into it. Against each day's mean, a drift of
+    0.05 a step would add a sawtooth of +-7 across the day."""
+    t = np.arange(7 * DAY)
+    y = (100 + drift * t + SHAPE[t % DAY])[None, :]
+    shape = m.season_profile(y, DAY)
+    assert np.abs(shape[0] - SHAPE).max() < 0.5  # the smoothing's price on this shape: < 0.1
+
+
+def test_the_ratio_shape_follows_a_swing_that_grows_with_the_level() -> None:
+    """A load whose daily swing doubles with its level: the added shape is the week's typical
+    swing in units, the ratio shape a fraction of the level, right after the change too."""
+    t = np.arange(7 * DAY + DAY)
+    level = np.where(t < 5 * DAY, 100.0, 200.0)
+    y = level * (1 + SHAPE[t % DAY] / 50) + np.random.default_rng(3).normal(0, 0.5, len(t))
+    hist, future = y[None, : 7 * DAY], y[7 * DAY :]
+    ratio = np.abs(m.seasonal_level(hist, DAY, DAY, "seasonal_ratio")[0] - future).mean()
+    added = np.abs(m.seasonal_level(hist, DAY, DAY)[0] - future).mean()
+    assert ratio < 2.0  # noise 0.5; the swing is 2 x 56 wide
+    assert added > 5 * ratio
+    assert m.forecast(hist, DAY, DAY).model == ["seasonal_ratio"]
+
+
+def test_a_series_that_touched_zero_keeps_the_added_shape() -> None:
+    t = np.arange(7 * DAY)
+    y = np.stack([50 + SHAPE[t % DAY], 50 + SHAPE[t % DAY]])
+    y[1, 100] = 0.0  # no ratio to a level of zero: the sum stays
+    both = m.seasonal_level(y, 24, DAY, "seasonal_ratio")
+    assert np.array_equal(both[1], m.seasonal_level(y[1:], 24, DAY)[0])
+    assert not np.array_equal(both[0], m.seasonal_level(y[:1], 24, DAY)[0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    season=st.integers(2, 12),
+    cycles=st.integers(2, 6),
+    values=st.lists(st.floats(1e-6, 1e12), min_size=1, max_size=80),
+)
+def test_a_positive_series_gets_a_positive_finite_ratio_forecast(
+    season: int, cycles: int, values: list[float]
+) -> None:
+    """Every step of the ratio model keeps a positive series positive: ratios to positive local
+    levels, their median and mean, and a level smoothed between positive values."""
+    y = np.resize(np.array(values), season * cycles + 1)[None, :]
+    out = m.seasonal_level(y, 2 * season, season, "seasonal_ratio")
+    assert np.isfinite(out).all()
+    assert (out > 0).all()
