@@ -164,7 +164,7 @@ def report(c: Cases, args: argparse.Namespace) -> None:
 
     def ours(idx: npt.NDArray[np.intp]) -> Forecast:
         started = time.perf_counter()
-        fc = forecast_auto(c.hist[idx], DAY, (DAY,))
+        fc = forecast_auto(c.hist[idx], DAY, (DAY,), step=STEP)
         row("globalmon", fc.yhat, idx, time.perf_counter() - started)
         return fc
 

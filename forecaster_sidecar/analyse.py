@@ -109,7 +109,14 @@ def _analyse_rows(target: Target, matrix: Matrix, sums: dict[str, list[float]]) 
     seasons = seasons_for(step, target.seasonality)
     floor, ceiling = value_range(target)
     result = forecast_series(
-        matrix.values, longest, seasons, counter, floor=floor, ceiling=ceiling, levels=LEVELS
+        matrix.values,
+        longest,
+        seasons,
+        counter,
+        floor=floor,
+        ceiling=ceiling,
+        levels=LEVELS,
+        step=step,
     )
     bounds = [(c.BOUND_YHAT, result.yhat)]
     for level in LEVELS:

@@ -142,6 +142,7 @@ def run_forecast(args: argparse.Namespace) -> int:
         floor=floor,
         ceiling=ceiling,
         levels=tuple(p / 100 for p in levels),
+        step=step,
     )
     header = ["yhat"]
     columns = [result.yhat]

@@ -88,16 +88,21 @@ def forecast_series(
     floor: float | None = None,
     ceiling: float | None = None,
     levels: tuple[float, ...] = LEVELS,
+    step: float | None = None,
 ) -> Forecast:
     """``forecast_auto`` of the series within ``floor``/``ceiling``, a counter's on its own raw
     scale (see the module), never below its last value and never falling."""
     if not counter:
-        return forecast_auto(values, horizon, seasons, floor=floor, ceiling=ceiling, levels=levels)
+        return forecast_auto(
+            values, horizon, seasons, floor=floor, ceiling=ceiling, levels=levels, step=step
+        )
     corrected, offset = undo_resets(values)
     last = fill_gaps(corrected)[:, -1]
     lowest = last if floor is None else np.maximum(last, floor + offset)
     high = None if ceiling is None else ceiling + offset
-    result = forecast_auto(corrected, horizon, seasons, floor=lowest, ceiling=high, levels=levels)
+    result = forecast_auto(
+        corrected, horizon, seasons, floor=lowest, ceiling=high, levels=levels, step=step
+    )
     rising = replace(result, yhat=np.maximum.accumulate(result.yhat, axis=1))
     raw = rising.shifted(-offset)
     # exactly the current value at least: the shift back may round a bit below it

@@ -12,6 +12,7 @@ from forecaster_sidecar.models import (
     fill_gaps,
     forecast,
     limits,
+    shape_width,
 )
 
 DAY, WEEK = 86400.0, 7 * 86400.0
@@ -36,12 +37,14 @@ def forecast_auto(
     floor: float | Array | None = None,
     ceiling: float | Array | None = None,
     levels: tuple[float, ...] = LEVELS,
+    step: float | None = None,
 ) -> Forecast:
     """``forecast`` per group of series sharing a detected season (one of ``seasons``, in
-    steps). A series with none detected still has the seasonal models tried on the shortest
-    candidate its history holds twice, and the backtest decides (detection sees a clear
-    season's autocorrelation; a weaker one may still help: in bench/forecast_eval trying it
-    was better on NAB's series and even on the AIOps KPIs)."""
+    steps); ``step`` (seconds) sets how far a season's shape is smoothed (without it, not at
+    all: ``models.shape_width``). A series with none detected still has the seasonal models
+    tried on the shortest candidate its history holds twice, and the backtest decides
+    (detection sees a clear season's autocorrelation; a weaker one may still help: in
+    bench/forecast_eval trying it was better on NAB's series and even on the AIOps KPIs)."""
     lo, hi = limits(y, floor, ceiling)
     y = fill_gaps(y)
     detected = detect_season(y, seasons)
@@ -62,6 +65,7 @@ def forecast_auto(
             ceiling=hi[rows],
             levels=levels,
             seasonal=known,
+            width=shape_width(step),
         )
         yhat[rows], half[:, rows], mae[rows] = part.yhat, part.half, part.backtest_mae
         for i, r in enumerate(rows):

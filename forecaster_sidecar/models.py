@@ -302,19 +302,30 @@ def _runs_as(model: str, season: int | None, points: int) -> str:
 
 _SHAPED = ("seasonal_level", "seasonal_ratio")
 
-# A season's shape is smoothed over this fraction of the season (a centred moving mean, 5 steps
-# of a day at 5-minute steps): a median of a week's days is still a week's noise at each step,
-# and the forecast carries that noise as it is. Measured on both corpora (docs/sidecar.md).
-SHAPE_SMOOTHING = 1 / 60
+# A season's shape is smoothed over this long (a centred moving mean; a sixtieth of a day, 5
+# steps at 5-minute steps): a median of a week's days is still a week's noise at each step, and
+# the forecast carries that noise as it is. A duration, not a fraction of the season: a weekly
+# season's shape holds days whose peaks are as narrow as a daily one's. docs/sidecar.md has the
+# measurements on both corpora.
+SHAPE_SMOOTHING_SECONDS = 1440.0
 
 
-def season_profile(y: Array, season: int, *, ratio: bool = False) -> Array:
+def shape_width(step: float | None) -> int:
+    """``SHAPE_SMOOTHING_SECONDS`` in steps of ``step`` seconds, odd (centred); 1 without a
+    step (no smoothing)."""
+    if not step or step <= 0:
+        return 1
+    return max(1, round(SHAPE_SMOOTHING_SECONDS / step)) | 1
+
+
+def season_profile(y: Array, season: int, *, ratio: bool = False, width: int = 1) -> Array:
     """(series, season): the typical shape of a season, indexed by step number modulo
     ``season``. Each value less (or with ``ratio`` over: values must be positive) the centred
     moving average of a season around it, the local level, so neither a level shift nor a
     drift within the history blurs the shape (the classical decomposition); per phase, the
-    median of these over the history's whole seasons, smoothed over ``SHAPE_SMOOTHING`` of the
-    season. An added shape has mean 0, a ratio mean 1. Needs two seasons of history."""
+    median of these over the history's whole seasons, smoothed by a centred moving mean of
+    ``width`` steps (``shape_width``). An added shape has mean 0, a ratio mean 1. Needs two
+    seasons of history."""
     s = y.shape[0]
     # column j: the mean of y[:, j : j + season], centred on j + season // 2 when season is odd;
     # when even, two neighbours averaged (the 2 x season moving average), centred the same
@@ -326,7 +337,7 @@ def season_profile(y: Array, season: int, *, ratio: bool = False) -> Array:
     level = local[:, -n * season :]
     detrended = (values / level if ratio else values - level).reshape(s, n, season)
     shape = bn.median(detrended, axis=1)
-    width = max(1, round(season * SHAPE_SMOOTHING)) | 1  # odd: centred
+    width = min(width, season) | 1  # odd: centred
     if width > 1:
         half = width // 2
         wrapped = np.concatenate([shape[:, -half:], shape, shape[:, :half]], axis=1)
@@ -348,15 +359,15 @@ class _Shape:
     ratio: npt.NDArray[np.bool_]  # (series,)
 
     @staticmethod
-    def of(y: Array, season: int, model: str) -> _Shape:
-        added = season_profile(y, season)
+    def of(y: Array, season: int, model: str, width: int) -> _Shape:
+        added = season_profile(y, season, width=width)
         if model != "seasonal_ratio":
             return _Shape(added, np.zeros(y.shape[0], dtype=bool))
         # a ratio needs a level above zero: a series that was ever zero or below keeps the sum
         ratio = np.min(y, axis=1) > 0
         shape = added.copy()
         if ratio.any():
-            shape[ratio] = season_profile(y[ratio], season, ratio=True)
+            shape[ratio] = season_profile(y[ratio], season, ratio=True, width=width)
         return _Shape(shape, ratio)
 
     def _at(self, start: int, steps: int) -> Array:
@@ -373,16 +384,18 @@ class _Shape:
         return out
 
 
-def seasonal_level(y: Array, horizon: int, season: int, model: str = "seasonal_level") -> Array:
+def seasonal_level(
+    y: Array, horizon: int, season: int, model: str = "seasonal_level", *, width: int = 1
+) -> Array:
     """The level (simple exponential smoothing) of the series less its season's shape, with
     the shape put back: a Theta-like forecast that follows today's level at once, which
     Holt-Winters' slowly learnt season does not. ``model`` "seasonal_ratio": the shape as a
-    ratio to the level."""
-    shape = _Shape.of(y, season, model)
+    ratio to the level. ``width``: the shape's smoothing (``season_profile``)."""
+    shape = _Shape.of(y, season, model, width)
     return shape.restore(level(shape.remove(y), horizon), y.shape[1])
 
 
-def predict(y: Array, horizon: int, model: str, season: int | None) -> Array:
+def predict(y: Array, horizon: int, model: str, season: int | None, *, width: int = 1) -> Array:
     model = _runs_as(model, season, y.shape[1])
     if model in ("level", "holt", "holt_winters"):
         return _forecast(_advance(_start(model, y, season), y, y.shape[1]), horizon)
@@ -392,7 +405,7 @@ def predict(y: Array, horizon: int, model: str, season: int | None) -> Array:
         return seasonal_naive(y, horizon, season)
     if model in _SHAPED:
         assert season is not None
-        return seasonal_level(y, horizon, season, model)
+        return seasonal_level(y, horizon, season, model, width=width)
     if model == "linear":
         return linear(y, horizon, season or min(y.shape[1], 288))
     raise ValueError(f"unknown model {model!r}")
@@ -465,11 +478,11 @@ class Backtest:
 
 
 def _seasonal_level_backtest(
-    y: Array, clean: Array, splits: list[int], holdout: int, season: int, model: str
+    y: Array, clean: Array, splits: list[int], holdout: int, season: int, model: str, width: int
 ) -> Array:
     """A seasonal model's errors from every split in one pass: the season's shape from the
     history before the first split (no split sees its own future), the level carried on."""
-    shape = _Shape.of(clean[:, : splits[0]], season, model)
+    shape = _Shape.of(clean[:, : splits[0]], season, model, width)
     adjusted = shape.remove(clean)
     state = _start("level", adjusted, None)
     parts = []
@@ -480,7 +493,9 @@ def _seasonal_level_backtest(
     return np.concatenate(parts, axis=1)
 
 
-def backtest(y: Array, clean: Array, horizon: int, season: int | None) -> Backtest:
+def backtest(
+    y: Array, clean: Array, horizon: int, season: int | None, *, width: int = 1
+) -> Backtest:
     """Every model fitted on ``clean`` up to each split, judged on ``y`` after it."""
     t = y.shape[1]
     # At least a season (or 12 steps) held out, so a short horizon still gets a fair choice and
@@ -493,7 +508,9 @@ def backtest(y: Array, clean: Array, horizon: int, season: int | None) -> Backte
         if model in _SHAPED:
             if _runs_as(model, season, splits[0]) != "level":  # else the level itself, there
                 assert season is not None
-                errors[model] = _seasonal_level_backtest(y, clean, splits, holdout, season, model)
+                errors[model] = _seasonal_level_backtest(
+                    y, clean, splits, holdout, season, model, width
+                )
             continue
         parts = []
         state: _State | None = None
@@ -507,7 +524,7 @@ def backtest(y: Array, clean: Array, horizon: int, season: int | None) -> Backte
                 state = _advance(state, clean, split)
                 guess = _forecast(state, holdout)
             else:
-                guess = predict(clean[:, :split], holdout, model, season)
+                guess = predict(clean[:, :split], holdout, model, season, width=width)
             parts.append(np.abs(guess - actual))
         if state is not None:
             states[model] = state
@@ -570,18 +587,20 @@ def forecast(
     ceiling: float | Array | None = None,
     levels: tuple[float, ...] = LEVELS,
     seasonal: bool = True,
+    width: int = 1,
 ) -> Forecast:
     """One model per series chosen by backtest, kept within what the series can be (``limits``);
     bands at ``levels`` from the quantiles of the backtest's errors. ``seasonal``: the series
     are known to have ``season`` (detected or configured); otherwise the seasonal models are only
-    tried, and a forecast is not judged by how far it is from the previous season."""
+    tried, and a forecast is not judged by how far it is from the previous season. ``width``:
+    the season's shape is smoothed over this many steps (``shape_width``)."""
     lo, hi = limits(y, floor, ceiling)
     y = fill_gaps(y)
     s, t = y.shape
     # Fitted on despiked history; judged against what really came (spikes and all), so the
     # bands stay honest about how often such points occur.
     clean = despike(y)
-    bt = backtest(y, clean, horizon, season)
+    bt = backtest(y, clean, horizon, season, width=width)
     if not bt.errors:
         flat = np.repeat(y[:, -1:], horizon, axis=1)
         none = np.zeros((s, 0))
@@ -618,7 +637,7 @@ def forecast(
                 state = _advance(bt.states[model].take(rows), clean[rows], t)
                 guess = _forecast(state, horizon)
             else:
-                guess = predict(clean[rows], horizon, model, season)
+                guess = predict(clean[rows], horizon, model, season, width=width)
             bad = (
                 guards.implausible(y[rows], guess, season, known=seasonal)
                 if model != "seasonal_naive"

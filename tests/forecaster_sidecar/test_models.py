@@ -170,3 +170,20 @@ def test_a_positive_series_gets_a_positive_finite_ratio_forecast(
     out = m.seasonal_level(y, 2 * season, season, "seasonal_ratio")
     assert np.isfinite(out).all()
     assert (out > 0).all()
+
+
+def test_a_weekly_shape_keeps_its_days_narrow_peaks() -> None:
+    """The shape's smoothing is a duration (24 minutes), not a fraction of the season: a week's
+    shape holds days whose half-hour peaks are as narrow as a daily shape's (a sixtieth of a
+    week would be 35 steps, and would halve them)."""
+    week = 7 * DAY
+    t = np.arange(2 * week)
+    peak = 80 * np.exp(-0.5 * ((t % DAY - 200) / 6) ** 2)  # a daily peak, half an hour wide
+    weekday = np.where((t // DAY) % 7 >= 5, 0.5, 1.0)
+    y = (100 + peak * weekday)[None, :]
+    assert m.shape_width(300) == 5
+    assert m.shape_width(None) == 1
+    shape = m.season_profile(y, week, width=m.shape_width(300))
+    tops = shape[0].reshape(7, DAY).max(axis=1) - shape[0].reshape(7, DAY).min(axis=1)
+    truth = np.array([80.0] * 5 + [40.0] * 2)
+    assert np.abs(tops - truth).max() < 0.05 * 80
