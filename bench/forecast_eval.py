@@ -14,6 +14,9 @@ writes them: ``predict_linear(x[6h], h)`` and ``holt_winters(x[1d], 0.3, 0.1)`` 
 level, a flat forecast). statsforecast is an optional heavy dependency (numba): without it those
 rows are skipped; ``make bench`` installs it.
 
+A derived check follows: the same origins averaged to hourly steps (168 points of history, the
+season 24 steps, the first hour one step), the models and the choice at another step.
+
 statsforecast's models are fitted on every origin unless ``--reference-sample N`` asks for N of
 them (evenly spread; 0: none): about 2.5 minutes for both corpora here.
 
@@ -38,17 +41,40 @@ from forecaster_sidecar.models import Array, Forecast, fill_gaps, linear, season
 DAY = 288
 STEP = 300
 HISTORY = 7 * DAY
-HORIZONS = {"1h": 12, "6h": 72, "24h": 288}
+HORIZONS = {"1h": 3600, "6h": 21600, "24h": 86400}  # seconds
 LEVELS = (0.8, 0.95)
 
 
 @dataclass(frozen=True)
 class Cases:
     corpus: str
-    hist: Array  # (case, HISTORY)
-    future: Array  # (case, DAY)
+    hist: Array  # (case, 7 days)
+    future: Array  # (case, 1 day)
     scale: Array  # in-sample seasonal-naive error per case
     names: list[str]  # "file@day"
+    step: int = STEP  # seconds
+
+    @property
+    def day(self) -> int:
+        return 86400 // self.step
+
+    def coarser(self, k: int) -> Cases:
+        """The same cases at ``k`` times the step, each new step the mean of ``k`` old ones (a
+        derived check: the models and the choice at another step; the season is still a day)."""
+        h = self.hist.reshape(len(self.hist), -1, k).mean(axis=2)
+        f = self.future.reshape(len(self.future), -1, k).mean(axis=2)
+        day = 86400 // (self.step * k)
+        scale = np.mean(np.abs(h[:, day:] - h[:, :-day]), axis=1)
+        keep = scale > 0
+        names = [n for n, x in zip(self.names, keep, strict=True) if x]
+        return Cases(
+            f"{self.corpus}, {self.step * k // 60}-minute steps",
+            h[keep],
+            f[keep],
+            scale[keep],
+            names,
+            self.step * k,
+        )
 
 
 def regular(stamps: npt.NDArray[np.int64], values: Array, step: int = STEP) -> Array:
@@ -90,9 +116,11 @@ def cases(corpus: str, named: list[tuple[str, Array]]) -> Cases:
     )
 
 
-def holt_winters_promql(y: Array, horizon: int, sf: float = 0.3, tf: float = 0.1) -> Array:
+def holt_winters_promql(
+    y: Array, horizon: int, day: int = DAY, sf: float = 0.3, tf: float = 0.1
+) -> Array:
     """PromQL's holt_winters (double_exponential_smoothing) over the last day: the level."""
-    x = y[:, -DAY:]
+    x = y[:, -day:]
     level, trend = x[:, 1].copy(), x[:, 1] - x[:, 0]
     for i in range(2, x.shape[1]):
         prev = level
@@ -116,7 +144,7 @@ def summary(m: Array) -> tuple[float, float, float]:
     )
 
 
-def statsforecast_models(y: Array) -> dict[str, Array] | None:
+def statsforecast_models(y: Array, step: int = STEP) -> dict[str, Array] | None:
     try:
         import pandas as pd
         from statsforecast import StatsForecast
@@ -127,17 +155,19 @@ def statsforecast_models(y: Array) -> dict[str, Array] | None:
         pd.DataFrame(
             {
                 "unique_id": i,
-                "ds": pd.date_range("2020-01-01", periods=len(s), freq="5min"),
+                "ds": pd.date_range("2020-01-01", periods=len(s), freq=f"{step}s"),
                 "y": s,
             }
         )
         for i, s in enumerate(y)
     )
     models = [
-        MSTL(season_length=DAY, trend_forecaster=AutoETS(model="ZZN")),
-        AutoTheta(season_length=DAY),
+        MSTL(season_length=86400 // step, trend_forecaster=AutoETS(model="ZZN")),
+        AutoTheta(season_length=86400 // step),
     ]
-    out = StatsForecast(models=models, freq="5min", n_jobs=1).forecast(df=frame, h=DAY)
+    out = StatsForecast(models=models, freq=f"{step}s", n_jobs=1).forecast(
+        df=frame, h=86400 // step
+    )
     ids = out["unique_id"].to_numpy()
     return {
         name: np.stack([out[ids == i][column].to_numpy() for i in range(len(y))])
@@ -154,24 +184,26 @@ def report(c: Cases, args: argparse.Namespace) -> None:
         return
     print(f"\n== {c.corpus}: {len(c.hist)} origins, MASE mean / median / geometric mean")
     print(f"{'method':<32} " + " ".join(f"{h:>20}" for h in HORIZONS) + f" {'seconds':>8}")
+    day = c.day
 
     def row(name: str, pred: Array, idx: npt.NDArray[np.intp], elapsed: float) -> None:
         cells = []
-        for h in HORIZONS.values():
+        for seconds in HORIZONS.values():
+            h = seconds // c.step
             mean, med, geo = summary(mase(pred, c.future[idx], c.scale[idx], h))
             cells.append(f"{mean:6.3f} {med:6.3f} {geo:6.3f}")
         print(f"{name:<32} " + " ".join(f"{x:>20}" for x in cells) + f" {elapsed:>8.2f}")
 
     def ours(idx: npt.NDArray[np.intp]) -> Forecast:
         started = time.perf_counter()
-        fc = forecast_auto(c.hist[idx], DAY, (DAY,), step=STEP)
+        fc = forecast_auto(c.hist[idx], day, (day,), step=c.step)
         row("globalmon", fc.yhat, idx, time.perf_counter() - started)
         return fc
 
     baselines: dict[str, Callable[[Array], Array]] = {
-        "predict_linear(x[6h])": lambda y: linear(y, DAY, 72),
-        "holt_winters(x[1d], 0.3, 0.1)": lambda y: holt_winters_promql(y, DAY),
-        "seasonal naive (1 day)": lambda y: seasonal_naive(y, DAY, DAY),
+        "predict_linear(x[6h])": lambda y: linear(y, day, 21600 // c.step),
+        "holt_winters(x[1d], 0.3, 0.1)": lambda y: holt_winters_promql(y, day, day),
+        "seasonal naive (1 day)": lambda y: seasonal_naive(y, day, day),
     }
     everything = np.arange(len(c.hist))
     fc = ours(everything)
@@ -181,12 +213,10 @@ def report(c: Cases, args: argparse.Namespace) -> None:
     for level in LEVELS:
         lower, upper = fc.band(level)
         inside = (c.future >= lower) & (c.future <= upper)
-        print(
-            f"  {level:.0%} band covers {inside[:, :12].mean():.1%} of the first hour, "
-            f"{inside.mean():.1%} of the day"
-        )
-    m24 = mase(fc.yhat, c.future, c.scale, DAY)
-    naive24 = mase(seasonal_naive(c.hist, DAY, DAY), c.future, c.scale, DAY)
+        hour, whole = inside[:, : 3600 // c.step].mean(), inside.mean()
+        print(f"  {level:.0%} band covers {hour:.1%} of the first hour, {whole:.1%} of the day")
+    m24 = mase(fc.yhat, c.future, c.scale, day)
+    naive24 = mase(seasonal_naive(c.hist, day, day), c.future, c.scale, day)
     print(f"  worst {args.worst} at 24 h (MASE, model, seasonal naive's MASE):")
     for i in np.argsort(-m24)[: args.worst]:
         print(f"    {c.names[i]:<24} {m24[i]:7.2f} {fc.model[i]:<15} {naive24[i]:7.2f}")
@@ -200,7 +230,7 @@ def report(c: Cases, args: argparse.Namespace) -> None:
     else:
         print("statsforecast's models (daily season), on every origin:")
     started = time.perf_counter()
-    reference = statsforecast_models(c.hist[sample])
+    reference = statsforecast_models(c.hist[sample], c.step)
     if reference is None:
         print("  (statsforecast not installed: `make bench` installs it)")
         return
@@ -215,8 +245,15 @@ def main() -> None:
     parser.add_argument("--reference-sample", type=int, default=None, metavar="N")
     parser.add_argument("--worst", type=int, default=5, metavar="N")
     args = parser.parse_args()
-    for corpus in ("realAWSCloudwatch", "aiops2018-kpi"):
-        report(cases(corpus, series(args.data, corpus)), args)
+    every = [
+        cases(corpus, series(args.data, corpus))
+        for corpus in ("realAWSCloudwatch", "aiops2018-kpi")
+    ]
+    for c in every:
+        report(c, args)
+    for c in every:  # derived: the same origins at hourly steps
+        if len(c.hist):
+            report(c.coarser(3600 // STEP), args)
 
 
 if __name__ == "__main__":

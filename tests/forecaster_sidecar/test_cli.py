@@ -210,7 +210,8 @@ def test_forecast_keeps_unix_timestamps_and_refuses_bad_horizons(
 
 def test_forecast_eval_runs_on_a_corpus(tmp_path: Path) -> None:
     """bench.forecast_eval end to end on tiny corpora (NAB: 9 days, two origins; AIOps: 1-minute
-    rows averaged to 5 minutes, 8 days, one origin), each reported on its own."""
+    rows averaged to 5 minutes, 8 days, one origin), each reported on its own, and again at
+    hourly steps."""
     category = tmp_path / "nab" / "realAWSCloudwatch"
     category.mkdir(parents=True)
     write_series(category / "a.csv", n=9 * 288, spike=None)
@@ -227,7 +228,9 @@ def test_forecast_eval_runs_on_a_corpus(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "== realAWSCloudwatch: 2 origins" in result.stdout
     assert "== aiops2018-kpi: 1 origins" in result.stdout
-    assert result.stdout.count("95% band covers") == 2
+    assert "== realAWSCloudwatch, 60-minute steps: 2 origins" in result.stdout
+    assert "== aiops2018-kpi, 60-minute steps: 1 origins" in result.stdout
+    assert result.stdout.count("95% band covers") == 4
 
 
 def test_live_mode_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
