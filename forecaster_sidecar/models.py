@@ -360,14 +360,14 @@ class _Shape:
 
     @staticmethod
     def of(y: Array, season: int, model: str, width: int) -> _Shape:
-        added = season_profile(y, season, width=width)
         if model != "seasonal_ratio":
-            return _Shape(added, np.zeros(y.shape[0], dtype=bool))
+            return _Shape(season_profile(y, season, width=width), np.zeros(y.shape[0], dtype=bool))
         # a ratio needs a level above zero: a series that was ever zero or below keeps the sum
         ratio = np.min(y, axis=1) > 0
-        shape = added.copy()
-        if ratio.any():
-            shape[ratio] = season_profile(y[ratio], season, ratio=True, width=width)
+        shape = np.empty((y.shape[0], season))
+        for rows, as_ratio in ((ratio, True), (~ratio, False)):
+            if rows.any():
+                shape[rows] = season_profile(y[rows], season, ratio=as_ratio, width=width)
         return _Shape(shape, ratio)
 
     def _at(self, start: int, steps: int) -> Array:
