@@ -15,7 +15,15 @@ import numpy.typing as npt
 
 from forecaster_sidecar.anomaly import scores, step_of
 from forecaster_sidecar.counters import forecast_series, watched
-from forecaster_sidecar.csvio import LATEST, MILLISECONDS_FROM, CsvError, Table, read, regular
+from forecaster_sidecar.csvio import (
+    LATEST,
+    MILLISECONDS_FROM,
+    CsvError,
+    Table,
+    datetime_of,
+    read,
+    regular,
+)
 from forecaster_sidecar.forecast import seasons_for
 from globalmon.cliutil import (
     EXIT_FAILURE,
@@ -91,17 +99,36 @@ def run_detect(args: argparse.Namespace) -> int:
     return _write("".join(lines), args.output, "detect")
 
 
+FILE_HELP = "CSV of timestamp,value (or a time column and one value column: Grafana's export)"
+
+
 def _stamp(seconds: float, like: str) -> str:
-    """A future timestamp in the input's own format (Unix seconds or milliseconds, or date and
-    time, written in UTC)."""
+    """A future timestamp in the input's own format: Unix seconds or milliseconds, or date and
+    time with the same separators and the same offset (UTC when the input gives none)."""
     try:
         number = float(like)
     except ValueError:
-        sep = "T" if "T" in like else " "
-        return datetime.fromtimestamp(seconds, UTC).strftime(f"%Y-%m-%d{sep}%H:%M:%S")
-    if abs(number) >= MILLISECONDS_FROM:
-        seconds *= 1000
-    return str(int(seconds)) if seconds == int(seconds) else repr(seconds)
+        pass
+    else:
+        if abs(number) >= MILLISECONDS_FROM:
+            seconds *= 1000
+        return str(int(seconds)) if seconds == int(seconds) else repr(seconds)
+    like = like.strip()
+    parsed = datetime_of(like)
+    zone = parsed.tzinfo if parsed is not None and parsed.tzinfo is not None else UTC
+    at = datetime.fromtimestamp(seconds, zone)
+    date = "%Y/%m/%d" if "/" in like[:10] else "%Y-%m-%d"
+    sep = like[10] if len(like) > 10 and like[10] in "Tt" else " "
+    text = at.strftime(f"{date}{sep}%H:%M:%S")
+    if len(like) > 19 and like[19] == ".":  # the input's fractions of a second, to microseconds
+        text += f".{at.microsecond:06d}"
+    for suffix in (" UTC", " GMT", "Z", "z"):
+        if like.endswith(suffix):
+            return text + suffix
+    if parsed is not None and parsed.tzinfo is not None:
+        offset = at.strftime("%z")  # +0100; written +01:00 when the input has the colon
+        return text + (f"{offset[:3]}:{offset[3:5]}" if like[-3:-2] == ":" else offset)
+    return text
 
 
 def run_forecast(args: argparse.Namespace) -> int:
@@ -299,7 +326,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "detect",
         help="write timestamp,value,anomaly_score for a timestamp,value CSV (the NAB format)",
     )
-    d.add_argument("file", metavar="FILE.csv", help="CSV with the header timestamp,value")
+    d.add_argument("file", metavar="FILE.csv", help=FILE_HELP)
     d.add_argument("-o", "--output", metavar="OUT", help="write here instead of standard output")
     d.add_argument("--counter", action="store_true", help=COUNTER_HELP + "; scores its increase")
     d.set_defaults(func=run_detect)
@@ -307,7 +334,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "forecast",
         help="write timestamp,yhat,yhat_lower,yhat_upper for each step of the horizon",
     )
-    f.add_argument("file", metavar="FILE.csv", help="CSV with the header timestamp,value")
+    f.add_argument("file", metavar="FILE.csv", help=FILE_HELP)
     f.add_argument("--horizon", required=True, metavar="H", help="how far ahead, e.g. 6h")
     f.add_argument("-o", "--output", metavar="OUT", help="write here instead of standard output")
     f.add_argument("--counter", action="store_true", help=COUNTER_HELP)

@@ -3,9 +3,18 @@
 Real files are messy, so the reader takes what it can score row by row and says what it passed
 over; it refuses only what it cannot read at all:
 
-- Timestamps are ``YYYY-MM-DD HH:MM:SS`` (UTC), ISO 8601 (any offset), Unix seconds, or Unix
-  milliseconds (a number of 10^11 or more: past year 5138 as seconds); they are written back
-  exactly as read. An empty value, ``nan`` or ``null`` is a gap (NaN).
+- The columns are found by name: the time in ``timestamp`` (or ``time``, ``date``,
+  ``datetime``, ``ts``, ``@timestamp``, ``_time``: Grafana's CSV export writes ``Time``), the
+  value in ``value``, or in the only other column (Grafana names it after the series). A file
+  whose first row is already a time and a number has no header: its first two columns are read.
+- Fields are separated by commas, or by semicolons or tabs when that is what the first line
+  uses (a spreadsheet's export in a locale whose decimal mark is the comma: there ``1,5`` is
+  1.5). A number may group its thousands with commas when quoted (``"1,234.5"``).
+- Timestamps are ``YYYY-MM-DD HH:MM:SS`` (UTC; ``/`` between the date's parts, a trailing
+  ``UTC`` or ``Z`` alike), ISO 8601 (any offset; nanoseconds as Go writes them are cut to
+  microseconds), Unix seconds, or Unix milliseconds (a number of 10^11 or more: past year 5138
+  as seconds); they are written back exactly as read. An empty value, ``nan``, ``null``,
+  ``None``, ``NA``, ``N/A``, ``#N/A``, ``-`` or ``undefined`` is a gap (NaN).
 - A row whose time repeats an earlier one or goes back (a DST change written in local time, a
   collector's retry) is skipped: the series keeps the first value for each time. ``Table.notes``
   says which lines were skipped; the CLI prints them on stderr.
@@ -24,6 +33,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,7 +46,14 @@ MAX_FIELD = 1024  # a timestamp or number longer than this is not one
 MAX_BYTES = 2 * 1024**3
 LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
 MILLISECONDS_FROM = 1e11  # Unix seconds this large would be past year 5138
-_GAPS = {"", "nan", "NaN", "NAN", "null", "NULL", "None", "NA", "N/A"}
+# what spreadsheets, pandas, R and JSON-to-CSV tools write for "no value", compared lowercased
+_GAPS = {"", "nan", "null", "none", "na", "n/a", "#n/a", "-", "undefined", "nil"}
+TIME_COLUMNS = ("timestamp", "time", "date", "datetime", "ts", "@timestamp", "_time")
+DELIMITERS = (",", ";", "\t")
+_SLASHED = re.compile(r"^\d{4}/\d{1,2}/\d{1,2}")
+_NANOS = re.compile(r"(\.\d{6})\d+")  # Go's RFC 3339 nanoseconds: Python reads microseconds
+_GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")  # 1,234.5
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+([eE][+-]?\d+)?$")  # 1,5 in a ; or tab file
 
 
 class CsvError(ValueError):
@@ -51,9 +68,27 @@ class Table:
     notes: list[str] = field(default_factory=list)  # rows passed over, FILE:LINE: why
 
 
+def datetime_of(text: str) -> datetime | None:
+    """A date-and-time cell as a datetime (naive: UTC), or None when it is not one."""
+    text = text.strip()
+    try:
+        return datetime.fromisoformat(text)  # the usual case, first: the rest costs per row
+    except ValueError:
+        pass
+    for suffix in (" UTC", " GMT"):
+        if text.endswith(suffix):
+            text = text[: -len(suffix)] + "Z"
+    if _SLASHED.match(text):
+        text = text.replace("/", "-", 2)
+    text = _NANOS.sub(r"\1", text)
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
 def seconds_of(text: str) -> float | None:
     """Unix seconds of a timestamp cell, or None when it is not one (or past year 9999)."""
-    text = text.strip()
     try:
         value = float(text)
     except ValueError:
@@ -64,9 +99,8 @@ def seconds_of(text: str) -> float | None:
         if abs(value) >= MILLISECONDS_FROM:
             value /= 1000.0
         return value if 0 <= value <= LATEST else None
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
+    parsed = datetime_of(text)
+    if parsed is None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
@@ -74,6 +108,24 @@ def seconds_of(text: str) -> float | None:
         return parsed.timestamp()
     except (OverflowError, ValueError):  # an offset that moves it past year 9999
         return None
+
+
+def number_of(cell: str, delimiter: str) -> float | None:
+    """A value cell as a float (NaN for a gap), or None when it is not a number."""
+    cell = cell.strip()
+    try:
+        return float(cell)  # the usual case, first
+    except ValueError:
+        pass
+    if cell.lower() in _GAPS:
+        return math.nan
+    if delimiter == "," and _GROUPED.match(cell):
+        cell = cell.replace(",", "")
+    elif delimiter != "," and _DECIMAL_COMMA.match(cell):
+        cell = cell.replace(",", ".")
+    else:
+        return None
+    return float(cell)
 
 
 def _text(path: Path) -> str:
@@ -98,30 +150,73 @@ def _text(path: Path) -> str:
         raise CsvError(f"{where}: found {exc.strerror}; expected a readable CSV file") from None
 
 
+EXPECTED_HEADER = (
+    "the header 'timestamp,value' (or a time column such as 'time' or 'date' and one other)"
+)
+
+
+def _headerless(row: list[str], delimiter: str) -> bool:
+    """A first row that is already data: a time, then a number."""
+    return (
+        len(row) >= 2
+        and all(len(c) <= MAX_FIELD for c in row[:2])
+        and seconds_of(row[0]) is not None
+        and number_of(row[1], delimiter) is not None
+    )
+
+
+def _delimiter(first: str) -> str:
+    """The separator the first line uses: the first of ``DELIMITERS`` that splits it into a
+    header naming a time column, or into a time and a number; else the comma."""
+    for delimiter in DELIMITERS:
+        row = next(csv.reader([first], delimiter=delimiter), [])
+        names = [c.strip().lower() for c in row]
+        if len(row) >= 2 and (any(n in TIME_COLUMNS for n in names) or _headerless(row, delimiter)):
+            return delimiter
+    return ","
+
+
 def _columns(path: Path, header: list[str] | None) -> tuple[int, int, int]:
     """(timestamp column, value column, number of columns) from the header."""
     names = [c.strip().lower() for c in header or []]
-    if "timestamp" not in names or "value" not in names:
+    times = [i for i, n in enumerate(names) if n in TIME_COLUMNS]
+    # "timestamp" first: a file with both a time and a timestamp column means the latter
+    t_col = names.index("timestamp") if "timestamp" in names else (times[0] if times else -1)
+    others = [i for i in range(len(names)) if i != t_col]
+    if "value" in names:
+        v_col = names.index("value")
+    elif len(others) == 1:
+        v_col = others[0]
+    else:
+        v_col = -1
+    if t_col < 0 or v_col < 0:
         found = ",".join(header) if header else "an empty file"
-        raise CsvError(f"{path}:1:1: found {found!r}; expected the header 'timestamp,value'")
-    return names.index("timestamp"), names.index("value"), len(names)
+        raise CsvError(f"{path}:1:1: found {found!r}; expected {EXPECTED_HEADER}")
+    return t_col, v_col, len(names)
 
 
 def read(path: Path) -> Table:
     lines = _text(path).splitlines()
-    reader = csv.reader(lines)
+    delimiter = _delimiter(lines[0]) if lines else ","
+    reader = csv.reader(lines, delimiter=delimiter)
     try:
         header = next(reader, None)
     except csv.Error as exc:
-        raise CsvError(f"{path}:1:1: found {exc}; expected the header 'timestamp,value'") from None
-    t_col, v_col, width = _columns(path, header)
+        raise CsvError(f"{path}:1:1: found {exc}; expected {EXPECTED_HEADER}") from None
     raw: list[str] = []
     stamps: list[float] = []
     values: list[float] = []
     notes: list[str] = []
+    pending: list[list[str]] = []
+    if header is not None and _headerless(header, delimiter):
+        t_col, v_col, width = 0, 1, len(header)
+        notes.append(f"{path}:1: no header: columns 1 and 2 read as timestamp,value")
+        pending.append(header)
+    else:
+        t_col, v_col, width = _columns(path, header)
     while True:
         try:
-            row = next(reader, None)
+            row = pending.pop() if pending else next(reader, None)
         except csv.Error as exc:
             raise CsvError(f"{path}:{reader.line_num}:1: found {exc}; expected CSV") from None
         if row is None:
@@ -139,12 +234,8 @@ def read(path: Path) -> Table:
                 f"{path}:{line}:1: found {shown!r}; expected a time like 2014-02-14 14:30:00 "
                 "(or Unix seconds), up to year 9999"
             )
-        value: float | None
-        try:
-            value = math.nan if cell in _GAPS else float(cell[:MAX_FIELD])
-        except ValueError:
-            value = None
-        if value is None or math.isinf(value) or len(cell) > MAX_FIELD:
+        value = number_of(cell, delimiter) if len(cell) <= MAX_FIELD else None
+        if value is None or math.isinf(value):
             col = sum(len(c) + 1 for c in row[:v_col]) + 1
             shown = row[v_col] if len(row[v_col]) <= 60 else row[v_col][:60] + "..."
             raise CsvError(f"{path}:{line}:{col}: found {shown!r}; expected a number")

@@ -53,7 +53,7 @@ def test_detect_writes_a_score_per_row(tmp_path: Path, capsys: pytest.CaptureFix
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("time,value\n1,2\n", ":1:1: found 'time,value'; expected the header 'timestamp,value'"),
+        ("when,value\n1,2\n", ":1:1: found 'when,value'; expected the header 'timestamp,value'"),
         ("timestamp,value\n", ":2:1: found no rows; expected at least one"),
         ("timestamp,value\nyesterday,1\n", ":2:1: found 'yesterday'; expected a time"),
         ("timestamp,value\n1,abc\n", ":2:3: found 'abc'; expected a number"),

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from forecaster_sidecar.csvio import CsvError, read
+from forecaster_sidecar.csvio import CsvError, read, seconds_of
 from globalmon.cli import main
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -29,6 +29,10 @@ def _stamp(seconds: float, style: str) -> str:
         return at.strftime("%Y-%m-%d %H:%M:%S")
     if style == "iso-offset":  # the same instant written with a +02:00 offset
         return (at + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S+02:00")
+    if style == "slash-utc":  # a spreadsheet's or a database's export
+        return at.strftime("%Y/%m/%d %H:%M:%S UTC")
+    if style == "go-nanos":  # Go's RFC 3339 with nanoseconds (Prometheus, Loki)
+        return at.strftime("%Y-%m-%dT%H:%M:%S.000000000Z")
     if style == "unix":
         return str(int(at.timestamp()))
     return str(int(at.timestamp() * 1000))  # Unix milliseconds
@@ -36,42 +40,69 @@ def _stamp(seconds: float, style: str) -> str:
 
 # A row's time relative to the previous row: forward by the step, repeated, or back (DST).
 moves = st.sampled_from([300, 300, 300, 300, 0, -3600, 600, 86400])
-values = st.one_of(
-    st.floats(allow_nan=False, allow_infinity=False),  # up to +-1.8e308
-    st.sampled_from(["", "nan", "NaN", " 1.5 ", "-0", "1e-320"]),
+numbers = st.floats(allow_nan=False, allow_infinity=False)  # up to +-1.8e308
+gaps = st.sampled_from(["", "nan", "NaN", "null", "None", "NA", "N/A", "#N/A", "-", "undefined"])
+# (the header's names, None when the first row is data; whether a label column follows)
+layouts = st.sampled_from(
+    [
+        (["timestamp", "value"], False),
+        (["timestamp", "value", "label"], True),
+        (["Time", 'cpu{instance="a:9100",job="node"}'], False),  # Grafana's CSV export
+        (["date", "value", "label"], True),
+        (None, False),
+    ]
 )
 
 
+def _cell(value: float | str, delimiter: str, grouped: bool) -> str:
+    """A value as a tool would write it: a gap marker, a decimal comma in a file separated by
+    semicolons or tabs, or thousands grouped with commas (quoted by the writer)."""
+    if isinstance(value, str):
+        return value
+    text = repr(value)
+    if delimiter != ",":
+        return text.replace(".", ",")
+    if grouped and abs(value) >= 1000 and value.is_integer() and abs(value) < 1e15:
+        return f"{value:,.1f}"
+    return text
+
+
 @st.composite
-def messy_files(draw: st.DrawFn) -> tuple[str, list[float], list[str]]:
-    """(CSV text, each row's time in seconds from START, each row's value cell)."""
-    style = draw(st.sampled_from(["nab", "iso-offset", "unix", "unix-ms"]))
-    extra = draw(st.booleans())  # a label column beside timestamp and value
+def messy_files(draw: st.DrawFn) -> tuple[str, list[float], list[float]]:
+    """(CSV text, each row's time in seconds from START, each row's value: NaN for a gap)."""
+    style = draw(st.sampled_from(["nab", "iso-offset", "slash-utc", "go-nanos", "unix", "unix-ms"]))
+    header, extra = draw(layouts)
+    delimiter = draw(st.sampled_from([",", ";", "\t"]))
+    grouped = draw(st.booleans())
     newline = draw(st.sampled_from(["\n", "\r\n"]))
     bom = draw(st.booleans())
     n = draw(st.integers(min_value=1, max_value=60))
-    t, times, cells = 0.0, list[float](), list[str]()
-    for _ in range(n):
+    t, times, expected = 0.0, list[float](), list[float]()
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator=newline)
+    if header is not None:
+        writer.writerow(header)
+    for i in range(n):
         t += draw(moves) if times else 0
         t = max(t, 0.0)
         times.append(t)
-        v = draw(values)
-        cells.append(v if isinstance(v, str) else repr(v))
-    header = "timestamp,value,label" if extra else "timestamp,value"
-    rows = [
-        f"{_stamp(x, style)},{c}" + (",0" if extra else "")
-        for x, c in zip(times, cells, strict=True)
-    ]
-    text = ("\ufeff" if bom else "") + newline.join([header, *rows]) + newline
-    return text, times, cells
+        # a file without a header starts with a number: that is how its first row is told apart
+        v: float | str = draw(numbers if header is None and i == 0 else st.one_of(numbers, gaps))
+        if isinstance(v, float) and grouped and abs(v) >= 1000 and abs(v) < 1e15:
+            v = float(round(v))  # grouped thousands are whole numbers here
+        expected.append(v if isinstance(v, float) else math.nan)
+        row = [_stamp(t, style), _cell(v, delimiter, grouped)] + (["0,5"] if extra else [])
+        writer.writerow(row)
+    text = ("\ufeff" if bom else "") + out.getvalue()
+    return text, times, expected
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(messy_files())
 def test_messy_files_are_read_row_by_row_in_time_order(
-    tmp_path_factory: pytest.TempPathFactory, made: tuple[str, list[float], list[str]]
+    tmp_path_factory: pytest.TempPathFactory, made: tuple[str, list[float], list[float]]
 ) -> None:
-    text, times, cells = made
+    text, times, expected = made
     path = tmp_path_factory.mktemp("csv") / "messy.csv"
     path.write_bytes(text.encode())
     table = read(path)
@@ -84,13 +115,13 @@ def test_messy_files_are_read_row_by_row_in_time_order(
     assert np.all(np.diff(table.timestamps) > 0)
     assert table.timestamps[0] == pytest.approx(START.timestamp() + times[0])
     for got, i in zip(table.values, kept, strict=True):
-        cell = cells[i].strip()
-        if cell.lower() in ("", "nan"):
+        if math.isnan(expected[i]):
             assert math.isnan(got)
         else:
-            assert got == float(cell)
-    assert len(table.notes) == len(times) - len(kept)
-    assert all(note.startswith(f"{path}:") and "skipped" in note for note in table.notes)
+            assert got == expected[i]
+    skipped = [note for note in table.notes if "skipped" in note]
+    assert len(skipped) == len(times) - len(kept)
+    assert all(note.startswith(f"{path}:") for note in table.notes)
 
 
 junk = st.text(
@@ -237,3 +268,54 @@ def test_every_file_of_the_shared_data_is_accepted(
             refused.append(f"{path}: {capsys.readouterr().err.strip()[-300:]}")
         capsys.readouterr()
     assert refused == []
+
+
+@pytest.mark.parametrize(
+    ("last", "next_stamp"),
+    [
+        ("2014-03-01 00:55:00", "2014-03-01 01:00:00"),
+        ("2014-03-01T01:55:00+01:00", "2014-03-01T02:00:00+01:00"),
+        ("2014-03-01T01:55:00+0100", "2014-03-01T02:00:00+0100"),
+        ("2014-03-01T00:55:00Z", "2014-03-01T01:00:00Z"),
+        ("2014/03/01 00:55:00 UTC", "2014/03/01 01:00:00 UTC"),
+        ("2014-03-01T00:55:00.000000000Z", "2014-03-01T01:00:00.000000Z"),
+        ("1393635300", "1393635600"),
+        ("1393635300000", "1393635600000"),
+    ],
+    ids=["nab", "offset", "offset-no-colon", "z", "slash-utc", "go-nanos", "unix", "unix-ms"],
+)
+def test_forecast_times_are_written_as_the_input_writes_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], last: str, next_stamp: str
+) -> None:
+    """The first future row follows the last row read by one step, in its format and offset:
+    a forecast written in UTC beside an input in +01:00 reads as an hour off."""
+    end = seconds_of(last)
+    assert end is not None
+    path = tmp_path / "s.csv"
+    rows = [f"{last}" if i == 11 else _like(end - (11 - i) * 300, last) for i in range(12)]
+    path.write_text("timestamp,value\n" + "".join(f"{r},{i}\n" for i, r in enumerate(rows)))
+    assert main(["sidecar", "forecast", str(path), "--horizon", "5m"]) == 0
+    out = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert out[0]["timestamp"] == next_stamp
+
+
+def _like(seconds: float, last: str) -> str:
+    """``seconds`` written as ``last`` is: Unix seconds or milliseconds, else ISO in UTC (the
+    reader takes any offset)."""
+    if last.isdigit():
+        return str(int(seconds * 1000)) if len(last) > 11 else str(int(seconds))
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["when,value", "timestamp,a,b", "Time,a,b", "timestamp", "value,amount"],
+)
+def test_headers_without_a_time_and_one_value_are_refused_naming_the_choices(
+    tmp_path: Path, header: str
+) -> None:
+    path = tmp_path / "h.csv"
+    cells = header.count(",") + 1
+    path.write_text(f"{header}\n" + ",".join(["x"] * cells) + "\n")
+    with pytest.raises(CsvError, match=rf"^{path}:1:1: found .*; expected the header "):
+        read(path)
