@@ -21,6 +21,7 @@ from forecaster_sidecar.counters import forecast_series, is_counter, value_range
 from forecaster_sidecar.forecast import DAY, seasons_for
 from forecaster_sidecar.models import LEVELS, Array, fill_gaps
 from forecaster_sidecar.prometheus import Matrix
+from forecaster_sidecar.scale import down, exponents, up
 from globalmon import conventions as c
 from globalmon.spec.forecast import Forecast as Target
 from globalmon.spec.types import duration_seconds
@@ -127,9 +128,12 @@ def _analyse_rows(target: Target, matrix: Matrix, sums: dict[str, list[float]]) 
     followed = watched(matrix.values, step, counter)
     trend_of = fill_gaps(followed) if counter else y
     worse = 1.0 if target.polarity == "higher_is_worse" else -1.0
-    slope = _slope(trend_of, step, min(y.shape[1], round(DAY / step)))
-    level = np.abs(np.nanmean(trend_of, axis=1))
-    stable = np.abs(slope) * DAY < STABLE_PER_DAY * np.maximum(level, 1e-12)
+    # a row near float's limit is fitted scaled down (its sums would overflow), then put back
+    by = exponents(trend_of)
+    slope_down = _slope(down(trend_of, by), step, min(y.shape[1], round(DAY / step)))
+    level = np.abs(np.nanmean(down(trend_of, by), axis=1))
+    stable = np.abs(slope_down) * DAY < STABLE_PER_DAY * np.maximum(level, 1e-12)
+    slope = up(slope_down, by)
     direction = np.where(stable, 0.0, np.sign(slope) * worse)
     hold = max(1, round(FLAG_HOLD_SECONDS / step))
     # every series at once; only the rows the flag reads need be exact
@@ -158,9 +162,11 @@ def _analyse_rows(target: Target, matrix: Matrix, sums: dict[str, list[float]]) 
                 out.append(Sample(c.CAPACITY_EXHAUSTION.name, own, seconds))
                 out.append(Sample(c.CAPACITY_EXHAUSTION_AT.name, own, now + seconds))
     # the in-sample naive error of what was forecast (a counter's: its increase per step)
-    naive = np.abs(followed) * step if counter else np.abs(np.diff(y, axis=1))
+    # (both scaled down alike where near float's limit: the ratio is the same, the sums finite)
+    by = exponents(y)
+    naive = np.abs(down(followed, by)) * step if counter else np.abs(np.diff(down(y, by), axis=1))
     scale = np.nanmean(naive, axis=1)
-    errors = result.backtest_errors
+    errors = down(result.backtest_errors, by)
     ok = scale > 0
     for h, k in horizons.items():
         if errors.shape[1] and ok.any():

@@ -52,6 +52,8 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
+from forecaster_sidecar.scale import down, exponents
+
 Array = npt.NDArray[np.float64]
 MAD_TO_SIGMA = 1.4826
 NOVEL_RATIO = 3.0  # a value just new counts as this many times the week's record
@@ -219,6 +221,9 @@ def scores(
     baseline = _rows(p.baseline_seconds, step)
     short = _rows(p.short_seconds, step)
     x = _ffill(x)
+    by = exponents(x)
+    if by.any():  # near float's limit: sums and squares would overflow (scale.py)
+        x = down(x, by)
     n = x.shape[1]
     level, scale = _robust_z(x, baseline)
     mean = bn.move_mean(x, min(short, n), min_count=1, axis=1)

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 
 from forecaster_sidecar.anomaly import scores, step_of
 from forecaster_sidecar.counters import forecast_series, watched
@@ -42,17 +41,6 @@ COUNTER_HELP = "the values are a counter: undo its resets (any drop) first"
 
 MAX_NOTES = 10  # skipped rows named on stderr; the rest counted
 MAX_STEPS = 100_000  # forecast steps: a year of 5-minute steps, a few MB of output
-
-
-def _scaled(values: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], int]:
-    """Values near float's limit (1e308) overflow the detector's and models' sums and squares:
-    divide such a series by a power of two (exact), and multiply what comes back."""
-    with np.errstate(all="ignore"):
-        peak = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 0.0
-    if peak < 1e100:
-        return values, 0
-    exponent = math.frexp(peak)[1]
-    return np.ldexp(values, -exponent), exponent
 
 
 def _read(path: Path, what: str) -> Table | int:
@@ -87,7 +75,7 @@ def run_detect(args: argparse.Namespace) -> int:
     table = _read(Path(args.file), "detect")
     if isinstance(table, int):
         return table
-    grid = regular(table.timestamps, _scaled(table.values)[0], step_of(table.timestamps))
+    grid = regular(table.timestamps, table.values, step_of(table.timestamps))
     # a z-score does not depend on the scale; windows are durations: the rows on a time grid
     followed = watched(grid.values[None, :], grid.step, args.counter)[0]
     score = scores(followed, grid.step)[grid.columns]
@@ -159,8 +147,8 @@ def run_forecast(args: argparse.Namespace) -> int:
     if levels is None or bounds is None:
         return EXIT_USAGE
     # on a time grid: a season is the same number of columns everywhere in the file
-    values, exponent = _scaled(regular(table.timestamps, table.values, step).values)
-    floor, ceiling = (None if b is None else math.ldexp(b, -exponent) for b in bounds)
+    values = regular(table.timestamps, table.values, step).values
+    floor, ceiling = bounds
     result = forecast_series(
         values[None, :],
         steps,
@@ -177,8 +165,7 @@ def run_forecast(args: argparse.Namespace) -> int:
         suffix = "" if p == 95 else f"_{p:g}"
         header += [f"yhat_lower{suffix}", f"yhat_upper{suffix}"]
         columns += result.band(p / 100)
-    with np.errstate(over="ignore"):  # a forecast past float's range is inf, said as such
-        rows = np.stack([np.ldexp(a[0], exponent) for a in columns], axis=1)
+    rows = np.stack([a[0] for a in columns], axis=1)
     lines = ["timestamp," + ",".join(header) + "\n"]
     lines += [
         f"{_stamp(last + (h + 1) * step, table.raw_timestamps[-1])},"

@@ -16,6 +16,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from forecaster_sidecar import scale
 from forecaster_sidecar.forecast import forecast_auto
 from forecaster_sidecar.models import LEVELS, Array, Forecast, fill_gaps
 from globalmon.spec.forecast import Forecast as Target
@@ -85,13 +86,31 @@ def forecast_series(
     seasons: tuple[int, ...],
     counter: bool,
     *,
-    floor: float | None = None,
-    ceiling: float | None = None,
+    floor: float | Array | None = None,
+    ceiling: float | Array | None = None,
     levels: tuple[float, ...] = LEVELS,
     step: float | None = None,
 ) -> Forecast:
     """``forecast_auto`` of the series within ``floor``/``ceiling``, a counter's on its own raw
-    scale (see the module), never below its last value and never falling."""
+    scale (see the module), never below its last value and never falling. Series near float's
+    limit are forecast scaled down (``scale.py``)."""
+    by = scale.exponents(values)
+    if by.any():
+        s = values.shape[0]
+        down = [
+            None if b is None else scale.down(np.broadcast_to(b, (s,)), by)
+            for b in (floor, ceiling)
+        ]
+        return forecast_series(
+            scale.down(values, by),
+            horizon,
+            seasons,
+            counter,
+            floor=down[0],
+            ceiling=down[1],
+            levels=levels,
+            step=step,
+        ).scaled(by)
     if not counter:
         return forecast_auto(
             values, horizon, seasons, floor=floor, ceiling=ceiling, levels=levels, step=step

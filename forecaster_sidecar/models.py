@@ -33,7 +33,7 @@ import bottleneck as bn
 import numpy as np
 import numpy.typing as npt
 
-from forecaster_sidecar import guards
+from forecaster_sidecar import guards, scale
 
 Array = npt.NDArray[np.float64]
 MODELS = (
@@ -430,7 +430,8 @@ class Forecast:
         clipped to what the series can be."""
         half = self.half[self.levels.index(level)]
         lo, hi = self.floor[:, None], self.ceiling[:, None]
-        return np.clip(self.yhat - half, lo, hi), np.clip(self.yhat + half, lo, hi)
+        with np.errstate(over="ignore"):  # near float's limit a band's edge may be inf
+            return np.clip(self.yhat - half, lo, hi), np.clip(self.yhat + half, lo, hi)
 
     @property
     def lower(self) -> Array:
@@ -439,6 +440,19 @@ class Forecast:
     @property
     def upper(self) -> Array:
         return self.band(0.95)[1]
+
+    def scaled(self, by: npt.NDArray[np.int64]) -> Forecast:
+        """The same forecast times 2**by per series (``scale.up``: a row scaled down to be
+        forecast, back on its own scale)."""
+        return replace(
+            self,
+            yhat=scale.up(self.yhat, by),
+            half=scale.up(self.half.swapaxes(0, 1), by).swapaxes(0, 1),
+            backtest_mae=scale.up(self.backtest_mae, by),
+            backtest_errors=scale.up(self.backtest_errors, by),
+            floor=scale.up(self.floor, by),
+            ceiling=scale.up(self.ceiling, by),
+        )
 
     def shifted(self, by: Array) -> Forecast:
         """The same forecast on a scale moved by ``by`` per series (a counter's raw scale)."""

@@ -99,3 +99,25 @@ def test_chunks_in_threads_give_what_one_thread_gives() -> None:
     assert [(s.name, s.labels, s.value) for s in one] == [
         (s.name, s.labels, s.value) for s in three
     ]
+
+
+def test_series_near_floats_limit_are_forecast_and_scored_on_their_own_scale() -> None:
+    """A series around 1e306 beside an ordinary one: the models' and the detector's sums would
+    overflow (NaN forecasts before), so the row is scaled by a power of two inside; the other
+    row's figures are exactly what they are alone."""
+    rng = np.random.default_rng(3)
+    n = 2000
+    wave = 1 + 0.3 * np.sin(2 * np.pi * np.arange(n) / 288) + 0.02 * rng.normal(size=n)
+    wave[1500] = 3.0  # a spike the detector should still see
+    huge, ordinary = 1e306 * wave, 10 * wave
+    samples, count = analyse(target(), matrix(huge, ordinary))
+    assert count == 2
+    alone, _ = analyse(target(), matrix(ordinary))
+    for name in (c.FORECAST.name, c.ANOMALY_SCORE.name, c.TREND_SLOPE.name):
+        big = np.array(values(samples, name, "h0"))
+        assert big.size and np.isfinite(big).all(), name
+        assert values(samples, name, "h1") == values(alone, name, "h0"), name
+    forecast = np.array(values(samples, c.FORECAST.name, "h0"))
+    # the same forecast as the ordinary row's, on the other scale (up to the noise's rounding)
+    ratio = forecast / np.array(values(samples, c.FORECAST.name, "h1"))
+    assert np.allclose(ratio, 1e305, rtol=1e-6)
