@@ -55,13 +55,16 @@ _HW_GRID = [
 
 
 def fill_gaps(y: Array) -> Array:
-    """Forward-fill NaN along time; leading NaN take the first value seen."""
+    """Forward-fill gaps along time; leading gaps take the first value seen. A gap is NaN, or
+    an infinite value: Prometheus answers +Inf for a quantile past the last bucket and for a
+    division by zero, and no model forecasts (nor trend follows) infinity."""
     y = np.array(y, dtype=float, copy=True)
     if y.ndim == 1:
         y = y[None, :]
-    mask = np.isnan(y)
+    mask = ~np.isfinite(y)
     if not mask.any():  # the usual case: a scrape every step
         return y
+    y[mask] = np.nan
     idx = np.where(~mask, np.arange(y.shape[1]), 0)
     np.maximum.accumulate(idx, axis=1, out=idx)
     y = y[np.arange(y.shape[0])[:, None], idx]

@@ -115,9 +115,37 @@ def test_series_near_floats_limit_are_forecast_and_scored_on_their_own_scale() -
     alone, _ = analyse(target(), matrix(ordinary))
     for name in (c.FORECAST.name, c.ANOMALY_SCORE.name, c.TREND_SLOPE.name):
         big = np.array(values(samples, name, "h0"))
-        assert big.size and np.isfinite(big).all(), name
+        assert big.size, name
+        assert np.isfinite(big).all(), name
         assert values(samples, name, "h1") == values(alone, name, "h0"), name
     forecast = np.array(values(samples, c.FORECAST.name, "h0"))
     # the same forecast as the ordinary row's, on the other scale (up to the noise's rounding)
     ratio = forecast / np.array(values(samples, c.FORECAST.name, "h1"))
     assert np.allclose(ratio, 1e305, rtol=1e-6)
+
+
+def test_infinite_values_are_gaps_to_the_models_and_news_to_the_detector() -> None:
+    """Prometheus answers +Inf for a quantile past the last bucket and for a division by zero.
+    No model forecasts infinity and no trend follows it: to them such a point is a gap. To the
+    detector it is as unusual as a value can be. A series that is only +Inf is skipped, like
+    one with no points."""
+    rng = np.random.default_rng(5)
+    n = 2016
+    clean = 10 + rng.normal(size=n)
+    spiky = clean.copy()
+    spiky[[100, 900, 1500]] = np.inf  # now and then, earlier
+    now = clean.copy()
+    now[-1] = np.inf  # at the newest point
+    never = np.full(n, np.inf)
+    samples, count = analyse(target(), matrix(spiky, now, never, clean))
+    assert count == 3
+    assert all(np.isfinite(s.value) for s in samples)
+    assert not [s for s in samples if s.labels.get("instance") == "h2"]
+    assert values(samples, c.ANOMALY_FLAG.name, "h1") == [1.0]
+    assert values(samples, c.ANOMALY_FLAG.name, "h0") == [0.0]
+    # the points filled from their neighbours: a forecast beside the clean series'
+    ours = np.array(values(samples, c.FORECAST.name, "h0"))
+    theirs = np.array(values(samples, c.FORECAST.name, "h3"))
+    assert np.allclose(ours, theirs, atol=1.0)
+    for name in (c.TREND_SLOPE.name, c.TREND_DIRECTION.name):
+        assert values(samples, name, "h1")  # a trend, not NaN
