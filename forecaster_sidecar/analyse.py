@@ -81,7 +81,7 @@ def analyse(
     series here); ``progress(done, total)`` is called after each chunk, in order."""
     # a series of only NaN or +/-Inf (a quantile always past its last bucket) has nothing to
     # forecast, follow or judge against
-    has_data = np.isfinite(matrix.values).any(axis=1)
+    has_data = np.asarray(np.isfinite(matrix.values).any(axis=1), dtype=bool)
     labels = [lab for lab, ok in zip(matrix.labels, has_data, strict=True) if ok]
     values = matrix.values[has_data]
     parts = [
@@ -143,8 +143,8 @@ def _analyse_rows(target: Target, matrix: Matrix, sums: dict[str, list[float]]) 
     # a row near float's limit is fitted scaled down (its sums would overflow), then put back
     by = exponents(trend_of)
     slope_down = _slope(down(trend_of, by), step, min(y.shape[1], round(DAY / step)))
-    level = np.abs(_row_mean(down(trend_of, by)))
-    stable = np.abs(slope_down) * DAY < STABLE_PER_DAY * np.maximum(level, 1e-12)
+    size = np.abs(_row_mean(down(trend_of, by)))
+    stable = np.abs(slope_down) * DAY < STABLE_PER_DAY * np.maximum(size, 1e-12)
     slope = up(slope_down, by)
     direction = np.where(stable, 0.0, np.sign(slope) * worse)
     hold = max(1, round(FLAG_HOLD_SECONDS / step))
