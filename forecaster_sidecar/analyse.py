@@ -9,6 +9,7 @@ the ones the generated rules and boards query.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,9 @@ from globalmon.spec.types import duration_seconds
 # (bench/nab_eval.py), which an operator would find noisy.
 FLAG_THRESHOLD = 2 / 3
 FLAG_HOLD_SECONDS = 1800.0  # a detection keeps the flag up this long, so alert `for:` can see it
+# A series none of whose points in this long is a finite value is not analysed: six times
+# Prometheus' 5-minute lookback, so a scrape that fails now and then does not blink its outputs.
+STALE_SECONDS = 1800.0
 STABLE_PER_DAY = 0.01  # a trend under 1% of the level per day counts as stable
 WORKERS = min(4, os.cpu_count() or 1)
 
@@ -75,13 +79,17 @@ def analyse(
     workers: int = WORKERS,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[Sample], int]:
-    """Samples for every series with a finite value, and how many series that was. Series are
-    analysed ``chunk`` at a time (bounded memory), ``workers`` chunks at once (numpy and bottleneck
-    release the GIL in their loops: two threads take 0.95 s where one takes 1.3 s for 1,000
-    series here); ``progress(done, total)`` is called after each chunk, in order."""
-    # a series of only NaN or +/-Inf (a quantile always past its last bucket) has nothing to
-    # forecast, follow or judge against
-    has_data = np.asarray(np.isfinite(matrix.values).any(axis=1), dtype=bool)
+    """Samples for every series with a finite value in the last ``STALE_SECONDS``, and how many
+    series that was. Series are analysed ``chunk`` at a time (bounded memory), ``workers``
+    chunks at once (numpy and bottleneck release the GIL in their loops: two threads take
+    0.95 s where one takes 1.3 s for 1,000 series here); ``progress(done, total)`` is called
+    after each chunk, in order."""
+    # A series with no finite value in the last STALE_SECONDS is gone (a host retired, a pod
+    # replaced: its history stays in Prometheus for weeks) or only NaN or +/-Inf (a quantile
+    # always past its last bucket): nothing to forecast, follow or judge. Its samples are not
+    # served, so Prometheus marks them stale, as it did the source series.
+    recent = max(1, math.ceil(STALE_SECONDS / matrix.step)) if matrix.step > 0 else 1
+    has_data = np.asarray(np.isfinite(matrix.values[:, -recent:]).any(axis=1), dtype=bool)
     labels = [lab for lab, ok in zip(matrix.labels, has_data, strict=True) if ok]
     values = matrix.values[has_data]
     parts = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from forecaster_sidecar.analyse import Sample, analyse, shard_of
+from forecaster_sidecar.analyse import STALE_SECONDS, Sample, analyse, shard_of
 from forecaster_sidecar.app import render
 from forecaster_sidecar.prometheus import Matrix
 from globalmon import conventions as c
@@ -149,3 +149,21 @@ def test_infinite_values_are_gaps_to_the_models_and_news_to_the_detector() -> No
     assert np.allclose(ours, theirs, atol=1.0)
     for name in (c.TREND_SLOPE.name, c.TREND_DIRECTION.name):
         assert values(samples, name, "h1")  # a trend, not NaN
+
+
+def test_series_gone_for_half_an_hour_are_not_analysed() -> None:
+    """A retired host's series stays in Prometheus' history for weeks: forecasting it, or
+    flagging its disk as filling, would speak for something that is not there. A scrape missed
+    now and then (the newest points NaN for less than STALE_SECONDS) is not gone."""
+    rng = np.random.default_rng(7)
+    n = 2000
+    live = 10 + rng.normal(size=n)
+    missed = live.copy()
+    gone = live.copy()
+    recent = int(STALE_SECONDS // STEP)  # the points within STALE_SECONDS of the end
+    missed[-(recent - 1) :] = np.nan  # the last finite point is just inside it
+    gone[-recent:] = np.nan  # every point inside it missing
+    samples, count = analyse(target(limit=100.0), matrix(live, missed, gone))
+    assert count == 2
+    assert values(samples, c.FORECAST.name, "h1")
+    assert not [s for s in samples if s.labels.get("instance") == "h2"]
