@@ -28,6 +28,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from forecaster_sidecar.analyse import Sample, analyse, shard_of
+from forecaster_sidecar.forecast import step_for
 from forecaster_sidecar.prometheus import Matrix, QueryError, check, query_range
 from forecaster_sidecar.remote_write import RemoteWriteError, push
 from globalmon import conventions as c
@@ -36,7 +37,6 @@ from globalmon.spec.types import duration_seconds
 
 log = logging.getLogger("globalmon.sidecar")
 
-POINTS = 2000  # per series and fit: the step is history / POINTS
 PROGRESS_ABOVE = 500  # series in a target before its first fit reports progress
 FAMILIES = (
     c.FORECAST,
@@ -110,7 +110,7 @@ class Sidecar:
     runs: int = 0
 
     def _step(self, target: Target) -> float:
-        return max(self.config.min_step, round(duration_seconds(target.history) / POINTS))
+        return step_for(duration_seconds(target.history), self.config.min_step)
 
     async def validate(self, session: aiohttp.ClientSession) -> None:
         """Report every target whose expression Prometheus refuses, with its name."""

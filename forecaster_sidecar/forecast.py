@@ -21,6 +21,25 @@ DAY, WEEK = 86400.0, 7 * 86400.0
 SEASONS = {"auto": (DAY, WEEK), "daily": (DAY,), "weekly": (WEEK,), "none": ()}
 
 
+# Steps (seconds) that divide a day, and so a week: only on such a step is a season a whole
+# number of steps, which the seasonal models need (``seasons_for``). Seven days over 2,000
+# points is a step of 302 s, on which a day is 286.1 steps: no season at all.
+DAY_DIVISORS = (
+    1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 30, 60, 120, 180, 240, 300, 360, 480, 600, 720, 900,
+    1200, 1440, 1800, 2400, 3600, 7200, 10800, 14400, 21600, 28800, 43200, 86400,
+)  # fmt: skip
+POINTS = 2016  # steps per series and fit at most: a week at 5 minutes, as bench/ measures
+
+
+def step_for(history: float, min_step: float, points: int = POINTS) -> float:
+    """The live sidecar's step for ``history`` seconds: the finest that divides a day, is not
+    below ``min_step`` (the scrape interval: finer is made-up points) and spans the history in
+    ``points`` steps or fewer. A history past ``points`` days gets the step that fits, dividing
+    nothing."""
+    want = max(min_step, history / points)
+    return float(next((s for s in DAY_DIVISORS if s >= want), want))
+
+
 def seasons_for(step: float, seasonality: str = "auto") -> tuple[int, ...]:
     """The candidate seasons (a spec's ``seasonality``) in steps of ``step`` seconds, those that
     fit a whole number of steps."""
