@@ -46,6 +46,9 @@ forecasts:
     horizons: [1h]
     history: 2d
     seasonality: daily
+  - name: load
+    expr: app_requests_in_flight
+    horizons: [6h]
   - name: broken
     expr: rate(globalmon_host_cpu_usage_ratio)
 """
@@ -72,6 +75,13 @@ def _history(end: float) -> str:
         lines.append(f"globalmon_host_disk_used_bytes{{{disk}}} {used} {t}")
         lines.append(f"globalmon_host_disk_size_bytes{{{disk}}} 100e9 {t}")
         lines.append(f"globalmon_host_cpu_usage_ratio{{{labels}}} {cpu} {t}")
+    lines.insert(3, "# TYPE app_requests_in_flight gauge")
+    # a week at 5 minutes of a daily swing, at its level now and at its peak 6 hours on
+    days = 7 * 288
+    for i in range(days):
+        t = int(end) - (days - i) * 300
+        load = 100 + 30 * math.sin(2 * math.pi * (t - end) / 86400) + 2 * math.sin(i * 1.3)
+        lines.append(f"app_requests_in_flight{{{labels}}} {load} {t}")
     return "\n".join(lines) + "\n# EOF\n"
 
 
@@ -182,6 +192,7 @@ async def test_the_sidecar_serves_what_the_generated_rules_query(
         ("CapacityExhaustionImminent", "disk"),
         ("MetricAnomalous", "disk"),
         ("MetricAnomalous", "cpu"),
+        ("MetricAnomalous", "load"),
     }
     for key in (
         ("CapacityExhaustionSoon", "disk"),
@@ -200,6 +211,11 @@ async def test_the_sidecar_serves_what_the_generated_rules_query(
             'skipped" forecast=broken' in sidecar.log()
         ),
     )
+    # the daily swing is forecast: at its peak (130) 6 hours on, not at today's level (100), which
+    # is what a step that does not divide a day gave (no season at all)
+    load = f'{c.FORECAST.name}{{target="load",horizon="6h",bound="yhat"}}'
+    [peak] = await until("the load's forecast", lambda: query(prom.url, load))
+    assert float(peak["value"][1]) == pytest.approx(130, abs=8), peak
     [series] = await until(
         "self-metrics", lambda: query(prom.url, f'{c.FORECASTER_SERIES.name}{{target="disk"}}')
     )
