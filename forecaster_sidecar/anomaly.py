@@ -52,6 +52,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
+from forecaster_sidecar.forecast import DAY_DIVISORS
 from forecaster_sidecar.scale import down, exponents
 
 Array = npt.NDArray[np.float64]
@@ -268,8 +269,18 @@ def scores(
     return out
 
 
+SNAP = 0.01  # a median spacing this close to a step that divides a day is that step
+
+
 def step_of(timestamps: npt.NDArray[np.int64] | Array) -> float:
-    """The typical spacing of timestamps (the median difference), in seconds."""
+    """The typical spacing of timestamps (the median difference), in seconds; within ``SNAP``
+    of a step that divides a day (``DAY_DIVISORS``), that step. Scrape times jitter by
+    milliseconds (14.998 s for a 15 s scrape), and on a step that does not divide a day no
+    season is a whole number of steps: the forecast would have none."""
     diffs = np.diff(np.asarray(timestamps, dtype=float))
     diffs = diffs[diffs > 0]
-    return float(np.median(diffs)) if len(diffs) else 60.0
+    if not len(diffs):
+        return 60.0
+    median = float(np.median(diffs))
+    nearest = min(DAY_DIVISORS, key=lambda s: abs(s - median))
+    return float(nearest) if abs(nearest - median) <= SNAP * median else median

@@ -61,6 +61,12 @@ def test_a_level_shift_is_seen_within_the_short_window() -> None:
 def test_step_of_is_the_median_spacing() -> None:
     assert step_of(np.array([0, 300, 600, 1200, 1500])) == 300
     assert step_of(np.array([5])) == 60.0
+    # scrape jitter: the 15 s it is (a day a whole number of steps), within 1%
+    assert step_of(np.array([0.0, 14.998, 30.001, 45.003, 59.999])) == 15.0
+    assert step_of(np.array([0.0, 302.0, 604.0])) == 300.0
+    # a spacing that is no such step, or not close to one, stays as it is
+    assert step_of(np.array([0.0, 420.0, 840.0])) == 420.0
+    assert step_of(np.array([0.0, 310.0, 620.0])) == 310.0
 
 
 @pytest.mark.parametrize("n", [1, 2, 10])

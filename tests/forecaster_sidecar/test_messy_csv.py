@@ -319,3 +319,28 @@ def test_headers_without_a_time_and_one_value_are_refused_naming_the_choices(
     path.write_text(f"{header}\n" + ",".join(["x"] * cells) + "\n")
     with pytest.raises(CsvError, match=rf"^{path}:1:1: found .*; expected the header "):
         read(path)
+
+
+@pytest.mark.parametrize("jitter", [0.0, 0.05, 2.0])
+def test_jittered_scrape_times_keep_the_days_season(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], jitter: float
+) -> None:
+    """Scrape times written with milliseconds jitter (a 5-minute series 300.013 s apart by the
+    median): the step is taken as the 300 s it is, so a day is 288 steps and the forecast
+    follows the daily swing (on 300.013 s no season is a whole number of steps)."""
+    rng = np.random.default_rng(11)
+    n = 7 * 288
+    t = START.timestamp() + 300.0 * np.arange(n) + rng.uniform(0, jitter, n) + jitter / 3
+    swing = 100 + 30 * np.sin(2 * np.pi * (t - t[-1]) / 86400)
+    path = tmp_path / "jittered.csv"
+    noisy = (swing + rng.normal(0, 1, n)).tolist()
+    rows = [f"{int(s * 1000)},{v!r}" for s, v in zip(t.tolist(), noisy, strict=True)]
+    path.write_text("timestamp,value\n" + "\n".join(rows) + "\n")
+    assert main(["sidecar", "forecast", str(path), "--horizon", "6h"]) == 0
+    out = capsys.readouterr()
+    forecast = list(csv.DictReader(io.StringIO(out.out)))
+    assert len(forecast) == 72  # 6 h of 300 s steps
+    yhat = np.array([float(r["yhat"]) for r in forecast])
+    # the swing's peak is 6 hours after the last row
+    assert yhat[-1] == pytest.approx(130, abs=5), out.err
+    assert "model: seasonal" in out.err or "model: holt_winters" in out.err
