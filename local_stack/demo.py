@@ -11,7 +11,8 @@ anything is generated (the generated files are never edited after):
   20 samples), so a fault shows and clears in seconds;
 - the `for` of the alerts the scenarios trip shortened (``FAST_FOR``);
 - ``global.notification_waits``: group_wait 1 s, group_interval 2 s on every route;
-- forecasts read 10 minutes of history (a fresh stack has no days to read);
+- forecasts read 10 minutes of history (a fresh stack has no days to read), with no season asked
+  for;
 - receivers point at the demo world (its receivers and SMTP server), secrets come from files the
   stack writes, recovery actions call the world's ``/recover`` (they never touch the host), and
   every service of a region is scraped from the world.
@@ -101,9 +102,11 @@ def demo_spec(spec: Spec, world_url: str, smtp_port: int, *, production: bool = 
             "global_": g,
             "defaults": defaults,
             **plumbing,
-            # a fresh stack has minutes of history, not days: forecasts read the last 10 minutes
+            # a fresh stack has minutes of history, not days: forecasts read the last 10 minutes,
+            # in which no daily or weekly season can be asked for (the spec check refuses it)
             "forecasts": [
-                f.model_copy(update={"history": FORECAST_HISTORY}) for f in spec.forecasts
+                f.model_copy(update={"history": FORECAST_HISTORY, "seasonality": "auto"})
+                for f in spec.forecasts
             ],
         }
     )

@@ -38,7 +38,12 @@ class Forecast(StrictModel):
         examples=["counter"],
     )
     seasonality: Literal["auto", "none", "daily", "weekly"] = Field(
-        "auto", description="Season to model; auto detects daily or weekly.", examples=["daily"]
+        "auto",
+        description=(
+            "Season to model; auto detects daily or weekly. daily needs a history of 2d or "
+            "more, weekly 14d (two seasons)."
+        ),
+        examples=["daily"],
     )
     limit: float | None = Field(
         None,

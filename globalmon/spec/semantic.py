@@ -395,6 +395,27 @@ def _forecast_ranges(spec: Spec) -> list[Located]:
     return out
 
 
+# A season is found, and its models fitted, only in a history of two of them at least.
+SEASON_SECONDS = {"daily": 86400.0, "weekly": 7 * 86400.0}
+
+
+def _forecast_seasons(spec: Spec) -> list[Located]:
+    """A forecast that asks for a daily or weekly season reads two of them: with less the
+    sidecar could only ignore it (a weekly season in the default 7 days of history)."""
+    out = []
+    for i, f in enumerate(spec.forecasts):
+        season = SEASON_SECONDS.get(f.seasonality)
+        if season is not None and duration_seconds(f.history) < 2 * season:
+            out.append(
+                Located(
+                    ("forecasts", i, "history"),
+                    f'"{f.history}" (seasonality {f.seasonality})',
+                    f"at least {2 * season / 86400:g}d: two seasons, or seasonality auto",
+                )
+            )
+    return out
+
+
 def check(spec: Spec) -> list[Located]:
     """Every cross-reference problem in a structurally valid spec."""
     return [
@@ -409,4 +430,5 @@ def check(spec: Spec) -> list[Located]:
         *_scrapes(spec),
         *_retention(spec),
         *_forecast_ranges(spec),
+        *_forecast_seasons(spec),
     ]
