@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from forecaster_sidecar.ages import starts
 from forecaster_sidecar.anomaly import (
     DAY,
     MAD_TO_SIGMA,
@@ -28,7 +29,15 @@ from forecaster_sidecar.anomaly import (
 def scores(values: Array, step: float, *, last: int | None = None) -> Array:
     """The detector written plainly with pandas' rolling windows, one series at a time: the
     vectorised scorer must give the same scores (``last`` as there: the novelty test only on
-    the newest rows and the refractory period before them)."""
+    the newest rows and the refractory period before them). A series that starts late is
+    scored from where ``ages.starts`` says, 0 before."""
+    start = int(starts(np.asarray(values, dtype=float)[None, :])[0])
+    out = np.zeros(len(values))
+    out[start:] = _plain(np.asarray(values, dtype=float)[start:], step, last)
+    return out
+
+
+def _plain(values: Array, step: float, last: int | None) -> Array:
     p = DetectorParams()
 
     def rows(seconds: float) -> int:
@@ -43,7 +52,7 @@ def scores(values: Array, step: float, *, last: int | None = None) -> Array:
         return ((x - med) / scale).abs(), scale
 
     baseline, short = rows(p.baseline_seconds), rows(p.short_seconds)
-    x = pd.Series(values).ffill().fillna(0.0)
+    x = pd.Series(values).ffill().bfill().fillna(0.0)  # leading gaps: the first value
     level, scale = robust_z(x, baseline)
     shifted = robust_z(x.rolling(short, min_periods=1).mean(), baseline)[0] * p.short_weight
     z = pd.concat([level, shifted], axis=1).max(axis=1)

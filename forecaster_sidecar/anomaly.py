@@ -52,6 +52,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
+from forecaster_sidecar.ages import starts
 from forecaster_sidecar.forecast import DAY_DIVISORS
 from forecaster_sidecar.scale import down, exponents
 
@@ -160,8 +161,12 @@ def _rows(seconds: float, step: float) -> int:
 
 
 def _ffill(x: Array) -> Array:
-    """Gaps (NaN) take the last value seen in their row; leading gaps become 0."""
-    seen = np.where(np.isnan(x), 0, np.arange(x.shape[1]))
+    """Gaps (NaN) take the last value seen in their row; leading gaps the row's first value
+    (``scores`` starts a young series at its first point, so these are few), a row with none
+    0."""
+    known = ~np.isnan(x)
+    first = np.argmax(known, axis=1)[:, None]
+    seen = np.where(known, np.arange(x.shape[1]), first)
     np.maximum.accumulate(seen, axis=1, out=seen)
     filled = np.take_along_axis(x, seen, axis=1)
     out: Array = np.nan_to_num(filled, nan=0.0, posinf=np.inf, neginf=-np.inf)
@@ -209,16 +214,29 @@ def scores(
     """Anomaly score per row of a regularly spaced series (``step`` seconds apart); ``values``
     may also be a (series x time) matrix, scored row by row in one pass.
 
-    NaN rows (gaps) take the last value seen; a constant series scores 0 throughout. With
-    ``last``, only the newest ``last`` rows' scores are needed (the live sidecar reads no
-    others): they are exact, older rows may miss their novelty (its test, the costly part,
-    runs on those rows and the refractory period before them only).
+    NaN rows (gaps) take the last value seen; a constant series scores 0 throughout. A series
+    NaN in its first columns (younger than the matrix) is scored from its first value
+    (``ages.starts``), 0 before: as a series it is, not as one that jumped from a made-up flat
+    stretch. With ``last``, only the newest ``last`` rows' scores are needed (the live sidecar
+    reads no others): they are exact, older rows may miss their novelty (its test, the costly
+    part, runs on those rows and the refractory period before them only).
     """
     x = np.asarray(values, dtype=float)
     if x.ndim == 1:
         one: Array = scores(x[None, :], step, params, last=last)[0]
         return one
-    p = params
+    begin = starts(x)
+    if not begin.any():  # the usual case: every series there from the first column
+        return _scores(x, step, params, last)
+    out = np.zeros(x.shape)
+    for start in np.unique(begin):
+        rows = np.flatnonzero(begin == start)
+        out[rows, start:] = _scores(x[rows, start:], step, params, last)
+    return out
+
+
+def _scores(x: Array, step: float, p: DetectorParams, last: int | None) -> Array:
+    """``scores`` of a matrix whose series all start in its first column."""
     baseline = _rows(p.baseline_seconds, step)
     short = _rows(p.short_seconds, step)
     x = _ffill(x)

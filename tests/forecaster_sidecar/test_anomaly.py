@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench._pandas_detector import scores as reference
+from forecaster_sidecar.ages import starts
 from forecaster_sidecar.analyse import FLAG_THRESHOLD
 from forecaster_sidecar.anomaly import DetectorParams, scores, step_of
 
@@ -206,3 +207,22 @@ def test_a_new_series_noise_rarely_flags_in_its_first_week() -> None:
         int((scores(noisy(7 * DAY_ROWS, seed), STEP) >= FLAG_THRESHOLD).sum()) for seed in range(30)
     ]
     assert sum(flagged) <= 2
+
+
+def test_a_young_series_is_scored_from_its_first_point() -> None:
+    """A pod started 3.5 days ago, in a 7-day read. Filled, its first week-half was a flat
+    made-up stretch, and the jump from it to the first real value set a record no later
+    event passed (6 of 8 spikes at the newest point scored 0). Scored from its first point
+    (rounded up to a sixteenth of the read), a spike twelve noise units high is one."""
+    rng = np.random.default_rng(3)
+    week = 2016
+    x = 100 + rng.normal(0, 1, (8, week))
+    x[:, -1] += 12
+    born = 1000
+    x[:, :born] = np.nan
+    got = scores(x, 300.0)
+    start = int(starts(x)[0])
+    assert born <= start < born + week // 16
+    assert not got[:, :start].any()
+    np.testing.assert_array_equal(got[:, start:], scores(x[:, start:], 300.0))
+    assert (got[:, -1] >= FLAG_THRESHOLD).all()

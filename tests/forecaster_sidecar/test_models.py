@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forecaster_sidecar import models as m
-from forecaster_sidecar.forecast import forecast_auto
+from forecaster_sidecar.forecast import forecast_auto, starts
 
 DAY = 288
 
@@ -187,3 +187,26 @@ def test_a_weekly_shape_keeps_its_days_narrow_peaks() -> None:
     tops = shape[0].reshape(7, DAY).max(axis=1) - shape[0].reshape(7, DAY).min(axis=1)
     truth = np.array([80.0] * 5 + [40.0] * 2)
     assert np.abs(tops - truth).max() < 0.05 * 80
+
+
+@pytest.mark.parametrize("days", [2.5, 4.0, 6.0])
+def test_a_young_series_is_forecast_from_its_own_points(days: float) -> None:
+    """A pod started days ago, in a 7-day read: NaN before its first point. Forecast from its
+    first point (rounded up to a sixteenth of the history), as if read alone from there, and
+    following its daily swing; the flat history the filled gap made up gave forecasts of the
+    swing's mean."""
+    rng = np.random.default_rng(2)
+    day, week = 288, 7 * 288
+    t = np.arange(week + day)
+    swing = 100 + 30 * np.sin(2 * np.pi * t / day)
+    y = swing + rng.normal(0, 2, (2, len(t)))
+    history, future = y[:, :week].copy(), swing[week:]
+    born = week - int(days * day)
+    history[1, :born] = np.nan
+    both = forecast_auto(history, day, (day, week), step=300.0)
+    start = int(starts(history, (day, week))[1])
+    assert born <= start < born + week // 16
+    alone = forecast_auto(history[1:, start:], day, (day, week), step=300.0)
+    np.testing.assert_array_equal(both.yhat[1], alone.yhat[0])
+    assert both.model[1] == alone.model[0]
+    assert np.abs(both.yhat[1] - future).mean() < 4  # the swing (its amplitude is 30)
