@@ -61,6 +61,28 @@ def _slope(y: Array, step: float, window: int) -> Array:
     return out
 
 
+OWN_LABELS = (c.LABEL_TARGET, c.LABEL_HORIZON, c.LABEL_BOUND)
+
+
+def kept(labels: dict[str, str]) -> dict[str, str]:
+    """A source series' labels beside the sidecar's own: one that has the name of ours (a
+    blackbox or SNMP exporter's `target`) is kept as `exported_<name>`, as Prometheus keeps a
+    target label a scraped series also has. Overwritten, two series that differ only there
+    would be one output series twice (a scrape error), each with the other's forecast."""
+    if not any(name in labels for name in OWN_LABELS):
+        return labels
+    out = {k: v for k, v in labels.items() if k not in OWN_LABELS}
+    taken = set(out) | set(OWN_LABELS)
+    for name in OWN_LABELS:
+        if name in labels:
+            new = f"exported_{name}"
+            while new in taken:  # the source has that name too: prefixed again, as Prometheus
+                new = f"exported_{new}"
+            taken.add(new)
+            out[new] = labels[name]
+    return out
+
+
 def _row_mean(a: Array) -> Array:
     """Each row's mean over its non-NaN values; NaN for a row with none (numpy's nanmean warns:
     a counter with one point in its history has no increase yet)."""
@@ -160,7 +182,7 @@ def _analyse_rows(target: Target, matrix: Matrix, sums: dict[str, list[float]]) 
     score = scores(followed, step, last=hold)
     out: list[Sample] = []
     for i, lab in enumerate(labels):
-        own = {**lab, c.LABEL_TARGET: target.name}
+        own = {**kept(lab), c.LABEL_TARGET: target.name}
         for h, k in horizons.items():
             for bound, values in bounds:
                 bound_labels = {**own, c.LABEL_HORIZON: h, c.LABEL_BOUND: bound}

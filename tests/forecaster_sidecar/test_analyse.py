@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 
-from forecaster_sidecar.analyse import STALE_SECONDS, Sample, analyse, shard_of
+from forecaster_sidecar.analyse import STALE_SECONDS, Sample, analyse, kept, shard_of
 from forecaster_sidecar.app import render
 from forecaster_sidecar.prometheus import Matrix
 from globalmon import conventions as c
@@ -167,3 +169,43 @@ def test_series_gone_for_half_an_hour_are_not_analysed() -> None:
     assert count == 2
     assert values(samples, c.FORECAST.name, "h1")
     assert not [s for s in samples if s.labels.get("instance") == "h2"]
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["target", "horizon", "bound", "exported_target", "instance", "job"]),
+        st.text(max_size=3),
+        min_size=1,
+    )
+)
+def test_source_labels_named_like_ours_are_kept_as_exported(labels: dict[str, str]) -> None:
+    """A blackbox or SNMP exporter's series carry a `target` label of their own. Overwritten,
+    two series that differ only there would be one output series twice, each with the other's
+    forecast; kept as `exported_target` (as Prometheus keeps a clashing target label) every
+    source label survives under a name of its own, and no name of ours is taken."""
+    out = kept(labels)
+    assert not set(out) & {"target", "horizon", "bound"}
+    assert sorted(out.values()) == sorted(labels.values())  # nothing lost
+    for name, value in labels.items():
+        if name not in ("target", "horizon", "bound"):
+            assert out[name] == value  # the others keep their names
+        else:
+            renamed = [k for k in out if k.endswith(name) and k.startswith("exported_")]
+            assert any(out[k] == value for k in renamed)
+
+
+def test_series_that_differ_only_in_a_target_label_stay_two() -> None:
+    rng = np.random.default_rng(8)
+    a, b = 10 + rng.normal(size=500), 50 + rng.normal(size=500)
+    labels = [
+        {"instance": "probe", "target": "https://a"},
+        {"instance": "probe", "target": "https://b"},
+    ]
+    samples, count = analyse(target(), Matrix(labels, 0.0, STEP, np.stack([a, b])))
+    assert count == 2
+    yhat = [s for s in samples if s.name == c.FORECAST.name and s.labels["bound"] == "yhat"]
+    keys = [tuple(sorted(s.labels.items())) for s in yhat]
+    assert len(keys) == len(set(keys)) == 4  # two series x two horizons, none twice
+    by_site = {(s.labels["exported_target"], s.labels["horizon"]): s.value for s in yhat}
+    assert by_site[("https://a", "1h")] < 20 < by_site[("https://b", "1h")]
+    assert all(s.labels["target"] == "t" for s in yhat)
