@@ -35,6 +35,11 @@ FLAG_HOLD_SECONDS = 1800.0  # a detection keeps the flag up this long, so alert 
 # A series none of whose points in this long is a finite value is not analysed: six times
 # Prometheus' 5-minute lookback, so a scrape that fails now and then does not blink its outputs.
 STALE_SECONDS = 1800.0
+# The detector's windows (its baseline, record, novelty and time-of-day context) reach back a
+# week at most: a target with a longer history is read a second time over the last week at
+# that week's step, so its flags are as sharp as a 7-day target's (a 14-day history's
+# 10-minute step cost NAB's subset 4.8 points at the flag's threshold: docs/sidecar.md).
+DETECTOR_SECONDS = 7 * 86400.0
 STABLE_PER_DAY = 0.01  # a trend under 1% of the level per day counts as stable
 WORKERS = min(4, os.cpu_count() or 1)
 
@@ -97,6 +102,7 @@ def analyse(
     target: Target,
     matrix: Matrix,
     *,
+    recent: Matrix | None = None,
     chunk: int = 500,
     workers: int = WORKERS,
     progress: Callable[[int, int], None] | None = None,
@@ -105,13 +111,15 @@ def analyse(
     series that was. Series are analysed ``chunk`` at a time (bounded memory), ``workers``
     chunks at once (numpy and bottleneck release the GIL in their loops: two threads take
     0.95 s where one takes 1.3 s for 1,000 series here); ``progress(done, total)`` is called
-    after each chunk, in order."""
+    after each chunk, in order. ``recent``: the same series read over the detector's week at a
+    finer step, which the anomaly score and flag are taken from (``DETECTOR_SECONDS``);
+    without it, from ``matrix``."""
     # A series with no finite value in the last STALE_SECONDS is gone (a host retired, a pod
     # replaced: its history stays in Prometheus for weeks) or only NaN or +/-Inf (a quantile
     # always past its last bucket): nothing to forecast, follow or judge. Its samples are not
     # served, so Prometheus marks them stale, as it did the source series.
-    recent = max(1, math.ceil(STALE_SECONDS / matrix.step)) if matrix.step > 0 else 1
-    has_data = np.asarray(np.isfinite(matrix.values[:, -recent:]).any(axis=1), dtype=bool)
+    last = max(1, math.ceil(STALE_SECONDS / matrix.step)) if matrix.step > 0 else 1
+    has_data = np.asarray(np.isfinite(matrix.values[:, -last:]).any(axis=1), dtype=bool)
     labels = [lab for lab, ok in zip(matrix.labels, has_data, strict=True) if ok]
     values = matrix.values[has_data]
     parts = [
@@ -121,9 +129,20 @@ def analyse(
         for first in range(0, len(labels), chunk)
     ]
 
+    rows_of = {_key(lab): i for i, lab in enumerate(recent.labels)} if recent else {}
+
     def run(part: Matrix) -> tuple[list[Sample], dict[str, list[float]]]:
         sums: dict[str, list[float]] = {h: [0.0, 0.0] for h in target.horizons}
-        return _analyse_rows(target, part, sums), sums
+        fine = None
+        if recent is not None:
+            # the same series' rows of the finer read; NaN (no score) for one it lacks
+            values = np.full((len(part.labels), recent.values.shape[1]), np.nan)
+            for j, lab in enumerate(part.labels):
+                i = rows_of.get(_key(lab))
+                if i is not None:
+                    values[j] = recent.values[i]
+            fine = Matrix(part.labels, recent.start, recent.step, values)
+        return _analyse_rows(target, part, sums, fine), sums
 
     out: list[Sample] = []
     totals: dict[str, list[float]] = {h: [0.0, 0.0] for h in target.horizons}  # MASE sum, count
@@ -143,7 +162,13 @@ def analyse(
     return out, len(labels)
 
 
-def _analyse_rows(target: Target, matrix: Matrix, sums: dict[str, list[float]]) -> list[Sample]:
+def _key(labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(labels.items()))
+
+
+def _analyse_rows(
+    target: Target, matrix: Matrix, sums: dict[str, list[float]], fine: Matrix | None = None
+) -> list[Sample]:
     labels = matrix.labels
     step, now = matrix.step, matrix.end
     counter = is_counter(target)
@@ -177,9 +202,14 @@ def _analyse_rows(target: Target, matrix: Matrix, sums: dict[str, list[float]]) 
     stable = np.abs(slope_down) * DAY < STABLE_PER_DAY * np.maximum(size, 1e-12)
     slope = up(slope_down, by)
     direction = np.where(stable, 0.0, np.sign(slope) * worse)
-    hold = max(1, round(FLAG_HOLD_SECONDS / step))
-    # every series at once; only the rows the flag reads need be exact
-    score = scores(followed, step, last=hold)
+    # the detector's own read when there is one (a finer step over its week), else this one;
+    # every series at once, and only the rows the flag reads need be exact
+    if fine is None:
+        judged, every = followed, step
+    else:
+        judged, every = watched(fine.values, fine.step, counter), fine.step
+    hold = max(1, round(FLAG_HOLD_SECONDS / every))
+    score = scores(judged, every, last=hold)
     out: list[Sample] = []
     for i, lab in enumerate(labels):
         own = {**kept(lab), c.LABEL_TARGET: target.name}

@@ -27,7 +27,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from forecaster_sidecar.analyse import Sample, analyse, shard_of
+from forecaster_sidecar.analyse import DETECTOR_SECONDS, Sample, analyse, shard_of
 from forecaster_sidecar.forecast import step_for
 from forecaster_sidecar.prometheus import Matrix, QueryError, check, query_range
 from forecaster_sidecar.remote_write import RemoteWriteError, push
@@ -109,8 +109,8 @@ class Sidecar:
     body: bytes = b""
     runs: int = 0
 
-    def _step(self, target: Target) -> float:
-        return step_for(duration_seconds(target.history), self.config.min_step)
+    def _step(self, history: float) -> float:
+        return step_for(history, self.config.min_step)
 
     async def validate(self, session: aiohttp.ClientSession) -> None:
         """Report every target whose expression Prometheus refuses, with its name."""
@@ -134,9 +134,17 @@ class Sidecar:
             if target.name in self.refused:
                 continue
             try:
-                matrix = await self._fetch(session, target)
+                history = duration_seconds(target.history)
+                matrix = await self._fetch(session, target, history)
+                # a history longer than the detector's week is read coarser: the detector
+                # reads its week at that week's step (analyse.DETECTOR_SECONDS)
+                recent = (
+                    await self._fetch(session, target, DETECTOR_SECONDS)
+                    if self._step(history) > self._step(DETECTOR_SECONDS)
+                    else None
+                )
                 samples, n = await asyncio.to_thread(
-                    analyse, target, matrix, progress=self._progress(target)
+                    analyse, target, matrix, recent=recent, progress=self._progress(target)
                 )
             except QueryError as exc:
                 self.metrics.failures.labels(exc.reason).inc()
@@ -185,10 +193,13 @@ class Sidecar:
 
         return report
 
-    async def _fetch(self, session: aiohttp.ClientSession, target: Target) -> Matrix:
-        step = self._step(target)
+    async def _fetch(
+        self, session: aiohttp.ClientSession, target: Target, history: float
+    ) -> Matrix:
+        """The target's series over the last ``history`` seconds, at ``_step(history)``."""
+        step = self._step(history)
         end = (self.clock() // step) * step
-        start = end - duration_seconds(target.history)
+        start = end - history
         i, n = self.config.shard
 
         def mine(labels: dict[str, str]) -> bool:

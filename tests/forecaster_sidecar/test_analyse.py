@@ -209,3 +209,26 @@ def test_series_that_differ_only_in_a_target_label_stay_two() -> None:
     by_site = {(s.labels["exported_target"], s.labels["horizon"]): s.value for s in yhat}
     assert by_site[("https://a", "1h")] < 20 < by_site[("https://b", "1h")]
     assert all(s.labels["target"] == "t" for s in yhat)
+
+
+def test_the_detector_reads_its_own_finer_week_when_given_one() -> None:
+    """A 14-day history is read at 10 minutes; the detector's week is read again at 5. A
+    five-minute burst in the last row of the finer read is flagged from it; the coarse read
+    (its 10-minute means: the burst halved, and the hour's usual noise) is not what flags.
+    A series the finer read lacks gets a score of 0, not an error."""
+    rng = np.random.default_rng(9)
+    fine_rows, coarse_rows = 2016, 2016
+    fine = 100 + rng.normal(0, 1, (2, fine_rows))
+    fine[0, -1] += 15  # the burst, in the newest 5 minutes
+    coarse = 100 + rng.normal(0, 1 / np.sqrt(2), (2, coarse_rows))
+    labels = [{"instance": "a"}, {"instance": "b"}]
+    long = Matrix(labels, 0.0, 600.0, coarse)
+    week = Matrix(labels[:1], 0.0, 300.0, fine[:1])  # b is missing from the finer read
+    with_week, count = analyse(target(), long, recent=week)
+    alone, _ = analyse(target(), long)
+    assert count == 2
+    assert values(with_week, c.ANOMALY_FLAG.name, "a") == [1.0]
+    assert values(alone, c.ANOMALY_FLAG.name, "a") == [0.0]
+    assert values(with_week, c.ANOMALY_SCORE.name, "b") == [0.0]
+    # the forecasts are the long read's either way
+    assert values(with_week, c.FORECAST.name, "a") == values(alone, c.FORECAST.name, "a")

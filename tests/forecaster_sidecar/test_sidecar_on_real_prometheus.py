@@ -49,6 +49,10 @@ forecasts:
   - name: load
     expr: app_requests_in_flight
     horizons: [6h]
+  - name: load-long
+    expr: app_requests_in_flight
+    horizons: [6h]
+    history: 14d
   - name: broken
     expr: rate(globalmon_host_cpu_usage_ratio)
 """
@@ -193,6 +197,7 @@ async def test_the_sidecar_serves_what_the_generated_rules_query(
         ("MetricAnomalous", "disk"),
         ("MetricAnomalous", "cpu"),
         ("MetricAnomalous", "load"),
+        ("MetricAnomalous", "load-long"),
     }
     for key in (
         ("CapacityExhaustionSoon", "disk"),
@@ -216,6 +221,14 @@ async def test_the_sidecar_serves_what_the_generated_rules_query(
     load = f'{c.FORECAST.name}{{target="load",horizon="6h",bound="yhat"}}'
     [peak] = await until("the load's forecast", lambda: query(prom.url, load))
     assert float(peak["value"][1]) == pytest.approx(130, abs=8), peak
+    # read over 14 days: at 10 minutes, from the week the series has (no made-up first week),
+    # with the detector's own 5-minute read of its last week
+    long = f'{c.FORECAST.name}{{target="load-long",horizon="6h",bound="yhat"}}'
+    [peak] = await until("the 14-day load's forecast", lambda: query(prom.url, long))
+    assert float(peak["value"][1]) == pytest.approx(130, abs=8), peak
+    score = f'{c.ANOMALY_SCORE.name}{{target="load-long"}}'
+    [calm] = await until("the 14-day load's score", lambda: query(prom.url, score))
+    assert float(calm["value"][1]) < 2 / 3
     [series] = await until(
         "self-metrics", lambda: query(prom.url, f'{c.FORECASTER_SERIES.name}{{target="disk"}}')
     )

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from forecaster_sidecar.app import Sidecar, SidecarConfig
 from forecaster_sidecar.forecast import DAY, DAY_DIVISORS, POINTS, seasons_for, step_for
 from globalmon.spec.forecast import Forecast
+from globalmon.spec.types import duration_seconds
 
 
 @given(
@@ -36,6 +37,6 @@ def test_the_step_is_the_finest_that_divides_a_day_within_the_points(
 def test_a_default_target_is_read_at_five_minutes_with_its_day_and_week() -> None:
     target = Forecast.model_validate({"name": "t", "expr": "x"})  # history 7d, seasonality auto
     sidecar = Sidecar(SidecarConfig((target,), "http://127.0.0.1:9090"), clock=lambda: 0.0)
-    step = sidecar._step(target)
+    step = sidecar._step(duration_seconds(target.history))
     assert step == 300.0
     assert seasons_for(step, target.seasonality) == (288, 2016)
