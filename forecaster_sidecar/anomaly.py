@@ -226,12 +226,16 @@ def scores(
         one: Array = scores(x[None, :], step, params, last=last)[0]
         return one
     begin = starts(x)
-    if not begin.any():  # the usual case: every series there from the first column
-        return _scores(x, step, params, last)
-    out = np.zeros(x.shape)
-    for start in np.unique(begin):
-        rows = np.flatnonzero(begin == start)
-        out[rows, start:] = _scores(x[rows, start:], step, params, last)
+    # An infinite value (a quantile past its last bucket) meets another in a median or a range
+    # now and then: inf - inf is NaN, which every step here already takes for "nothing known"
+    # (and the infinite value itself scores 1).
+    with np.errstate(invalid="ignore"):
+        if not begin.any():  # the usual case: every series there from the first column
+            return _scores(x, step, params, last)
+        out = np.zeros(x.shape)
+        for start in np.unique(begin):
+            rows = np.flatnonzero(begin == start)
+            out[rows, start:] = _scores(x[rows, start:], step, params, last)
     return out
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forecaster_sidecar.analyse import STALE_SECONDS, Sample, analyse, kept, shard_of
@@ -232,3 +232,60 @@ def test_the_detector_reads_its_own_finer_week_when_given_one() -> None:
     assert values(with_week, c.ANOMALY_SCORE.name, "b") == [0.0]
     # the forecasts are the long read's either way
     assert values(with_week, c.FORECAST.name, "a") == values(alone, c.FORECAST.name, "a")
+
+
+ROW_KINDS = ["noise", "flat", "empty", "young", "gone", "inf", "huge", "tiny", "negative", "steps"]
+
+
+def _row(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    """One source series of a class real Prometheus answers hold."""
+    x = 100 + 10 * np.sin(np.arange(n) * 2 * np.pi / 288) + rng.normal(0, 2, n)
+    if kind == "flat":
+        x = np.full(n, 7.0)
+    elif kind == "empty":
+        x = np.full(n, np.nan)
+    elif kind == "young":  # a new pod: nothing before its first point
+        x[: int(rng.integers(1, n))] = np.nan
+    elif kind == "gone":  # a retired host: nothing in its last hours
+        x[int(rng.integers(0, n - 12)) :] = np.nan
+    elif kind == "inf":  # a quantile past its last bucket now and then
+        x[rng.integers(0, n, 5)] = np.inf
+    elif kind == "huge":
+        x = x * 1e300
+    elif kind == "tiny":
+        x = x * 1e-300
+    elif kind == "negative":
+        x = x - 1000
+    elif kind == "steps":  # a counter that restarts
+        x = np.cumsum(np.abs(x)) % 5000
+    gaps = rng.random(n) < 0.05
+    x[gaps] = np.nan
+    return x
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    kinds=st.lists(st.sampled_from(ROW_KINDS), min_size=1, max_size=8),
+    kind=st.sampled_from(["auto", "gauge", "counter"]),
+    limit=st.sampled_from([None, 150.0]),
+    seed=st.integers(0, 2**16),
+)
+def test_any_mix_of_series_gives_finite_unique_outputs(
+    kinds: list[str], kind: str, limit: float | None, seed: int
+) -> None:
+    """Every class of source series at once: no error, no warning (the suite turns them into
+    errors), every output finite, no output series twice, and exactly the series with a finite
+    point in the last STALE_SECONDS analysed."""
+    rng = np.random.default_rng(seed)
+    n = 2016
+    rows = np.stack([_row(k, n, rng) for k in kinds])
+    labels = [{"instance": f"h{i}", "kind": k} for i, k in enumerate(kinds)]
+    recent = int(STALE_SECONDS // STEP)
+    expected = int(np.isfinite(rows[:, -recent:]).any(axis=1).sum())
+    spec = target(kind=kind, limit=limit, seasonality="auto")
+    samples, count = analyse(spec, Matrix(labels, 0.0, STEP, rows))
+    assert count == expected
+    assert all(np.isfinite(s.value) for s in samples)
+    keys = [(s.name, tuple(sorted(s.labels.items()))) for s in samples]
+    assert len(keys) == len(set(keys))
+    assert all(0 <= s.value <= 1 for s in samples if s.name == c.ANOMALY_SCORE.name)
