@@ -136,12 +136,12 @@ def analyse(
         fine = None
         if recent is not None:
             # the same series' rows of the finer read; NaN (no score) for one it lacks
-            values = np.full((len(part.labels), recent.values.shape[1]), np.nan)
+            rows = np.full((len(part.labels), recent.values.shape[1]), np.nan)
             for j, lab in enumerate(part.labels):
                 i = rows_of.get(_key(lab))
                 if i is not None:
-                    values[j] = recent.values[i]
-            fine = Matrix(part.labels, recent.start, recent.step, values)
+                    rows[j] = recent.values[i]
+            fine = Matrix(part.labels, recent.start, recent.step, rows)
         return _analyse_rows(target, part, sums, fine), sums
 
     out: list[Sample] = []
