@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from forecaster_sidecar.anomaly import scores
 from forecaster_sidecar.counters import forecast_series, is_counter, value_range, watched
@@ -58,11 +59,19 @@ def shard_of(labels: dict[str, str], shards: int) -> int:
 
 
 def _slope(y: Array, step: float, window: int) -> Array:
+    """Least-squares slope per second over each row's last ``window`` points that are not NaN
+    (a series younger than the window: over its own points only); NaN with fewer than two."""
     tail = y[:, -window:]
-    x = np.arange(tail.shape[1], dtype=float) * step
-    xm = x.mean()
-    denom = max(float(((x - xm) ** 2).sum()), 1e-12)
-    out: Array = ((tail - tail.mean(axis=1, keepdims=True)) * (x - xm)).sum(axis=1) / denom
+    seen = ~np.isnan(tail)
+    n = seen.sum(axis=1)
+    x = np.where(seen, np.arange(tail.shape[1], dtype=float) * step, 0.0)
+    values = np.where(seen, tail, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        xm = x.sum(axis=1) / n
+        ym = values.sum(axis=1) / n
+        dx = np.where(seen, x - xm[:, None], 0.0)
+        out: Array = (dx * (values - ym[:, None])).sum(axis=1) / (dx**2).sum(axis=1)
+    out[n < 2] = np.nan
     return out
 
 
@@ -85,6 +94,13 @@ def kept(labels: dict[str, str]) -> dict[str, str]:
                 new = f"exported_{new}"
             taken.add(new)
             out[new] = labels[name]
+    return out
+
+
+def _first_seen(a: Array) -> npt.NDArray[np.int64]:
+    """Each row's first column that is not NaN (0 for a row with none)."""
+    seen = ~np.isnan(a)
+    out: npt.NDArray[np.int64] = np.argmax(seen, axis=1).astype(np.int64)
     return out
 
 
@@ -193,7 +209,9 @@ def _analyse_rows(
     y = fill_gaps(matrix.values)  # the raw series: where the forecast starts from
     # a counter's score and trend are its increase's: its level only ever rises
     followed = watched(matrix.values, step, counter)
-    trend_of = fill_gaps(followed) if counter else y
+    trend_of = fill_gaps(followed)  # (a gauge's: the series itself, as y)
+    # a young series' trend over its own points: not the flat stretch filled in front of them
+    trend_of[np.arange(trend_of.shape[1]) < _first_seen(followed)[:, None]] = np.nan
     worse = 1.0 if target.polarity == "higher_is_worse" else -1.0
     # a row near float's limit is fitted scaled down (its sums would overflow), then put back
     by = exponents(trend_of)

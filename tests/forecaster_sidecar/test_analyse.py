@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -289,3 +290,15 @@ def test_any_mix_of_series_gives_finite_unique_outputs(
     keys = [(s.name, tuple(sorted(s.labels.items()))) for s in samples]
     assert len(keys) == len(set(keys))
     assert all(0 <= s.value <= 1 for s in samples if s.name == c.ANOMALY_SCORE.name)
+
+
+def test_a_young_series_trend_is_its_own_points() -> None:
+    """A disk on a host started 6 hours ago, filling fast: its trend over the last day is
+    its 6 hours' slope, not a day's least squares over a flat stretch made up in front."""
+    n = 2016
+    young = np.full(n, np.nan)
+    hours = 72  # 6 hours of 5-minute points
+    young[-hours:] = 0.2 + 0.01 * np.arange(hours)  # +0.01 a step: 1/30000 a second
+    samples, _ = analyse(target(), matrix(young))
+    [slope] = values(samples, c.TREND_SLOPE.name, "h0")
+    assert slope == pytest.approx(0.01 / STEP, rel=1e-6)
