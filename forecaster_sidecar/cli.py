@@ -15,6 +15,7 @@ import numpy as np
 from forecaster_sidecar.anomaly import scores, step_of
 from forecaster_sidecar.counters import forecast_series, watched
 from forecaster_sidecar.csvio import (
+    DOTTED_DATE,
     LATEST,
     MILLISECONDS_FROM,
     CsvError,
@@ -106,6 +107,7 @@ def _stamp(seconds: float, like: str) -> str:
     zone = parsed.tzinfo if parsed is not None and parsed.tzinfo is not None else UTC
     at = datetime.fromtimestamp(seconds, zone)
     date = "%Y/%m/%d" if "/" in like[:10] else "%Y-%m-%d"
+    date = "%d.%m.%Y" if DOTTED_DATE.match(like) else date
     sep = like[10] if len(like) > 10 and like[10] in "Tt" else " "
     text = at.strftime(f"{date}{sep}%H:%M:%S")
     if len(like) > 19 and like[19] == ".":  # the input's fractions of a second, to microseconds

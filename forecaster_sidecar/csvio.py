@@ -10,11 +10,14 @@ over; it refuses only what it cannot read at all:
 - Fields are separated by commas, or by semicolons or tabs when that is what the first line
   uses (a spreadsheet's export in a locale whose decimal mark is the comma: there ``1,5`` is
   1.5). A number may group its thousands with commas when quoted (``"1,234.5"``).
+- Text is UTF-8 (with or without its mark), UTF-16 with its mark (Excel's "Unicode text"), or
+  else Latin-1 (a Windows code page's label column); a file holding a NUL byte is binary.
 - Timestamps are ``YYYY-MM-DD HH:MM:SS`` (UTC; ``/`` between the date's parts, a trailing
-  ``UTC`` or ``Z`` alike), ISO 8601 (any offset; nanoseconds as Go writes them are cut to
-  microseconds), Unix seconds, or Unix milliseconds (a number of 10^11 or more: past year 5138
-  as seconds); they are written back exactly as read. An empty value, ``nan``, ``null``,
-  ``None``, ``NA``, ``N/A``, ``#N/A``, ``-`` or ``undefined`` is a gap (NaN).
+  ``UTC`` or ``Z`` alike; ``DD.MM.YYYY HH:MM`` day first, as German spreadsheets write it), ISO
+  8601 (any offset; nanoseconds as Go writes them are cut to microseconds), Unix seconds, or
+  Unix milliseconds (a number of 10^11 or more: past year 5138 as seconds); they are written
+  back exactly as read. An empty value, ``nan``, ``null``, ``None``, ``NA``, ``N/A``, ``#N/A``,
+  ``-`` or ``undefined`` is a gap (NaN).
 - A row whose time repeats an earlier one or goes back (a DST change written in local time, a
   collector's retry) is skipped: the series keeps the first value for each time. ``Table.notes``
   says which lines were skipped; the CLI prints them on stderr.
@@ -51,6 +54,7 @@ _GAPS = {"", "nan", "null", "none", "na", "n/a", "#n/a", "-", "undefined", "nil"
 TIME_COLUMNS = ("timestamp", "time", "date", "datetime", "ts", "@timestamp", "_time")
 DELIMITERS = (",", ";", "\t")
 _SLASHED = re.compile(r"^\d{4}/\d{1,2}/\d{1,2}")
+DOTTED_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})((?:[ T]\d{1,2}:\d{2}.*)?)$")
 _NANOS = re.compile(r"(\.\d{6})\d+")  # Go's RFC 3339 nanoseconds: Python reads microseconds
 _GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")  # 1,234.5
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+([eE][+-]?\d+)?$")  # 1,5 in a ; or tab file
@@ -80,6 +84,10 @@ def datetime_of(text: str) -> datetime | None:
             text = text[: -len(suffix)] + "Z"
     if _SLASHED.match(text):
         text = text.replace("/", "-", 2)
+    dotted = DOTTED_DATE.match(text)
+    if dotted:  # 01.02.2024 10:00, day first: a German or Russian spreadsheet's dates
+        day, month, year, rest = dotted.groups()
+        text = f"{year}-{int(month):02d}-{int(day):02d}{rest}"
     text = _NANOS.sub(r"\1", text)
     try:
         return datetime.fromisoformat(text)
@@ -143,11 +151,23 @@ def _text(path: Path) -> str:
     if info.st_size > MAX_BYTES:
         raise CsvError(f"{where}: found {info.st_size} bytes; expected at most {MAX_BYTES}")
     try:
-        return path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise CsvError(f"{where}: found binary data; expected a timestamp,value CSV") from None
+        data = path.read_bytes()
     except OSError as exc:
         raise CsvError(f"{where}: found {exc.strerror}; expected a readable CSV file") from None
+    binary = CsvError(f"{where}: found binary data; expected a timestamp,value CSV")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with its mark: Excel's "Unicode text"
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise binary from None
+    if b"\x00" in data:  # no text file holds a NUL: a gzip, an image, a database
+        raise binary
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # a spreadsheet's export in a Windows code page (a label column's "café"): the times
+        # and numbers read are ASCII either way, and Latin-1 decodes any byte
+        return data.decode("latin-1")
 
 
 EXPECTED_HEADER = (

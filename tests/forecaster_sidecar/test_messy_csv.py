@@ -4,6 +4,7 @@ and refuses the rest with FILE:LINE:COL. Generated input classes, not a few exam
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import math
 import os
@@ -31,6 +32,8 @@ def _stamp(seconds: float, style: str) -> str:
         return (at + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S+02:00")
     if style == "slash-utc":  # a spreadsheet's or a database's export
         return at.strftime("%Y/%m/%d %H:%M:%S UTC")
+    if style == "day-first":  # a German spreadsheet's
+        return at.strftime("%d.%m.%Y %H:%M:%S")
     if style == "go-nanos":  # Go's RFC 3339 with nanoseconds (Prometheus, Loki)
         return at.strftime("%Y-%m-%dT%H:%M:%S.000000000Z")
     if style == "unix":
@@ -70,7 +73,8 @@ def _cell(value: float | str, delimiter: str, grouped: bool) -> str:
 @st.composite
 def messy_files(draw: st.DrawFn) -> tuple[str, list[float], list[float]]:
     """(CSV text, each row's time in seconds from START, each row's value: NaN for a gap)."""
-    style = draw(st.sampled_from(["nab", "iso-offset", "slash-utc", "go-nanos", "unix", "unix-ms"]))
+    styles = ["nab", "iso-offset", "slash-utc", "day-first", "go-nanos", "unix", "unix-ms"]
+    style = draw(st.sampled_from(styles))
     header, extra = draw(layouts)
     delimiter = draw(st.sampled_from([",", ";", "\t"]))
     grouped = draw(st.booleans())
@@ -168,9 +172,30 @@ def test_files_that_are_not_files_are_refused(tmp_path: Path) -> None:
         with pytest.raises(CsvError, match=f"^{path}:1:1: found {found}"):
             read(path)
     binary = tmp_path / "bin.csv"
-    binary.write_bytes(b"timestamp,value\n\xff\xfe,1\n")
+    binary.write_bytes(gzip.compress(b"timestamp,value\n2014-03-01 00:00:00,1\n"))
     with pytest.raises(CsvError, match="found binary data"):
         read(binary)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1"])
+def test_a_spreadsheets_encodings_are_read(tmp_path: Path, encoding: str) -> None:
+    """Excel writes UTF-16 with its mark ("Unicode text") or a Windows code page; a label
+    column's "café" or "Zürich" must not make the file "binary". German dates, day first,
+    with decimal commas and semicolons, are the same rows."""
+    text = (
+        "Zeitpunkt;timestamp;value;Ort\r\n"
+        "a;01.03.2014 00:00;1,5;Zürich café\r\n"
+        "b;01.03.2014 00:05;-;Zürich café\r\n"
+        "c;1.3.2014 00:10:30;2,25;Zürich café\r\n"
+    )
+    path = tmp_path / "export.csv"
+    path.write_bytes(text.encode(encoding))
+    table = read(path)
+    start = datetime(2014, 3, 1, tzinfo=UTC).timestamp()
+    assert table.timestamps.tolist() == [start, start + 300, start + 630]
+    assert table.values[0] == 1.5
+    assert math.isnan(table.values[1])
+    assert table.values[2] == 2.25
 
 
 def _series(path: Path, step: timedelta, n: int, value: float = 10.0) -> None:
