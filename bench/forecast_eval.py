@@ -14,8 +14,10 @@ writes them: ``predict_linear(x[6h], h)`` and ``holt_winters(x[1d], 0.3, 0.1)`` 
 level, a flat forecast). statsforecast is an optional heavy dependency (numba): without it those
 rows are skipped; ``make bench`` installs it.
 
-A derived check follows: the same origins averaged to hourly steps (168 points of history, the
-season 24 steps, the first hour one step), the models and the choice at another step.
+Derived checks follow: the same origins averaged to hourly steps (168 points of history, the
+season 24 steps, the first hour one step), the models and the choice at another step; and the
+same origins with the history's first days missing (a series born 2.5, 4 or 6 days before the
+origin), forecast from its own points and, as the baseline, from the history filled in.
 
 statsforecast's models are fitted on every origin unless ``--reference-sample N`` asks for N of
 them (evenly spread; 0: none): about 2.5 minutes for both corpora here.
@@ -239,6 +241,28 @@ def report(c: Cases, args: argparse.Namespace) -> None:
         row(name, pred, sample, elapsed / len(reference))
 
 
+YOUNG_DAYS = (2.5, 4.0, 6.0)  # how old the series are in the young-series check
+
+
+def young(c: Cases) -> None:
+    """A derived check: the same origins with each history's start missing (NaN), as a series
+    born ``YOUNG_DAYS`` ago is in a 7-day read. The sidecar forecasts it from its own first
+    point (forecaster_sidecar/ages.py); the baseline is the same history with the missing
+    start filled from its first value, which is what the sidecar did before."""
+    print(f"\n== {c.corpus}, young series: mean MASE at 1 h / 6 h / 24 h (medians after)")
+    for days in YOUNG_DAYS:
+        born = c.hist.copy()
+        born[:, : c.hist.shape[1] - round(days * c.day)] = np.nan
+        cells = []
+        for name, history in (("own points", born), ("filled", fill_gaps(born))):
+            fc = forecast_auto(history, c.day, (c.day,), step=c.step)
+            m = [mase(fc.yhat, c.future, c.scale, s // c.step) for s in HORIZONS.values()]
+            means = " / ".join(f"{float(np.mean(x)):.3f}" for x in m)
+            medians = " / ".join(f"{float(np.median(x)):.3f}" for x in m)
+            cells.append(f"{name} {means} ({medians})")
+        print(f"  {days:g} days old: " + "; ".join(cells))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=nab.DATA.parent)
@@ -254,6 +278,9 @@ def main() -> None:
     for c in every:  # derived: the same origins at hourly steps
         if len(c.hist):
             report(c.coarser(3600 // STEP), args)
+    for c in every:  # derived: the same origins, each series born days before its origin
+        if len(c.hist):
+            young(c)
 
 
 if __name__ == "__main__":

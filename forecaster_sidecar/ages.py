@@ -17,13 +17,19 @@ import numpy.typing as npt
 BUCKETS = 16
 
 
+def first_points(y: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    """Per row, its first column that is not NaN (0 for a row with none)."""
+    seen = ~np.isnan(y)
+    out: npt.NDArray[np.int64] = np.where(seen.any(axis=1), np.argmax(seen, axis=1), 0)
+    return out
+
+
 def starts(y: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
     """Per row of a (series x time) matrix, the column its analysis starts from: its first
     non-NaN value's, rounded up to a multiple of a ``BUCKETS``-th of the columns and at most
     the last such multiple; 0 for a row there from the first column or with no value."""
     t = y.shape[1]
-    seen = ~np.isnan(y)
-    first = np.where(seen.any(axis=1), np.argmax(seen, axis=1), 0)
+    first = first_points(y)
     bucket = max(1, t // BUCKETS)
     last = max(0, (t - 1) // bucket * bucket)
     out: npt.NDArray[np.int64] = np.minimum(-(-first // bucket) * bucket, last).astype(np.int64)

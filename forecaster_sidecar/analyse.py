@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
+from forecaster_sidecar.ages import first_points
 from forecaster_sidecar.anomaly import scores
 from forecaster_sidecar.counters import forecast_series, is_counter, value_range, watched
 from forecaster_sidecar.forecast import DAY, seasons_for
@@ -94,13 +94,6 @@ def kept(labels: dict[str, str]) -> dict[str, str]:
                 new = f"exported_{new}"
             taken.add(new)
             out[new] = labels[name]
-    return out
-
-
-def _first_seen(a: Array) -> npt.NDArray[np.int64]:
-    """Each row's first column that is not NaN (0 for a row with none)."""
-    seen = ~np.isnan(a)
-    out: npt.NDArray[np.int64] = np.argmax(seen, axis=1).astype(np.int64)
     return out
 
 
@@ -211,7 +204,7 @@ def _analyse_rows(
     followed = watched(matrix.values, step, counter)
     trend_of = fill_gaps(followed)  # (a gauge's: the series itself, as y)
     # a young series' trend over its own points: not the flat stretch filled in front of them
-    trend_of[np.arange(trend_of.shape[1]) < _first_seen(followed)[:, None]] = np.nan
+    trend_of[np.arange(trend_of.shape[1]) < first_points(followed)[:, None]] = np.nan
     worse = 1.0 if target.polarity == "higher_is_worse" else -1.0
     # a row near float's limit is fitted scaled down (its sums would overflow), then put back
     by = exponents(trend_of)
