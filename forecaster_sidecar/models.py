@@ -635,10 +635,13 @@ def forecast(
     barred = np.zeros_like(mae, dtype=bool)
     rank = mae.copy()
     candidates = list(names)
-    if season and "seasonal_naive" in names:
+    shaped = any(m in names for m in _SHAPED)
+    if season and "seasonal_naive" in names and (shaped or not seasonal):
         # With a season, seasonal naive repeats the last season's noise: it wins a backtest by
         # luck more often than it forecasts well (the seasonal level is the same idea, smoothed).
-        # It stays the fallback for series every other model's forecast was rejected for.
+        # It stays the fallback for series every other model's forecast was rejected for. Not
+        # where a known season is too short for the smoothed models to be judged (under five
+        # of it): there it is the one model that follows the season, and competes.
         rank[:, names.index("seasonal_naive")] = np.finfo(float).max
         candidates.remove("seasonal_naive")
     todo = np.arange(s)
