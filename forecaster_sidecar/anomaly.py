@@ -12,7 +12,10 @@ The larger is the surprise ``z``, unless the time of day excuses it: when the va
 (``context`` either side), it is only as surprising as its distance from the nearest such range,
 in units of such distances over the baseline (at least a tenth of the level's). A nightly
 backup's spike is then expected at night and not at noon, and so is a job that runs only on some
-days. The first day of a series (no time of day yet) is not scored.
+days. The first day of a series (no time of day yet) is not scored. A third view can raise the
+surprise where the excuse cannot: the short mean's distance from its median at the same time on
+the context days (``seasonal_weight`` times it; a daily jump that did not come, whose values are
+all ordinary ones, only at the wrong time).
 
 The score says how the surprise compares with the largest of the past ``record`` (a week): the
 ratio r of the two, scored ``r / (1 + r)``, so 0.5 is a surprise equal to the week's largest and
@@ -87,6 +90,10 @@ class DetectorParams:
     short_weight: float = 2.5
     context_seconds: float = 3600.0  # either side of the same time on each day of the past week
     context_days: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7)
+    # The short mean's distance from its median at the same time on the context days (at least
+    # seasonal_min_days of them), weighted: a daily pattern that did not come, or came shifted
+    seasonal_weight: float = 0.25
+    seasonal_min_days: int = 3
     refractory_seconds: float = 3600.0  # a record this close after a near-equal one is the same
     refractory_ratio: float = 0.8
     warmup_rows: int = 64  # rows that never score: too little history to judge...
@@ -154,6 +161,46 @@ def _context_distance(x: Array, step: float, p: DetectorParams) -> Array:
     np.maximum(out, 0.0, out=out)  # the nearest day's distance, 0 inside its range
     out[np.isinf(out)] = np.nan
     return out
+
+
+def _seasonal_surprise(
+    mean: Array, scale: Array, step: float, p: DetectorParams, baseline: int
+) -> Array:
+    """How far the short mean lies from the median of the short means at the same time on the
+    ``context_days`` (NaN with fewer than ``seasonal_min_days`` of them; ``mean`` is NaN where
+    it held a gap's filled rows: with two rows in five missing, a nightly job's filled copies
+    made its hour differ from day to day, and that variation set the week's record), in units
+    of such distances over the baseline (at least a tenth of the level's ``scale``), times
+    ``seasonal_weight``. Where the time of day explains a series this is its surprise against
+    its own daily pattern, which the range excuse cannot raise and the plain z (whose scale
+    holds the whole daily swing) hardly sees: the night's load at noon, a peak that did not
+    come. Where it does not, the median of the days is about the series' median and the
+    weight keeps it under the short mean's own view."""
+    n = mean.shape[1]
+    lags = [lag for lag in (round(d * DAY / step) for d in p.context_days) if 1 <= lag < n]
+    if len(lags) < p.seasonal_min_days:
+        return np.full_like(mean, np.nan)
+    usual = np.empty_like(mean)
+    # The days side by side, a block of columns at a time: a week's seven copies of the whole
+    # matrix would add 56 MB to each chunk of 500 series the sidecar analyses.
+    block = 256
+    days = np.empty((len(lags), mean.shape[0], block))
+    for a in range(0, n, block):
+        b = min(n, a + block)
+        for i, lag in enumerate(lags):
+            cut = min(max(lag - a, 0), b - a)  # columns of this block with no such day yet
+            days[i, :, :cut] = np.nan
+            days[i, :, cut : b - a] = mean[:, a + cut - lag : b - lag]
+        both = days[:, :, : b - a]
+        usual[:, a:b] = bn.nanmedian(both, axis=0)
+        usual[:, a:b][(~np.isnan(both)).sum(axis=0) < p.seasonal_min_days] = np.nan
+    off = np.abs(np.subtract(mean, usual, out=usual), out=usual)
+    spread = _median(_shift(off), baseline)
+    spread *= MAD_TO_SIGMA
+    np.maximum(spread, 0.1 * scale, out=spread)  # NaN stays: no spread known yet
+    off /= spread
+    off *= p.seasonal_weight
+    return off
 
 
 def _rows(seconds: float, step: float) -> int:
@@ -243,6 +290,7 @@ def _scores(x: Array, step: float, p: DetectorParams, last: int | None) -> Array
     """``scores`` of a matrix whose series all start in its first column."""
     baseline = _rows(p.baseline_seconds, step)
     short = _rows(p.short_seconds, step)
+    gaps = np.isnan(x)
     x = _ffill(x)
     by = exponents(x)
     if by.any():  # near float's limit: sums and squares would overflow (scale.py)
@@ -259,6 +307,10 @@ def _scores(x: Array, step: float, p: DetectorParams, last: int | None) -> Array
     gap_scale = np.maximum(MAD_TO_SIGMA * _median(_shift(gap), baseline), 0.1 * scale)
     excused = gap / gap_scale
     z = np.fmin(z, np.where(np.isnan(excused), np.inf, excused))  # no context: z as it is
+    if gaps.any():  # a mean with filled rows in it (a spike's copy, say) is not compared
+        filled = bn.move_max(gaps.astype(float), min(short, n), min_count=1, axis=1) > 0
+        mean = np.where(filled, np.nan, mean)
+    z = np.fmax(z, _seasonal_surprise(mean, scale, step, p, baseline))  # NaN: none known
     z = np.nan_to_num(z, nan=0.0, posinf=np.inf)
     warmup = max(p.warmup_rows, _rows(p.warmup_seconds, step))
     z[:, :warmup] = 0.0  # too little history: neither a score nor a record to beat

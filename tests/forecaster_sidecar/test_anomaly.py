@@ -226,3 +226,23 @@ def test_a_young_series_is_scored_from_its_first_point() -> None:
     assert not got[:, :start].any()
     np.testing.assert_array_equal(got[:, start:], scores(x[:, start:], 300.0))
     assert (got[:, -1] >= FLAG_THRESHOLD).all()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_daily_jump_that_does_not_come_scores(seed: int) -> None:
+    """Business hours at 80, the rest of the day at 20, at 30-minute steps; on the tenth day
+    the jump does not come. Every value of that day is one the series takes each night and
+    lies near its median, so neither the value's z nor the time of day's range raised it
+    (before the short mean was compared with its median at the same time on the past days it
+    scored 0.29-0.44, under the noise of the days before in half the seeds)."""
+    step = 1800.0
+    day = 48
+    t = np.arange(12 * day)
+    busy = (t % day >= 18) & (t % day < 36)
+    rng = np.random.default_rng(seed)
+    x = np.where(busy, 80.0, 20.0) + rng.normal(0, 1.5, len(t))
+    skipped = (t // day == 9) & busy
+    x[skipped] = 20 + rng.normal(0, 1.5, skipped.sum())
+    s = scores(x, step)
+    assert s[skipped].max() >= 0.6
+    assert s[skipped].max() > s[2 * day : 9 * day].max()  # the noise of the ordinary days
