@@ -74,8 +74,8 @@ def _plain(values: Array, step: float, last: int | None) -> Array:
         gap_scale[past.isna()] = np.nan
         excused: pd.Series[float] = (gap / gap_scale).fillna(np.inf)
         z = pd.concat([z, excused], axis=1).min(axis=1)
-    # the short mean against its median at the same time on the context days
-    # a mean with a gap's filled rows in it is not compared
+    # the short mean against its median at the same time on the context days; a mean with a
+    # gap's filled rows in it is not compared
     filled = pd.Series(values).isna().astype(float).rolling(short, min_periods=1).max() > 0
     mean = x.rolling(short, min_periods=1).mean().where(~filled)
     same = pd.concat([mean.shift(round(d * DAY / step)) for d in p.context_days], axis=1)

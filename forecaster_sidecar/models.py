@@ -582,10 +582,9 @@ def _unseen_errors(bt: Backtest, names: list[str], candidates: list[str]) -> Arr
 def finite(levels: tuple[float, ...], n: int) -> list[float]:
     """The quantile levels that cover ``levels`` of the next error from ``n`` errors: each
     raised to ceil((n + 1) * level) / n, at most 1 (split conformal prediction's finite-sample
-    rule).
-    The plain quantile of n errors covers the next one a little less often than its level, and
-    at hourly steps, 24 errors an origin, much less: the AIOps KPIs' 95% band held 90.9% of the
-    next day with it, 93.7% with this (docs/sidecar.md)."""
+    rule). The plain quantile of n errors covers the next one a little less often than its
+    level, and at hourly steps, 24 errors an origin, much less: the AIOps KPIs' 95% band held
+    90.9% of the next day with it, 93.7% with this (docs/sidecar.md)."""
     return [min(1.0, float(np.ceil((n + 1) * level)) / n) if n else level for level in levels]
 
 
@@ -594,7 +593,7 @@ def _band_quantiles(errors: Array, holdout: int, levels: tuple[float, ...]) -> A
     of the worst origin's own. The next day may be like the worst of the backtest's days: the
     pooled quantile alone took them for one population (its 95% band held 91% of the next day
     on the AIOps KPIs), the worst origin's alone over-covered the 80% band by 5 points on both
-    corpora (docs/sidecar.md)."""
+    corpora (docs/sidecar.md). Both at a finite sample's level (``finite``)."""
     pooled: Array = np.quantile(errors, finite(levels, errors.shape[1]), axis=1)
     origins = errors.shape[1] // holdout
     if origins < 2:
