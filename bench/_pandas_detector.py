@@ -74,13 +74,15 @@ def _plain(values: Array, step: float, last: int | None) -> Array:
         gap_scale[past.isna()] = np.nan
         excused: pd.Series[float] = (gap / gap_scale).fillna(np.inf)
         z = pd.concat([z, excused], axis=1).min(axis=1)
-    # the short mean against its median at the same time on the context days; a mean with a
-    # gap's filled rows in it is not compared
+    # the short mean against the range of the short means at the same time on the context
+    # days; a mean with a gap's filled rows in it is not compared
     filled = pd.Series(values).isna().astype(float).rolling(short, min_periods=1).max() > 0
     mean = x.rolling(short, min_periods=1).mean().where(~filled)
     same = pd.concat([mean.shift(round(d * DAY / step)) for d in p.context_days], axis=1)
-    usual = same.median(axis=1).where(same.count(axis=1) >= p.seasonal_min_days)
-    off = (mean - usual).abs()
+    enough = same.count(axis=1) >= p.seasonal_min_days
+    lo, hi = same.min(axis=1).where(enough), same.max(axis=1).where(enough)
+    off = pd.concat([lo - mean, mean - hi], axis=1).max(axis=1).clip(lower=0.0)
+    off[lo.isna() | mean.isna()] = np.nan
     spread = MAD_TO_SIGMA * off.shift(1).rolling(baseline, min_periods=8).median()
     unit = pd.concat([spread, 0.1 * scale], axis=1).max(axis=1)
     unit[spread.isna()] = np.nan

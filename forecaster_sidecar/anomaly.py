@@ -13,9 +13,9 @@ The larger is the surprise ``z``, unless the time of day excuses it: when the va
 in units of such distances over the baseline (at least a tenth of the level's). A nightly
 backup's spike is then expected at night and not at noon, and so is a job that runs only on some
 days. The first day of a series (no time of day yet) is not scored. A third view can raise the
-surprise where the excuse cannot: the short mean's distance from its median at the same time on
-the context days (``seasonal_weight`` times it; a daily jump that did not come, whose values are
-all ordinary ones, only at the wrong time).
+surprise where the excuse cannot: the short mean's distance from the range of the short means at
+the same time on the context days (``seasonal_weight`` times it; a daily jump that did not come,
+whose values are all ordinary ones, only at the wrong time).
 
 The score says how the surprise compares with the largest of the past ``record`` (a week): the
 ratio r of the two, scored ``r / (1 + r)``, so 0.5 is a surprise equal to the week's largest and
@@ -90,8 +90,8 @@ class DetectorParams:
     short_weight: float = 2.5
     context_seconds: float = 3600.0  # either side of the same time on each day of the past week
     context_days: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7)
-    # The short mean's distance from its median at the same time on the context days (at least
-    # seasonal_min_days of them), weighted: a daily pattern that did not come, or came shifted
+    # The short mean's distance from the range of the short means at the same time on the
+    # context days (at least seasonal_min_days of them), weighted: a daily jump that did not come
     seasonal_weight: float = 0.25
     seasonal_min_days: int = 3
     refractory_seconds: float = 3600.0  # a record this close after a near-equal one is the same
@@ -166,21 +166,21 @@ def _context_distance(x: Array, step: float, p: DetectorParams) -> Array:
 def _seasonal_surprise(
     mean: Array, scale: Array, step: float, p: DetectorParams, baseline: int
 ) -> Array:
-    """How far the short mean lies from the median of the short means at the same time on the
-    ``context_days`` (NaN with fewer than ``seasonal_min_days`` of them; ``mean`` is NaN where
-    it held a gap's filled rows: with two rows in five missing, a nightly job's filled copies
-    made its hour differ from day to day, and that variation set the week's record), in units
-    of such distances over the baseline (at least a tenth of the level's ``scale``), times
-    ``seasonal_weight``. Where the time of day explains a series this is its surprise against
-    its own daily pattern, which the range excuse cannot raise and the plain z (whose scale
-    holds the whole daily swing) hardly sees: the night's load at noon, a peak that did not
-    come. Where it does not, the median of the days is about the series' median and the
-    weight keeps it under the short mean's own view."""
+    """How far the short mean lies outside the range of the short means at exactly the same
+    time on the ``context_days`` (NaN with fewer than ``seasonal_min_days`` of them; ``mean`` is
+    NaN where it held a gap's filled rows: with two rows in five missing, a nightly job's filled
+    copies made its hour differ from day to day, and that variation set the week's record), in
+    units of such distances over the baseline (at least a tenth of the level's ``scale``), times
+    ``seasonal_weight``. A business day whose jump does not come stays at the night's level,
+    which the value's z (whose scale holds the whole daily swing) hardly sees and the excuse
+    (the values within an hour, the jump's own edge included) cannot raise. A range and not a
+    median of the days: against the median, every Saturday of a weekday/weekend load was a
+    surprise, and it set a record that hid a weekday's 20% drop (a test)."""
     n = mean.shape[1]
     lags = [lag for lag in (round(d * DAY / step) for d in p.context_days) if 1 <= lag < n]
     if len(lags) < p.seasonal_min_days:
         return np.full_like(mean, np.nan)
-    usual = np.empty_like(mean)
+    lo, hi = np.empty_like(mean), np.empty_like(mean)
     # The days side by side, a block of columns at a time: a week's seven copies of the whole
     # matrix would add 56 MB to each chunk of 500 series the sidecar analyses.
     block = 256
@@ -192,9 +192,11 @@ def _seasonal_surprise(
             days[i, :, :cut] = np.nan
             days[i, :, cut : b - a] = mean[:, a + cut - lag : b - lag]
         both = days[:, :, : b - a]
-        usual[:, a:b] = bn.nanmedian(both, axis=0)
-        usual[:, a:b][(~np.isnan(both)).sum(axis=0) < p.seasonal_min_days] = np.nan
-    off = np.abs(np.subtract(mean, usual, out=usual), out=usual)
+        few = (~np.isnan(both)).sum(axis=0) < p.seasonal_min_days
+        lo[:, a:b] = np.where(few, np.nan, bn.nanmin(both, axis=0))
+        hi[:, a:b] = np.where(few, np.nan, bn.nanmax(both, axis=0))
+    off = np.fmax(lo - mean, mean - hi)  # NaN stays: too few days
+    np.maximum(off, 0.0, out=off)
     spread = _median(_shift(off), baseline)
     spread *= MAD_TO_SIGMA
     np.maximum(spread, 0.1 * scale, out=spread)  # NaN stays: no spread known yet
