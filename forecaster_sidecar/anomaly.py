@@ -168,9 +168,10 @@ def _seasonal_surprise(
 ) -> Array:
     """How far the short mean lies outside the range of the short means at exactly the same
     time on the ``context_days`` (NaN with fewer than ``seasonal_min_days`` of them; ``mean`` is
-    NaN where it held a gap's filled rows: with two rows in five missing, a nightly job's filled
-    copies made its hour differ from day to day, and that variation set the week's record), in
-    units of such distances over the baseline (at least a tenth of the level's ``scale``), times
+    NaN where it held a gap's filled rows, whose copies of a value make its time of day differ
+    from day to day: NAB's files with two rows in five missing scored 63.0 without that, 65.8
+    with it), in units of such distances over the baseline (at least a tenth of the level's
+    ``scale``), times
     ``seasonal_weight``. A business day whose jump does not come stays at the night's level,
     which the value's z (whose scale holds the whole daily swing) hardly sees and the excuse
     (the values within an hour, the jump's own edge included) cannot raise. A range and not a

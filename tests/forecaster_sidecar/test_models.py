@@ -219,8 +219,8 @@ def test_a_known_season_is_forecast_from_two_to_five_of_them(
     """With fewer than five seasons of history the smoothed seasonal models cannot be judged
     (two seasons before the first of three backtest origins a season apart); the season, known
     from the spec or detected, is still followed: seasonal naive competes there. A weekday /
-    weekend load with two weeks of history (the spec's minimum for ``weekly``) was forecast
-    as the weekend's median on the Monday, 20 off on a swing of 50."""
+    weekend load with two weeks of history (the spec's minimum for ``weekly``) was forecast by
+    the median of its last day, 15 off on average where the noise's own is 2.4."""
     rng = np.random.default_rng(3)
     season = season_days * DAY
     n = round(seasons * season)
