@@ -64,20 +64,25 @@ def far_from_seasonal_naive(y: Array, yhat: Array, season: int | None) -> Mask:
 
 def missed_shift(y: Array, yhat: Array, season: int | None) -> Mask:
     """Rows whose forecast ignores where the series has just gone. Without a season: the last
-    RECENT points all on one side of a flat forecast, farther than SHIFT_SIGMAS one-step noises
-    (a forecast with a trend may rightly start away from them). With one: the last RECENT points
-    all on one side of where the same points of the previous season were, farther than
-    SHIFT_SIGMAS seasonal-difference noises, and the forecast's first RECENT steps keeping
-    under half that offset from the previous season's (so it forecasts yesterday, not today)."""
+    RECENT points all on one side of the forecast's start, farther than SHIFT_SIGMAS one-step
+    noises, and the start back toward where the series was before them (a forecast with a
+    trend may rightly start beyond them; before, only flat forecasts were judged, and a
+    seasonal model tried on a series without a season passed at the old level). With one: the
+    last RECENT points all on one side of where the same points of the previous season were,
+    farther than SHIFT_SIGMAS seasonal-difference noises, and the forecast's first RECENT steps
+    keeping under half that offset from the previous season's (so it forecasts yesterday, not
+    today)."""
     t = y.shape[1]
     recent = y[:, -RECENT:]
     if not season or t < season + RECENT:
         noise = 1.4826 * np.median(np.abs(np.diff(y, axis=1)), axis=1) / np.sqrt(2)
         start = yhat[:, :1]
-        flat = np.ptp(yhat, axis=1) == 0
+        now = np.median(recent, axis=1)
+        before = np.median(y[:, :-RECENT], axis=1) if t > RECENT else now
         same_side = (recent > start).all(axis=1) | (recent < start).all(axis=1)
-        gap = np.abs(np.median(recent, axis=1) - start[:, 0])
-        out: Mask = flat & same_side & (gap > SHIFT_SIGMAS * np.maximum(noise, 1e-12))
+        gap = np.abs(now - start[:, 0])
+        back = np.sign(now - start[:, 0]) == np.sign(now - before)  # where it came from
+        out: Mask = back & same_side & (gap > SHIFT_SIGMAS * np.maximum(noise, 1e-12))
         return out
     noise = 1.4826 * np.median(np.abs(y[:, season:] - y[:, :-season]), axis=1)
     offset = recent - y[:, t - season - RECENT : t - season]
@@ -93,10 +98,12 @@ def missed_shift(y: Array, yhat: Array, season: int | None) -> Mask:
 def implausible(y: Array, yhat: Array, season: int | None, *, known: bool = True) -> Mask:
     """Per row of ``y`` (the raw history, no gaps) and its forecast ``yhat`` (made with
     ``season``): True when the forecast should not be believed. ``known``: the season is the
-    series' own, not only tried, so the previous season is a fair reference for the next."""
+    series' own, not only tried, so the previous season is a fair reference for the next (for
+    both tests that use it: with a season only tried, a shift the previous day already held
+    made every forecast that followed it look like one that missed it)."""
     out: Mask = (
         out_of_range(y, yhat)
         | far_from_seasonal_naive(y, yhat, season if known else None)
-        | missed_shift(y, yhat, season)
+        | missed_shift(y, yhat, season if known else None)
     )
     return out

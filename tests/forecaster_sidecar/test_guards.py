@@ -195,3 +195,15 @@ def test_what_a_target_can_be(
 ) -> None:
     target = Target.model_validate({"name": "t", "expr": expr, **given})
     assert value_range(target) == expected
+
+
+def test_a_shift_a_day_old_in_a_series_without_a_season_is_followed() -> None:
+    """Hourly, flat all week, down by 5 twenty hours ago; no daily season (only tried). The
+    previous day is no reference for a series without one: compared with it, the drop looked
+    missed by every forecast that followed it, and the fallback (the previous day repeated)
+    forecast the old level for four hours."""
+    rng = np.random.default_rng(3)
+    y = 43.5 + rng.normal(0, 0.2, (6, 7 * 24))
+    y[:, -20:] -= 5
+    f = forecast_auto(y, 24, (24,), step=3600.0)
+    assert np.all(np.abs(f.yhat[:, :4] - 38.5) < 1)
