@@ -234,8 +234,10 @@ class Service(StrictModel):
     name: Id = Field(description="Service name, the `service` label.", examples=["api"])
     regions: list[str] | None = Field(
         None,
-        description="Region ids the service runs in; all regions when omitted.",
+        description="Region ids the service runs in; all regions when omitted (an empty list, "
+        "a service that runs nowhere, is refused).",
         examples=[["us-east-1", "eu-west-1"]],
+        min_length=1,
     )
     depends_on: list[str] = Field(
         default_factory=list,
@@ -295,8 +297,10 @@ class Plugin(StrictModel):
     description: str = Field("", description="What the plugin does.", examples=["Card payments"])
     regions: list[str] | None = Field(
         None,
-        description="Regions the plugin reports from; all regions when omitted.",
+        description="Regions the plugin reports from; all regions when omitted (an empty list "
+        "is refused).",
         examples=[["us-east-1"]],
+        min_length=1,
     )
     thresholds: PluginThresholds = Field(
         default_factory=PluginThresholds,
