@@ -79,14 +79,14 @@ def _plain(values: Array, step: float, last: int | None) -> Array:
     filled = pd.Series(values).isna().astype(float).rolling(short, min_periods=1).max() > 0
     mean = x.rolling(short, min_periods=1).mean().where(~filled)
     same = pd.concat([mean.shift(round(d * DAY / step)) for d in p.context_days], axis=1)
-    enough = same.count(axis=1) >= p.seasonal_min_days
+    enough = same.count(axis=1) >= p.same_time_min_days
     lo, hi = same.min(axis=1).where(enough), same.max(axis=1).where(enough)
     off = pd.concat([lo - mean, mean - hi], axis=1).max(axis=1).clip(lower=0.0)
     off[lo.isna() | mean.isna()] = np.nan
     spread = MAD_TO_SIGMA * off.shift(1).rolling(baseline, min_periods=8).median()
     unit = pd.concat([spread, 0.1 * scale], axis=1).max(axis=1)
     unit[spread.isna()] = np.nan
-    z = pd.concat([z, p.seasonal_weight * off / unit], axis=1).max(axis=1)
+    z = pd.concat([z, p.same_time_weight * off / unit], axis=1).max(axis=1)
     z = z.fillna(0.0)
     z[: max(p.warmup_rows, rows(p.warmup_seconds))] = 0.0
     record = z.shift(1).rolling(rows(p.record_seconds), min_periods=1).max()

@@ -14,7 +14,7 @@ in units of such distances over the baseline (at least a tenth of the level's). 
 backup's spike is then expected at night and not at noon, and so is a job that runs only on some
 days. The first day of a series (no time of day yet) is not scored. A third view can raise the
 surprise where the excuse cannot: the short mean's distance from the range of the short means at
-the same time on the context days (``seasonal_weight`` times it; a daily jump that did not come,
+the same time on the context days (``same_time_weight`` times it; a daily jump that did not come,
 whose values are all ordinary ones, only at the wrong time).
 
 The score says how the surprise compares with the largest of the past ``record`` (a week): the
@@ -91,9 +91,9 @@ class DetectorParams:
     context_seconds: float = 3600.0  # either side of the same time on each day of the past week
     context_days: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7)
     # The short mean's distance from the range of the short means at the same time on the
-    # context days (at least seasonal_min_days of them), weighted: a daily jump that did not come
-    seasonal_weight: float = 0.25
-    seasonal_min_days: int = 3
+    # context days (at least same_time_min_days of them), weighted: a daily jump that did not come
+    same_time_weight: float = 0.25
+    same_time_min_days: int = 3
     refractory_seconds: float = 3600.0  # a record this close after a near-equal one is the same
     refractory_ratio: float = 0.8
     warmup_rows: int = 64  # rows that never score: too little history to judge...
@@ -163,23 +163,23 @@ def _context_distance(x: Array, step: float, p: DetectorParams) -> Array:
     return out
 
 
-def _seasonal_surprise(
+def _same_time_surprise(
     mean: Array, scale: Array, step: float, p: DetectorParams, baseline: int
 ) -> Array:
     """How far the short mean lies outside the range of the short means at exactly the same
-    time on the ``context_days`` (NaN with fewer than ``seasonal_min_days`` of them; ``mean`` is
+    time on the ``context_days`` (NaN with fewer than ``same_time_min_days`` of them; ``mean`` is
     NaN where it held a gap's filled rows, whose copies of a value make its time of day differ
     from day to day: NAB's files with two rows in five missing scored 63.0 without that, 65.8
     with it), in units of such distances over the baseline (at least a tenth of the level's
     ``scale``), times
-    ``seasonal_weight``. A business day whose jump does not come stays at the night's level,
+    ``same_time_weight``. A business day whose jump does not come stays at the night's level,
     which the value's z (whose scale holds the whole daily swing) hardly sees and the excuse
     (the values within an hour, the jump's own edge included) cannot raise. A range and not a
     median of the days: against the median, every Saturday of a weekday/weekend load was a
     surprise, and it set a record that hid a weekday's 20% drop (a test)."""
     n = mean.shape[1]
     lags = [lag for lag in (round(d * DAY / step) for d in p.context_days) if 1 <= lag < n]
-    if len(lags) < p.seasonal_min_days:
+    if len(lags) < p.same_time_min_days:
         return np.full_like(mean, np.nan)
     lo, hi = np.empty_like(mean), np.empty_like(mean)
     # The days side by side, a block of columns at a time: a week's seven copies of the whole
@@ -193,7 +193,7 @@ def _seasonal_surprise(
             days[i, :, :cut] = np.nan
             days[i, :, cut : b - a] = mean[:, a + cut - lag : b - lag]
         both = days[:, :, : b - a]
-        few = (~np.isnan(both)).sum(axis=0) < p.seasonal_min_days
+        few = (~np.isnan(both)).sum(axis=0) < p.same_time_min_days
         lo[:, a:b] = np.where(few, np.nan, bn.nanmin(both, axis=0))
         hi[:, a:b] = np.where(few, np.nan, bn.nanmax(both, axis=0))
     off = np.fmax(lo - mean, mean - hi)  # NaN stays: too few days
@@ -202,7 +202,7 @@ def _seasonal_surprise(
     spread *= MAD_TO_SIGMA
     np.maximum(spread, 0.1 * scale, out=spread)  # NaN stays: no spread known yet
     off /= spread
-    off *= p.seasonal_weight
+    off *= p.same_time_weight
     return off
 
 
@@ -313,7 +313,7 @@ def _scores(x: Array, step: float, p: DetectorParams, last: int | None) -> Array
     if gaps.any():  # a mean with filled rows in it (a spike's copy, say) is not compared
         filled = bn.move_max(gaps.astype(float), min(short, n), min_count=1, axis=1) > 0
         mean = np.where(filled, np.nan, mean)
-    z = np.fmax(z, _seasonal_surprise(mean, scale, step, p, baseline))  # NaN: none known
+    z = np.fmax(z, _same_time_surprise(mean, scale, step, p, baseline))  # NaN: none known
     z = np.nan_to_num(z, nan=0.0, posinf=np.inf)
     warmup = max(p.warmup_rows, _rows(p.warmup_seconds, step))
     z[:, :warmup] = 0.0  # too little history: neither a score nor a record to beat

@@ -579,7 +579,7 @@ def _unseen_errors(bt: Backtest, names: list[str], candidates: list[str]) -> Arr
     return np.concatenate(parts, axis=1)
 
 
-def finite(levels: tuple[float, ...], n: int) -> list[float]:
+def conformal_levels(levels: tuple[float, ...], n: int) -> list[float]:
     """The quantile levels that cover ``levels`` of the next error from ``n`` errors: each
     raised to ceil((n + 1) * level) / n, at most 1 (split conformal prediction's finite-sample
     rule). The plain quantile of n errors covers the next one a little less often than its
@@ -593,13 +593,13 @@ def _band_quantiles(errors: Array, holdout: int, levels: tuple[float, ...]) -> A
     of the worst origin's own. The next day may be like the worst of the backtest's days: the
     pooled quantile alone took them for one population (its 95% band held 91% of the next day
     on the AIOps KPIs), the worst origin's alone over-covered the 80% band by 5 points on both
-    corpora (docs/sidecar.md). Both at a finite sample's level (``finite``)."""
-    pooled: Array = np.quantile(errors, finite(levels, errors.shape[1]), axis=1)
+    corpora (docs/sidecar.md). Both at a finite sample's level (``conformal_levels``)."""
+    pooled: Array = np.quantile(errors, conformal_levels(levels, errors.shape[1]), axis=1)
     origins = errors.shape[1] // holdout
     if origins < 2:
         return pooled
     each = errors[:, : origins * holdout].reshape(errors.shape[0], origins, holdout)
-    worst = np.quantile(each, finite(levels, holdout), axis=2).max(axis=2)
+    worst = np.quantile(each, conformal_levels(levels, holdout), axis=2).max(axis=2)
     out: Array = np.sqrt(pooled * worst)
     return out
 

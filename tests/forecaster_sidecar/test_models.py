@@ -236,14 +236,14 @@ def test_a_known_season_is_forecast_from_two_to_five_of_them(
 
 @pytest.mark.parametrize("n", [24, 72, 288])
 def test_band_quantiles_cover_the_next_error_at_their_level(n: int) -> None:
-    """From n exchangeable errors, the quantile at ``finite``'s level holds the next error at
-    least as often as the level says; the plain quantile of 24 errors falls short (a 95%
-    band that held 90.9% of the next day at hourly steps)."""
+    """From n exchangeable errors, the quantile at ``conformal_levels``' level holds the next
+    error at least as often as the level says; the plain quantile of 24 errors falls short (a
+    95% band that held 90.9% of the next day at hourly steps)."""
     rng = np.random.default_rng(7)
     errors = np.abs(rng.standard_t(3, (20000, n + 1)))  # heavy tails, as forecast errors have
     past, nxt = errors[:, :n], errors[:, n]
     levels = (0.8, 0.95)
-    for level, q in zip(levels, m.finite(levels, n), strict=True):
+    for level, q in zip(levels, m.conformal_levels(levels, n), strict=True):
         assert np.mean(nxt <= np.quantile(past, q, axis=1)) >= level - 0.005  # sampling noise
     if n == 24:  # the worst origin's errors at hourly steps
         assert np.mean(nxt <= np.quantile(past, 0.95, axis=1)) < 0.94
