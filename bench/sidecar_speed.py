@@ -10,6 +10,13 @@ in at most 2 s, 10,000 in at most 30 s and 1.5 GB.
     python -m bench.sidecar_speed [--series 1000] [--runs 3] [--shard 0/4]
     python -m bench.sidecar_speed --series 100000 --shard 0/4 --memory-only
     python -m bench.sidecar_speed --series 100000 --shard 0/4 --memory-only --together
+    python -m bench.sidecar_speed --days 14
+
+``--days N`` (more than 7) seeds N days and also times the sidecar's whole run
+(``Sidecar.run_once``: every read, the analysis, the rendered page) of an N-day target against
+a 7-day one over the same series, one after the other, each run's ratio and their median: a
+history past a week is read twice (its own step and the detector's week at 5 minutes), so this
+is what that second read costs. With the N-day run's peak memory in a process of its own.
 
 ``--together`` runs every shard at once, each in a process of its own, as N sidecars beside one
 Prometheus would: each one's peak memory and time, the wall time, and Prometheus' own peak
@@ -36,6 +43,8 @@ import numpy as np
 from bench._pandas_detector import scores as reference
 from forecaster_sidecar.analyse import FLAG_HOLD_SECONDS, analyse, shard_of
 from forecaster_sidecar.anomaly import scores
+from forecaster_sidecar.app import Sidecar, SidecarConfig
+from forecaster_sidecar.forecast import step_for
 from forecaster_sidecar.prometheus import query_range
 from globalmon.spec.forecast import Forecast
 from local_stack import servers
@@ -47,20 +56,20 @@ POINTS = 2016
 BLOCK = 7200  # promtool's backfill writes 2-hour blocks, aligned to multiples of 2 hours
 
 
-def seed(promtool: str, work: Path, series: int, end: int) -> Path:
-    """A TSDB of ``series`` x 2,016 points (7 days at 5 minutes) ending at ``end``, written by
+def seed(promtool: str, work: Path, series: int, end: int, points: int = POINTS) -> Path:
+    """A TSDB of ``series`` x ``points`` (2,016: 7 days at 5 minutes) ending at ``end``, written by
     ``promtool tsdb create-blocks-from openmetrics``, one input file per 2-hour block: promtool
     reads its whole input once per block it writes, so one file of a week took 84 passes (an
     hour for 100,000 series); a file per block is one pass in all. Each file is written while
     promtool turns the one before into a block."""
     rng = np.random.default_rng(0)
-    t = end - STEP * np.arange(POINTS)[::-1]
-    values = np.empty((series, POINTS), dtype=np.float32)  # 800 MB at 100,000 series
+    t = end - STEP * np.arange(points)[::-1]
+    values = np.empty((series, points), dtype=np.float32)  # 800 MB at 100,000 series x 7 days
     for first in range(0, series, 10_000):
         n = min(10_000, series - first)
         amp, level = rng.uniform(0, 20, (n, 1)), rng.uniform(10, 100, (n, 1))
         daily = np.sin(2 * np.pi * t / 86400)[None, :]
-        values[first : first + n] = level + amp * daily + rng.normal(0, 2, (n, POINTS))
+        values[first : first + n] = level + amp * daily + rng.normal(0, 2, (n, points))
     labels = [f'bench_value{{instance="host-{s}:9100"}}' for s in range(series)]
     data = work / "data"
     block_of = t // BLOCK
@@ -85,10 +94,35 @@ def seed(promtool: str, work: Path, series: int, end: int) -> Path:
     return data
 
 
-def _target() -> Forecast:
+def _target(days: int = 7) -> Forecast:
     return Forecast.model_validate(
-        {"name": "bench", "expr": "bench_value", "horizons": ["1h", "6h", "24h"]}
-    )
+        {"name": "bench", "expr": "bench_value", "horizons": ["1h", "6h", "24h"],
+         "history": f"{days}d"}
+    )  # fmt: skip
+
+
+def _sidecar(url: str, days: int, end: float) -> Sidecar:
+    """The live sidecar with one target of ``days`` of history, its clock at ``end`` (each read
+    ends at the last multiple of its step, as the live sidecar's do), reading at 5 minutes or
+    coarser: the seed's step."""
+    config = SidecarConfig((_target(days),), url, min_step=float(STEP))
+    return Sidecar(config, clock=lambda: end)
+
+
+async def whole_run(url: str, days: int, end: float) -> float:
+    """One ``Sidecar.run_once`` of a ``days``-day target: its reads, the analysis, the page."""
+    sidecar = _sidecar(url, days, end)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1800)) as session:
+        started = time.perf_counter()
+        if not await sidecar.run_once(session):
+            raise SystemExit(f"the sidecar's run of a {days}-day target failed")
+        return time.perf_counter() - started
+
+
+def whole_run_peak_mb(url: str, days: int, end: float) -> float:
+    """The peak resident memory of a process that made one whole run of a ``days``-day target."""
+    asyncio.run(whole_run(url, days, end))
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def sidecar_peak_mb(url: str, end: float, shard: tuple[int, int] = (0, 1)) -> tuple[float, float]:
@@ -218,7 +252,16 @@ def main() -> None:
         help="measure only the peak memory of the --shard given (no timed runs, no baselines, "
         "no whole run): for counts where those would not fit, e.g. 100,000 series",
     )
+    parser.add_argument(
+        "--days",
+        type=int,
+        default=7,
+        help="seed this many days (at least 7); past 7, also compare the sidecar's whole run "
+        "of a target with this much history against a 7-day one",
+    )
     args = parser.parse_args()
+    if args.days < 7:
+        parser.error(f"--days: found {args.days}; expected 7 or more")
     if args.memory_only and args.shard[1] == 1:
         parser.error("--memory-only measures a shard: give --shard i/n with n > 1")
     if args.together and not args.memory_only:
@@ -235,7 +278,7 @@ def main() -> None:
         # in a process of its own: a child's peak memory counts its parent's at the fork (Linux
         # keeps the high-water mark across exec), and the seed holds every series' values
         with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as child:
-            child.submit(seed, promtool, work, args.series, end).result()
+            child.submit(seed, promtool, work, args.series, end, args.days * 288).result()
         print(f"seeded {args.series} series in {time.perf_counter() - seeding:.0f} s", flush=True)
         (work / "prometheus.yml").write_text("global: {}\n")
         prom = servers.prometheus(prom_bin, work / "prometheus.yml", work).start()
@@ -247,6 +290,12 @@ def main() -> None:
             if not args.memory_only:
                 with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as child:
                     peak = child.submit(sidecar_peak_mb, prom.url, float(end)).result()[0]
+            longer_peaks = []
+            for days in (7, args.days) if args.days > 7 and not args.memory_only else ():
+                with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as child:
+                    longer_peaks.append(
+                        child.submit(whole_run_peak_mb, prom.url, days, float(end)).result()
+                    )
             shard_peak, shard_seconds = None, 0.0
             if args.together:
                 together(prom, float(end), args.shard[1], args.series)
@@ -257,6 +306,7 @@ def main() -> None:
                     shard_peak, shard_seconds = job.result()
             runs = 0 if args.memory_only else args.runs
             results = [asyncio.run(one_run(prom.url, _target(), end)) for _ in range(runs)]
+            longer = longer_history(prom.url, float(end), args.days, runs, longer_peaks)
         finally:
             prom.stop()
     if peak is None:
@@ -290,6 +340,27 @@ def main() -> None:
             f" {shard_seconds:.1f} s)"
         )
     print(f"peak memory          {peak_mb:8.0f} MB (this process: the timed runs and baselines)")
+    if longer:
+        print(longer)
+
+
+def longer_history(url: str, end: float, days: int, runs: int, peaks: list[float]) -> str:
+    """With ``days`` past 7: the whole runs of a 7-day and a ``days``-day target, one after
+    the other ``runs`` times, beside ``peaks``, each one's peak memory in a process of its own
+    (measured before this process grew: a spawned child starts from its parent's peak)."""
+    if days <= 7 or not runs:
+        return ""
+    pairs = [(asyncio.run(whole_run(url, 7, end)), asyncio.run(whole_run(url, days, end)))
+             for _ in range(runs)]  # fmt: skip
+    week = statistics.median(a for a, _ in pairs)
+    mine = statistics.median(b for _, b in pairs)
+    ratio = statistics.median(b / a for a, b in pairs)
+    return (
+        f"whole run, 7-day target   {week:8.2f} s, peak {peaks[0]:6.0f} MB\n"
+        f"whole run, {days}-day target {mine:8.2f} s, peak {peaks[1]:6.0f} MB"
+        f" ({ratio:.2f}x the 7-day run, median ratio of {runs}; its history read at"
+        f" {step_for(days * 86400.0, STEP):.0f} s, then its last week at {STEP} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ def test_bench_spec_is_valid_at_any_size() -> None:
             "p99 shift while scraped",
         ),
         ("bench.sidecar_speed", ["--series", "5", "--runs", "1", "--shard", "0/2"], "as shard 0/2"),
+        ("bench.sidecar_speed", ["--series", "5", "--runs", "1", "--days", "8"], "8-day target"),
         (
             "bench.webhook_ingest",
             [
