@@ -264,21 +264,32 @@ def _forecast(st: _State, horizon: int) -> Array:
 
 
 def detect_season(y: Array, candidates: tuple[int, ...], min_acf: float = 0.3) -> list[int | None]:
-    """Per series, the candidate lag with the highest autocorrelation above ``min_acf`` (of the
-    series minus its linear trend), or None."""
+    """Per series, the candidate lag whose autocorrelation (of the series minus its linear trend)
+    passes ``min_acf``, or None; of several, the shortest, unless a longer one's correlation
+    beats it by twice a correlation's standard error over that many pairs (2 / sqrt(pairs)).
+
+    Candidates are compared by the correlation of the overlapping parts: the usual estimate
+    (over the whole series' variance) shrinks a lag by the share of pairs it has, so a week in
+    a history of two weeks scored half its correlation and lost to the day even in a
+    weekday/weekend load, whose Mondays were then forecast as Sundays (docs/sidecar.md). A day
+    repeats every week too, so a week must add something beyond the day to be chosen."""
     t = y.shape[1]
     detrended = y - _fit_line(y)
     detrended -= detrended.mean(axis=1, keepdims=True)
     var = (detrended**2).sum(axis=1)
     best: list[int | None] = [None] * y.shape[0]
-    best_acf = np.full(y.shape[0], min_acf)
-    for lag in candidates:
+    beat = np.full(y.shape[0], -np.inf)  # the chosen lag's overlap correlation
+    for lag in sorted(candidates):
         if t < 2 * lag:
             continue
-        acf = (detrended[:, lag:] * detrended[:, :-lag]).sum(axis=1) / np.maximum(var, 1e-12)
-        for row in np.flatnonzero(acf > best_acf):
+        a, b = detrended[:, lag:], detrended[:, :-lag]
+        products = (a * b).sum(axis=1)
+        acf = products / np.maximum(var, 1e-12)  # the threshold's (as it always was)
+        overlap = products / np.sqrt(np.maximum((a * a).sum(axis=1) * (b * b).sum(axis=1), 1e-300))
+        margin = np.where(np.isfinite(beat), 2 / np.sqrt(t - lag), 0.0)
+        for row in np.flatnonzero((acf > min_acf) & (overlap > beat + margin)):
             best[row] = lag
-            best_acf[row] = acf[row]
+            beat[row] = overlap[row]
     return best
 
 
@@ -516,8 +527,13 @@ def backtest(
     """Every model fitted on ``clean`` up to each split, judged on ``y`` after it."""
     t = y.shape[1]
     # At least a season (or 12 steps) held out, so a short horizon still gets a fair choice and
-    # bounds from more than a couple of errors; at most a quarter of the history.
+    # bounds from more than a couple of errors; at most a quarter of the history. But no more
+    # than leaves two seasons before the first origin, where a horizon still fits: else the
+    # seasonal models are never judged (a week held out three times in three weeks of history
+    # left the weekly ones out below five weeks, and a weekday/weekend load got seasonal naive).
     holdout = min(max(horizon, season or 0, 12), max(t // 4, 1))
+    if season and t - BACKTESTS * holdout < 2 * season:
+        holdout = min(holdout, max((t - 2 * season) // BACKTESTS, horizon, 12))
     splits = [t - holdout * j for j in range(BACKTESTS, 0, -1) if t - holdout * j >= _MIN_TRAIN]
     errors: dict[str, Array] = {}
     states: dict[str, _State] = {}
