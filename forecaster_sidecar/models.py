@@ -528,12 +528,14 @@ def backtest(
     t = y.shape[1]
     # At least a season (or 12 steps) held out, so a short horizon still gets a fair choice and
     # bounds from more than a couple of errors; at most a quarter of the history. But no more
-    # than leaves two seasons before the first origin, where a horizon still fits: else the
-    # seasonal models are never judged (a week held out three times in three weeks of history
-    # left the weekly ones out below five weeks, and a weekday/weekend load got seasonal naive).
+    # than leaves two seasons before the first origin where a horizon (or 12 steps) still fits
+    # in that: else the smoothed seasonal models are never judged (a week held out three times
+    # left them out below five weeks of history, and a weekday/weekend load got seasonal naive).
     holdout = min(max(horizon, season or 0, 12), max(t // 4, 1))
     if season and t - BACKTESTS * holdout < 2 * season:
-        holdout = min(holdout, max((t - 2 * season) // BACKTESTS, horizon, 12))
+        fits = (t - 2 * season) // BACKTESTS
+        if fits >= max(horizon, 12):
+            holdout = min(holdout, fits)
     splits = [t - holdout * j for j in range(BACKTESTS, 0, -1) if t - holdout * j >= _MIN_TRAIN]
     errors: dict[str, Array] = {}
     states: dict[str, _State] = {}
