@@ -284,7 +284,9 @@ def detect_season(y: Array, candidates: tuple[int, ...], min_acf: float = 0.3) -
             continue
         a, b = detrended[:, lag:], detrended[:, :-lag]
         products = (a * b).sum(axis=1)
-        acf = products / np.maximum(var, 1e-12)  # the threshold's (as it always was)
+        # the threshold on the usual estimate, as before: which series have a daily season in
+        # a week's read (every 7-day figure in docs/sidecar.md) does not change
+        acf = products / np.maximum(var, 1e-12)
         overlap = products / np.sqrt(np.maximum((a * a).sum(axis=1) * (b * b).sum(axis=1), 1e-300))
         margin = np.where(np.isfinite(beat), 2 / np.sqrt(t - lag), 0.0)
         for row in np.flatnonzero((acf > min_acf) & (overlap > beat + margin)):
