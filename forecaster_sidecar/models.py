@@ -21,7 +21,8 @@ backtest's) and keeps it within what the series can be (``limits``). Its bands a
 the errors the choosing makes on stretches it did not choose on. NaN gaps are filled with the
 last value seen; rows with too little data fall back to the last value. Isolated outliers in
 the history are replaced by their neighbours' median before any model is fitted
-(``despike``), so one bad scrape does not bend a level, a trend or a season for days.
+(``despike``), so one bad scrape does not bend a level, a trend or a season for days; not
+those a season apart (a job that runs every hour or every night is the season).
 """
 
 from __future__ import annotations
@@ -84,8 +85,10 @@ SPIKE_SIGMAS = 12.0
 MAD_TO_SIGMA = 1.4826
 
 
-def despike(y: Array) -> Array:
-    """``y`` (no NaN) with isolated outliers replaced by their centred median."""
+def despike(y: Array, season: int | None = None) -> Array:
+    """``y`` (no NaN) with isolated outliers replaced by their centred median; with ``season``,
+    not one whose point a season before stood out the same way (at least half as far, on the
+    same side): a job that runs every hour or every night is the season, not an outlier."""
     t = y.shape[1]
     w = SPIKE_WINDOW
     if t < 2 * w:
@@ -100,6 +103,13 @@ def despike(y: Array) -> Array:
     around = np.clip(cols[:, None] + np.arange(-half, half + 1)[None, :], 0, dist.shape[1] - 1)
     local = MAD_TO_SIGMA * np.median(dist[rows[:, None], around], axis=1)
     spikes = dist[rows, cols] > SPIKE_SIGMAS * local
+    if season:
+        signed = y[:, half : t - half] - centred
+        back = cols - season
+        seen = back >= 0
+        before = signed[rows, np.maximum(back, 0)]
+        now = signed[rows, cols]
+        spikes &= ~(seen & (before * now > 0) & (np.abs(before) >= 0.5 * np.abs(now)))
     rows, cols = rows[spikes], cols[spikes]
     out = y.copy()
     out[rows, cols + half] = centred[rows, cols]
@@ -645,7 +655,7 @@ def forecast(
     s, t = y.shape
     # Fitted on despiked history; judged against what really came (spikes and all), so the
     # bands stay honest about how often such points occur.
-    clean = despike(y)
+    clean = despike(y, season)
     bt = backtest(y, clean, horizon, season, width=width)
     if not bt.errors:
         flat = np.repeat(y[:, -1:], horizon, axis=1)

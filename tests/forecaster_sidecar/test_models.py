@@ -131,6 +131,26 @@ def test_despike_replaces_isolated_outliers_and_keeps_shifts() -> None:
     assert abs(clean[0, 300] - 40) < 4
 
 
+@pytest.mark.parametrize("every", [12, DAY])
+def test_a_job_that_runs_every_hour_or_night_is_the_season_not_an_outlier(every: int) -> None:
+    """One scrape at 100 every hour (or every night) on a series that is otherwise 0: despiked
+    as isolated outliers, the history lost the job and the forecast was 0 throughout (off by
+    100 / 12 on average for the hourly job). A spike whose point a season before stood out the
+    same way is kept (from the second day on), and seasonal naive repeats the job where it
+    runs. An isolated one in the same history is still replaced."""
+    t = np.arange(7 * DAY + DAY)
+    truth = np.where(t % every == 5, 100.0, 0.0)
+    y = np.maximum(truth + np.random.default_rng(4).normal(0, 0.5, (3, len(t))), 0)
+    history = y[:, : 7 * DAY].copy()
+    history[:, 1000] = 100.0  # a one-off (not at the job's time)
+    clean = m.despike(history, DAY)
+    runs = (t[: 7 * DAY] % every == 5) & (t[: 7 * DAY] >= DAY)  # the first day has no day before
+    assert np.array_equal(clean[:, runs], history[:, runs])
+    assert np.all(clean[:, 1000] < 5)
+    f = forecast_auto(history, DAY, (DAY,), step=300.0)
+    assert np.abs(f.yhat - truth[7 * DAY :]).mean() < 1.0
+
+
 def test_outliers_in_the_training_window_do_not_bend_the_forecast() -> None:
     y = daily(7 * DAY + 72, noise=0.5)[None, :]
     hist, future = y[:, : 7 * DAY].copy(), y[:, 7 * DAY :]
