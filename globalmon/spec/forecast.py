@@ -26,7 +26,12 @@ class Forecast(StrictModel):
         examples=[["1h", "24h", "7d"]],
     )
     history: Duration = Field(
-        "7d", description="How much history each fit reads.", examples=["14d"]
+        "7d",
+        description=(
+            "How much history each fit reads. A weekly pattern (a quieter weekend) is found "
+            "from 14d on; with less, a Monday is forecast from the Sunday before it."
+        ),
+        examples=["14d"],
     )
     kind: Literal["auto", "gauge", "counter"] = Field(
         "auto",
