@@ -214,6 +214,25 @@ def together(prom: servers.Server, end: float, n: int, series: int) -> None:
     print(f"prometheus peak memory {_peak_mb(prom):8.0f} MB (it answered the {n} reads at once)")
 
 
+def longer_history(url: str, end: float, days: int, runs: int, peaks: list[float]) -> str:
+    """With ``days`` past 7: the whole runs of a 7-day and a ``days``-day target, one after
+    the other ``runs`` times, beside ``peaks``, each one's peak memory in a process of its own
+    (measured before this process grew: a spawned child starts from its parent's peak)."""
+    if days <= 7 or not runs:
+        return ""
+    pairs = [(asyncio.run(whole_run(url, 7, end)), asyncio.run(whole_run(url, days, end)))
+             for _ in range(runs)]  # fmt: skip
+    week = statistics.median(a for a, _ in pairs)
+    mine = statistics.median(b for _, b in pairs)
+    ratio = statistics.median(b / a for a, b in pairs)
+    return (
+        f"whole run, 7-day target   {week:8.2f} s, peak {peaks[0]:6.0f} MB\n"
+        f"whole run, {days}-day target {mine:8.2f} s, peak {peaks[1]:6.0f} MB"
+        f" ({ratio:.2f}x the 7-day run, median ratio of {runs}; its history read at"
+        f" {step_for(days * 86400.0, STEP):.0f} s, then its last week at {STEP} s)"
+    )
+
+
 def _peak_mb(server: servers.Server) -> float:
     """A server's peak resident memory (VmHWM), read from /proc."""
     assert server.process is not None
@@ -264,6 +283,8 @@ def main() -> None:
         parser.error(f"--days: found {args.days}; expected 7 or more")
     if args.memory_only and args.shard[1] == 1:
         parser.error("--memory-only measures a shard: give --shard i/n with n > 1")
+    if args.days > 7 and args.memory_only:
+        parser.error("--days past 7 compares whole runs, which --memory-only does not make")
     if args.together and not args.memory_only:
         parser.error("--together runs the shards of --memory-only: give both")
     prom_bin = servers.find_binary(["prometheus"])
@@ -342,25 +363,6 @@ def main() -> None:
     print(f"peak memory          {peak_mb:8.0f} MB (this process: the timed runs and baselines)")
     if longer:
         print(longer)
-
-
-def longer_history(url: str, end: float, days: int, runs: int, peaks: list[float]) -> str:
-    """With ``days`` past 7: the whole runs of a 7-day and a ``days``-day target, one after
-    the other ``runs`` times, beside ``peaks``, each one's peak memory in a process of its own
-    (measured before this process grew: a spawned child starts from its parent's peak)."""
-    if days <= 7 or not runs:
-        return ""
-    pairs = [(asyncio.run(whole_run(url, 7, end)), asyncio.run(whole_run(url, days, end)))
-             for _ in range(runs)]  # fmt: skip
-    week = statistics.median(a for a, _ in pairs)
-    mine = statistics.median(b for _, b in pairs)
-    ratio = statistics.median(b / a for a, b in pairs)
-    return (
-        f"whole run, 7-day target   {week:8.2f} s, peak {peaks[0]:6.0f} MB\n"
-        f"whole run, {days}-day target {mine:8.2f} s, peak {peaks[1]:6.0f} MB"
-        f" ({ratio:.2f}x the 7-day run, median ratio of {runs}; its history read at"
-        f" {step_for(days * 86400.0, STEP):.0f} s, then its last week at {STEP} s)"
-    )
 
 
 if __name__ == "__main__":

@@ -103,13 +103,12 @@ def despike(y: Array, season: int | None = None) -> Array:
     around = np.clip(cols[:, None] + np.arange(-half, half + 1)[None, :], 0, dist.shape[1] - 1)
     local = MAD_TO_SIGMA * np.median(dist[rows[:, None], around], axis=1)
     spikes = dist[rows, cols] > SPIKE_SIGMAS * local
-    if season:
-        signed = y[:, half : t - half] - centred
-        back = cols - season
-        seen = back >= 0
-        before = signed[rows, np.maximum(back, 0)]
-        now = signed[rows, cols]
-        spikes &= ~(seen & (before * now > 0) & (np.abs(before) >= 0.5 * np.abs(now)))
+    if season:  # only the flagged points and their points a season before: no new matrix
+        back = np.maximum(cols - season, 0)
+        now = y[rows, cols + half] - centred[rows, cols]
+        before = y[rows, back + half] - centred[rows, back]
+        again = (cols >= season) & (before * now > 0) & (np.abs(before) >= 0.5 * np.abs(now))
+        spikes &= ~again
     rows, cols = rows[spikes], cols[spikes]
     out = y.copy()
     out[rows, cols + half] = centred[rows, cols]
