@@ -98,6 +98,7 @@ class AlertDef:
     scope: Scope
     summary: str
     for_: str = "5m"
+    keep_firing_for: str = "0s"
 
 
 _N = AlertName
@@ -126,6 +127,17 @@ _FOR = {
     _N.WEBHOOK_DOWN: "2m",
     _N.RULE_EVALUATION_FAILURES: "0s",
     _N.ALERTMANAGER_NOTIFICATIONS_FAILING: "0s",
+}
+
+
+# How long an alert keeps firing after its condition clears (Prometheus' keep_firing_for).
+# A failed region mutes everything else about it (the Alertmanager inhibition), and a mute ends the
+# moment its source resolves: what has not resolved yet then pages. When a region comes back, an
+# agent scraped a moment after the others and a service error ratio whose 5-minute window still
+# holds the outage have not. Five minutes (the longest window those rules read) lets them resolve
+# under the mute; a thing still broken after that pages as a fresh failure would.
+_KEEP_FIRING = {
+    _N.REGION_FAILED: "5m",
 }
 
 
@@ -187,7 +199,15 @@ ALERTS: tuple[AlertDef, ...] = (
     ),
 )
 ALERTS = tuple(
-    AlertDef(a.name, a.severity, a.scope, a.summary, _FOR.get(a.name, "5m")) for a in ALERTS
+    AlertDef(
+        a.name,
+        a.severity,
+        a.scope,
+        a.summary,
+        _FOR.get(a.name, "5m"),
+        _KEEP_FIRING.get(a.name, "0s"),
+    )
+    for a in ALERTS
 )
 ALERTS_BY_NAME: dict[str, AlertDef] = {a.name: a for a in ALERTS}
 

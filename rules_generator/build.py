@@ -46,9 +46,10 @@ def region_groups(spec: Spec, region: Region) -> list[Group]:
 
 
 def fast(groups: list[Group]) -> list[Group]:
-    """A fast service's RED groups: evaluated every FAST_SCRAPE_INTERVAL, windows and `for`
-    FAST_TIME_FACTOR times shorter. Their promtool cases are written on a one-minute grid, which
-    windows of seconds cannot read, so none are kept (bench/e2e_latency runs them for real)."""
+    """A fast service's RED groups: evaluated every FAST_SCRAPE_INTERVAL, windows, `for` and
+    `keep_firing_for` FAST_TIME_FACTOR times shorter. Their promtool cases are written on a
+    one-minute grid, which windows of seconds cannot read, so none are kept (bench/e2e_latency
+    runs them for real)."""
     step = duration_seconds(c.FAST_SCRAPE_INTERVAL)
 
     def scaled(expr: str) -> str:
@@ -58,7 +59,9 @@ def fast(groups: list[Group]) -> list[Group]:
         if isinstance(r, Recording):
             return Recording(r.record, scaled(r.expr), r.labels)
         for_ = format_duration(max(step, duration_seconds(r.for_) / c.FAST_TIME_FACTOR))
-        return Alert(r.name, scaled(r.expr), for_, r.labels, r.annotations, ())
+        keep = duration_seconds(r.keep_firing_for)
+        keep_for = format_duration(max(step, keep / c.FAST_TIME_FACTOR)) if keep else "0s"
+        return Alert(r.name, scaled(r.expr), for_, r.labels, r.annotations, (), keep_for)
 
     return [Group(g.name, tuple(rule(r) for r in g.rules), c.FAST_SCRAPE_INTERVAL) for g in groups]
 

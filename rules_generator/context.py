@@ -80,6 +80,15 @@ class Place:
             for_ = o.for_ or for_
         return enabled, severity, for_
 
+    def keep_firing_for(self, name: str) -> str:
+        """How long a catalogue alert keeps firing here after its condition clears."""
+        keep = ALERTS_BY_NAME[name].keep_firing_for
+        for layer in self._overrides():
+            o = layer.get(name)
+            if o is not None and o.keep_firing_for is not None:
+                keep = o.keep_firing_for
+        return keep
+
     def scope_labels(self) -> dict[str, str]:
         labels = {"region": self.region.id} if self.region else {}
         if self.service:
@@ -122,7 +131,8 @@ class Place:
             else Case(c.name, c.series, c.eval_minutes, {**c.labels, **labels}, c.value)
             for c in cases
         )
-        return Alert(name, expr, for_ or default_for, labels, annotations, full)
+        keep = self.keep_firing_for(name)
+        return Alert(name, expr, for_ or default_for, labels, annotations, full, keep)
 
 
 def expected_annotations(alert: Alert, case: Case) -> dict[str, str]:

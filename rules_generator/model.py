@@ -43,6 +43,7 @@ class Alert:
     labels: dict[str, str]
     annotations: dict[str, str]  # Prometheus templates: $labels and $value
     cases: tuple[Case, ...]
+    keep_firing_for: str = "0s"  # how long it fires on after its condition clears
 
 
 Rule = Recording | Alert

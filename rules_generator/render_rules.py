@@ -31,6 +31,8 @@ def rule_file(groups: list[Group], scale: Callable[[str], str] = _as_written) ->
                 rule = {"alert": r.name, "expr": scale(r.expr)}
                 if r.for_ not in ("0s", "0"):
                     rule["for"] = r.for_
+                if r.keep_firing_for not in ("0s", "0"):
+                    rule["keep_firing_for"] = r.keep_firing_for
                 rule["labels"] = dict(r.labels)
                 rule["annotations"] = dict(r.annotations)
             rules.append(rule)

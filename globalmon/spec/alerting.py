@@ -73,7 +73,8 @@ class PluginThresholds(StrictModel):
 
 
 class AlertOverride(StrictModel):
-    """Changes to one built-in alert: turn it off, change its severity or its `for` delay."""
+    """Changes to one built-in alert: turn it off, change its severity, its `for` delay or how
+    long it keeps firing once its condition clears."""
 
     enabled: bool = Field(True, description="false removes the alert.", examples=[False])
     severity: SeverityName | None = Field(
@@ -84,6 +85,13 @@ class AlertOverride(StrictModel):
         alias="for",
         description="How long the condition must hold before the alert fires.",
         examples=["10m"],
+    )
+    keep_firing_for: Duration | None = Field(
+        None,
+        description="How long the alert keeps firing after its condition clears (Prometheus' "
+        "keep_firing_for; 0s: it resolves at once). RegionFailed keeps firing 5m by default, so "
+        "what it mutes in its region resolves under the mute when the region comes back.",
+        examples=["2m", "0s"],
     )
 
 

@@ -144,10 +144,14 @@ def markdown() -> str:
         "alerts:",
         "  HostCpuHigh: {severity: critical, for: 10m}",
         "  Watchdog: {enabled: false}",
+        "  RegionFailed: {keep_firing_for: 2m}",
         "```",
         "",
-        "| alert | default severity | scope | meaning |",
-        "|---|---|---|---|",
+        "| alert | default severity | scope | `for` | `keep_firing_for` | meaning |",
+        "|---|---|---|---|---|---|",
     ]
-    out += [f"| `{a.name}` | {a.severity} | {a.scope} | {a.summary} |" for a in ALERTS]
+    out += [
+        f"| `{a.name}` | {a.severity} | {a.scope} | {a.for_} | {a.keep_firing_for} | {a.summary} |"
+        for a in ALERTS
+    ]
     return "\n".join(out) + "\n"

@@ -23,6 +23,22 @@ def _fleet(region: str, total: int, up: int, samples: int) -> tuple[Series, ...]
     return tuple(out)
 
 
+def _recovering(
+    region: str, total: int, up: int, down_until: int, samples: int
+) -> tuple[Series, ...]:
+    """A fleet with ``up`` of ``total`` agents up until minute ``down_until``, all up after."""
+    out = []
+    for i in range(total):
+        labels = {
+            **agent_labels(region),
+            "agent": f"test-agent-{i}",
+            "instance": f"test-host-{i}:9464",
+        }
+        values = steady(1, samples) if i < up else f"0x{down_until} 1x{samples - down_until - 1}"
+        out.append(Series(sel("up", **labels), values))
+    return tuple(out)
+
+
 def _count_in(low: float, high: float) -> tuple[int, int]:
     """(up, total): a fleet whose up ratio lies in [low, high), the middle if it can."""
     for total in (4, 10, 20, 100, 1000):
@@ -71,6 +87,23 @@ def region_rules(place: Place) -> list[Group]:
         name: str, expr: str, fire: tuple[int, int], miss: tuple[int, int], word: str, level: float
     ) -> Alert | None:
         at = minutes(place.setting(name)[2]) + 3
+        cases = [
+            Case(
+                "fires", _fleet(r, fire[1], fire[0], at + 2), at, {"region": r}, fire[0] / fire[1]
+            ),
+            Case("near miss", _fleet(r, miss[1], miss[0], at + 2), at),
+        ]
+        keep = minutes(place.keep_firing_for(name))
+        if keep:
+            # The fleet is back at minute at + 1. The alert reads the recorded ratio, which a
+            # group evaluated before the recording group sees one evaluation late: it fires on
+            # through at + keep either way, and has resolved by at + keep + 2 either way.
+            back = _recovering(r, fire[1], fire[0], at, at + keep + 4)
+            value = fire[0] / fire[1]
+            cases += [
+                Case("keeps firing as it comes back", back, at + keep, {"region": r}, value),
+                Case("resolved after keep_firing_for", back, at + keep + 2),
+            ]
         return place.alert(
             name,
             expr,
@@ -78,16 +111,7 @@ def region_rules(place: Place) -> list[Group]:
             description=f"Only {{{{ $value | humanizePercentage }}}} of the agents in {r} are up "
             f"({word} below {num(level * 100)}%).",
             dashboard=dashboard,
-            cases=(
-                Case(
-                    "fires",
-                    _fleet(r, fire[1], fire[0], at + 2),
-                    at,
-                    {"region": r},
-                    fire[0] / fire[1],
-                ),
-                Case("near miss", _fleet(r, miss[1], miss[0], at + 2), at),
-            ),
+            cases=cases,
         )
 
     degraded, failed = t.region_degraded_below, t.region_failed_below

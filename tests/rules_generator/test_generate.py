@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from globalmon.cli import main
 from globalmon.spec import load_spec, load_spec_text
@@ -203,3 +204,26 @@ def test_the_dead_mans_switch_follows_the_watchdog() -> None:
     on = load_spec(REPO / "examples" / "regions.yaml")
     assert "WatchdogMissing" not in generate(off, "x")["rules/eu-central-1.rules.yml"]
     assert "alert: WatchdogMissing" in generate(on, "x")["rules/us-east-1.rules.yml"]
+
+
+def test_keep_firing_for_follows_the_catalogue_and_the_overrides() -> None:
+    spec = load_spec_text(
+        "version: v1\n"
+        "defaults:\n  alerts:\n    HostCpuHigh: {keep_firing_for: 90s}\n"
+        "regions:\n"
+        "  - {id: r1, name: R1, prometheus_urls: ['http://127.0.0.1:9090']}\n"
+        "  - id: r2\n    name: R2\n    prometheus_urls: ['http://127.0.0.1:9091']\n"
+        "    alerts: {RegionFailed: {keep_firing_for: 0s}, HostCpuHigh: {keep_firing_for: 2m}}\n"
+    )
+    files = generate(spec, "s.yaml")
+
+    def keep(region: str) -> dict[str, str]:
+        groups = yaml.safe_load(files[f"rules/{region}.rules.yml"])["groups"]
+        rules = [r for g in groups for r in g["rules"] if "alert" in r]
+        return {r["alert"]: r["keep_firing_for"] for r in rules if "keep_firing_for" in r}
+
+    assert keep("r1") == {"RegionFailed": "5m", "HostCpuHigh": "90s"}
+    assert keep("r2") == {"HostCpuHigh": "2m"}  # 0s: resolves at once, as Prometheus' default
+    # the recovery cases follow the region's own value: r1 has them, r2 has none
+    assert "RegionFailed keeps firing as it comes back" in files["rules/tests/r1.test.yml"]
+    assert "keeps firing" not in files["rules/tests/r2.test.yml"]
