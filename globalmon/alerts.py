@@ -98,7 +98,7 @@ class AlertDef:
     scope: Scope
     summary: str
     for_: str = "5m"
-    keep_firing_for: str = "0s"
+    keep_firing_intervals: int = 0  # x (scrape + evaluation interval): its keep_firing_for
 
 
 _N = AlertName
@@ -130,14 +130,16 @@ _FOR = {
 }
 
 
-# How long an alert keeps firing after its condition clears (Prometheus' keep_firing_for).
-# A failed region mutes everything else about it (the Alertmanager inhibition), and a mute ends the
-# moment its source resolves: what has not resolved yet then pages. When a region comes back, an
-# agent scraped a moment after the others and a service error ratio whose 5-minute window still
-# holds the outage have not. Five minutes (the longest window those rules read) lets them resolve
-# under the mute; a thing still broken after that pages as a fresh failure would.
-_KEEP_FIRING = {
-    _N.REGION_FAILED: "5m",
+# How many scrape-plus-evaluation intervals an alert keeps firing after its condition clears
+# (Prometheus' keep_firing_for). A failed region mutes everything else about it (the
+# Alertmanager inhibition), and a mute ends the moment its source resolves: what is still firing
+# then pages. When a region comes back, the ratio crosses its level as soon as enough agents are
+# scraped up again, and the others are scraped and evaluated up to one interval of each later:
+# their AgentDown would page as the region comes back. Two of each cover that; an agent still
+# down after them pages as a fresh failure would. No longer: an incident that fires on is
+# escalated on (a 5-minute wait kept every short outage's incident open past its first step).
+_KEEP_FIRING_INTERVALS = {
+    _N.REGION_FAILED: 2,
 }
 
 
@@ -205,7 +207,7 @@ ALERTS = tuple(
         a.scope,
         a.summary,
         _FOR.get(a.name, "5m"),
-        _KEEP_FIRING.get(a.name, "0s"),
+        _KEEP_FIRING_INTERVALS.get(a.name, 0),
     )
     for a in ALERTS
 )

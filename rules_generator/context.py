@@ -17,6 +17,7 @@ from globalmon.spec import Spec
 from globalmon.spec.alerting import AlertOverrides, Thresholds
 from globalmon.spec.services import Plugin, Service
 from globalmon.spec.topology import Region
+from globalmon.spec.types import duration_seconds, format_duration
 from rules_generator.model import Alert, Case
 from rules_generator.templating import render
 
@@ -81,13 +82,15 @@ class Place:
         return enabled, severity, for_
 
     def keep_firing_for(self, name: str) -> str:
-        """How long a catalogue alert keeps firing here after its condition clears."""
-        keep = ALERTS_BY_NAME[name].keep_firing_for
-        for layer in self._overrides():
+        """How long a catalogue alert keeps firing here after its condition clears: the most
+        specific override, else the catalogue's intervals of the spec's scrape and evaluation."""
+        for layer in reversed(self._overrides()):
             o = layer.get(name)
             if o is not None and o.keep_firing_for is not None:
-                keep = o.keep_firing_for
-        return keep
+                return o.keep_firing_for
+        g = self.spec.global_
+        every = duration_seconds(g.scrape_interval) + duration_seconds(g.evaluation_interval)
+        return format_duration(ALERTS_BY_NAME[name].keep_firing_intervals * every)
 
     def scope_labels(self) -> dict[str, str]:
         labels = {"region": self.region.id} if self.region else {}

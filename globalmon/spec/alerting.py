@@ -89,8 +89,8 @@ class AlertOverride(StrictModel):
     keep_firing_for: Duration | None = Field(
         None,
         description="How long the alert keeps firing after its condition clears (Prometheus' "
-        "keep_firing_for; 0s: it resolves at once). RegionFailed keeps firing 5m by default, so "
-        "what it mutes in its region resolves under the mute when the region comes back.",
+        "keep_firing_for; 0s: it resolves at once). RegionFailed's default is two scrape and two "
+        "evaluation intervals, so the region's last agents are scraped up again under its mute.",
         examples=["2m", "0s"],
     )
 

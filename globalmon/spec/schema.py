@@ -147,11 +147,24 @@ def markdown() -> str:
         "  RegionFailed: {keep_firing_for: 2m}",
         "```",
         "",
+        "`keep_firing_for` is how long an alert fires on after its condition clears (Prometheus'",
+        "field; `0s` leaves it out of the rule files). RegionFailed's default, two scrape and two",
+        "evaluation intervals (1m at 15 s each), lets the region's last agents be scraped up again",
+        "under its inhibition when the region comes back.",
+        "",
         "| alert | default severity | scope | `for` | `keep_firing_for` | meaning |",
         "|---|---|---|---|---|---|",
     ]
     out += [
-        f"| `{a.name}` | {a.severity} | {a.scope} | {a.for_} | {a.keep_firing_for} | {a.summary} |"
+        f"| `{a.name}` | {a.severity} | {a.scope} | {a.for_} | {_keep(a.keep_firing_intervals)} "
+        f"| {a.summary} |"
         for a in ALERTS
     ]
     return "\n".join(out) + "\n"
+
+
+def _keep(intervals: int) -> str:
+    """The catalogue's keep_firing_for, in the words of the alerts table."""
+    if not intervals:
+        return "0s"
+    return f"{intervals} x (scrape + evaluation interval)"

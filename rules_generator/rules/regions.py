@@ -94,10 +94,14 @@ def region_rules(place: Place) -> list[Group]:
             Case("near miss", _fleet(r, miss[1], miss[0], at + 2), at),
         ]
         keep = minutes(place.keep_firing_for(name))
-        if keep:
-            # The fleet is back at minute at + 1. The alert reads the recorded ratio, which a
-            # group evaluated before the recording group sees one evaluation late: it fires on
-            # through at + keep either way, and has resolved by at + keep + 2 either way.
+        if keep >= 2:
+            # The fleet is back at minute at + 1. The alert reads the recorded ratio, and
+            # promtool evaluates the recording and alert groups in either order (both seen on
+            # one file, run to run), so the alert sees the recovery at at + 1 or at + 2: it fires
+            # at at + keep and is quiet at at + keep + 2 either way. Without keep_firing_for it
+            # may fire at at + 1 too, so only a keep of 2 minutes or more is told apart (the
+            # default, two 15 s scrapes and evaluations, is not: the stack's region-outage
+            # scenario checks that one for real).
             back = _recovering(r, fire[1], fire[0], at, at + keep + 4)
             value = fire[0] / fire[1]
             cases += [

@@ -222,8 +222,16 @@ def test_keep_firing_for_follows_the_catalogue_and_the_overrides() -> None:
         rules = [r for g in groups for r in g["rules"] if "alert" in r]
         return {r["alert"]: r["keep_firing_for"] for r in rules if "keep_firing_for" in r}
 
-    assert keep("r1") == {"RegionFailed": "5m", "HostCpuHigh": "90s"}
+    # RegionFailed's default: two scrape and two evaluation intervals (15 s each by default)
+    assert keep("r1") == {"RegionFailed": "1m", "HostCpuHigh": "90s"}
     assert keep("r2") == {"HostCpuHigh": "2m"}  # 0s: resolves at once, as Prometheus' default
-    # the recovery cases follow the region's own value: r1 has them, r2 has none
-    assert "RegionFailed keeps firing as it comes back" in files["rules/tests/r1.test.yml"]
+    # promtool's one-minute grid tells a keep apart from none only from 2 minutes on
+    assert "keeps firing" not in files["rules/tests/r1.test.yml"]
     assert "keeps firing" not in files["rules/tests/r2.test.yml"]
+    slow = load_spec_text(
+        "version: v1\nglobal: {scrape_interval: 30s, evaluation_interval: 1m}\n"
+        "regions: [{id: r1, name: R1, prometheus_urls: ['http://127.0.0.1:9090']}]\n"
+    )
+    files = generate(slow, "s.yaml")
+    assert keep("r1") == {"RegionFailed": "3m"}
+    assert "RegionFailed keeps firing as it comes back" in files["rules/tests/r1.test.yml"]
