@@ -154,7 +154,7 @@ def run_forecast(args: argparse.Namespace) -> int:
     result = forecast_series(
         values[None, :],
         steps,
-        seasons_for(step),
+        seasons_for(step, points=len(values)),
         args.counter,
         floor=floor,
         ceiling=ceiling,

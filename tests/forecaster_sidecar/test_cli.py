@@ -148,6 +148,31 @@ def test_forecast_writes_each_future_step_with_bounds(
     assert out.err.startswith("model: ")
 
 
+@pytest.mark.parametrize(("minutes", "days"), [(7, 14), (11, 28), (58, 14)])
+def test_a_daily_swing_is_forecast_on_steps_that_do_not_divide_a_day(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], minutes: int, days: int
+) -> None:
+    """A CSV 7, 11 or 58 minutes apart has no whole number of steps in a day; its day, rounded
+    to one, still carries the swing (noise 2): 2.2, 2.4 and 4.3 off. Before, 11 and 58 minutes
+    had no season at all (17.4 and 16.2 off); 7 minutes had its week, which divides, and is a
+    control."""
+    step = 60 * minutes
+    n, ahead = days * 86400 // step, round(86400 / step)  # 1d in whole steps, as the CLI
+    rng = np.random.default_rng(5)
+    phase = 2 * np.pi * np.arange(n + ahead) * step / 86400
+    values = 50 + 20 * np.sin(phase) + np.where(np.sin(phase) > 0.9, 30, 0)
+    values += rng.normal(0, 2, n + ahead)
+    stamps = 1_700_000_000 + np.arange(n + ahead) * step
+    path = tmp_path / "s.csv"
+    rows = zip(stamps[:n], values[:n], strict=True)
+    path.write_text("timestamp,value\n" + "".join(f"{t},{float(v)!r}\n" for t, v in rows))
+    assert main(["sidecar", "forecast", str(path), "--horizon", "1d"]) == 0
+    out = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [int(r["timestamp"]) for r in out] == list(stamps[n:])
+    yhat = np.array([float(r["yhat"]) for r in out])
+    assert np.abs(yhat - values[n:]).mean() < 7.0
+
+
 def test_forecast_writes_the_bands_asked_for_within_min_and_max(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
