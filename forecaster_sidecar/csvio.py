@@ -57,6 +57,8 @@ _SLASHED = re.compile(r"^\d{4}/\d{1,2}/\d{1,2}")
 DOTTED_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})((?:[ T]\d{1,2}:\d{2}.*)?)$")
 _NANOS = re.compile(r"(\.\d{6})\d+")  # Go's RFC 3339 nanoseconds: Python reads microseconds
 _GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")  # 1,234.5
+# 85.2%, 1.2 GB, 120 ms, 3.5 req/s: a value with its unit, as dashboards format them
+_WITH_UNIT = re.compile(r"^[+-]?(\d[\d,]*(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*[^\d\s.,+-][^,;\t]*$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+([eE][+-]?\d+)?$")  # 1,5 in a ; or tab file
 
 
@@ -258,7 +260,11 @@ def read(path: Path) -> Table:
         if value is None or math.isinf(value):
             col = sum(len(c) + 1 for c in row[:v_col]) + 1
             shown = row[v_col] if len(row[v_col]) <= 60 else row[v_col][:60] + "..."
-            raise CsvError(f"{path}:{line}:{col}: found {shown!r}; expected a number")
+            unit = _WITH_UNIT.match(cell) is not None
+            raise CsvError(
+                f"{path}:{line}:{col}: found {shown!r}; expected a number"
+                + (" without a unit (Grafana's CSV export adds units with Formatted data)" * unit)
+            )
         if stamps and seconds <= stamps[-1]:
             how = "repeats" if seconds == stamps[-1] else "is before"
             notes.append(f"{path}:{line}: skipped: {stamp!r} {how} {raw[-1]!r}, read before")

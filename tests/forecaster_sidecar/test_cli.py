@@ -56,7 +56,10 @@ def test_detect_writes_a_score_per_row(tmp_path: Path, capsys: pytest.CaptureFix
         ("when,value\n1,2\n", ":1:1: found 'when,value'; expected the header 'timestamp,value'"),
         ("timestamp,value\n", ":2:1: found no rows; expected at least one"),
         ("timestamp,value\nyesterday,1\n", ":2:1: found 'yesterday'; expected a time"),
-        ("timestamp,value\n1,abc\n", ":2:3: found 'abc'; expected a number"),
+        ("timestamp,value\n1,abc\n", ":2:3: found 'abc'; expected a number\n"),
+        # a dashboard's formatted value: the unit is named as what to drop
+        ("timestamp,value\n1,85.2%\n", ":2:3: found '85.2%'; expected a number without a unit"),
+        ("timestamp,value\n1,1.2 GB\n", ":2:3: found '1.2 GB'; expected a number without a unit"),
         ("timestamp,value\n1,inf\n", ":2:3: found 'inf'; expected a number"),
         ("timestamp,value\n1,2,3\n", ":2:1: found 3 fields; expected 2"),
         ("timestamp,value\n1e300,2\n", ":2:1: found '1e300'; expected a time"),
