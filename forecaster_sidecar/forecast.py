@@ -47,7 +47,7 @@ def step_for(history: float, min_step: float, points: int = POINTS) -> float:
 # season; the backtest then judges the seasonal models as on any other step. On a daily swing
 # with a peak (noise 2) over 28 days, without a season the next day was forecast 17.4 off at 11
 # minutes and 19.0 at 58; with the day rounded 2.4 (2% of the day lost over the history) and
-# 5.3 (19%). A week of half-days (3.5 steps) would lose more than it is.
+# 5.3 (19%).
 MAX_SEASON_DRIFT = 0.25
 
 
@@ -62,7 +62,10 @@ def seasons_for(step: float, seasonality: str = "auto", points: int = 0) -> tupl
         if whole < 1:
             continue
         drift = abs(steps - whole) * points / steps  # steps lost over the history
-        if steps.is_integer() or (points and drift <= MAX_SEASON_DRIFT * steps):
+        # and two seasons in the history, as the seasonal models need: a short file of two-day
+        # steps drifts little from a week of 3.5 steps, and would get one of 4
+        near = points >= 2 * steps and drift <= MAX_SEASON_DRIFT * steps
+        if steps.is_integer() or near:
             out.append(whole)
     return tuple(out)
 

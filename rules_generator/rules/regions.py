@@ -11,22 +11,11 @@ from rules_generator.model import Alert, Case, Group, Recording, Series
 from rules_generator.rules.common import agent_labels, minutes, steady
 
 
-def _fleet(region: str, total: int, up: int, samples: int) -> tuple[Series, ...]:
-    out = []
-    for i in range(total):
-        labels = {
-            **agent_labels(region),
-            "agent": f"test-agent-{i}",
-            "instance": f"test-host-{i}:9464",
-        }
-        out.append(Series(sel("up", **labels), steady(1 if i < up else 0, samples)))
-    return tuple(out)
-
-
-def _recovering(
-    region: str, total: int, up: int, down_until: int, samples: int
+def _fleet(
+    region: str, total: int, up: int, samples: int, back_at: int | None = None
 ) -> tuple[Series, ...]:
-    """A fleet with ``up`` of ``total`` agents up until minute ``down_until``, all up after."""
+    """``up`` of ``total`` agents up; with ``back_at``, the others down until that minute and up
+    from it on."""
     out = []
     for i in range(total):
         labels = {
@@ -34,7 +23,10 @@ def _recovering(
             "agent": f"test-agent-{i}",
             "instance": f"test-host-{i}:9464",
         }
-        values = steady(1, samples) if i < up else f"0x{down_until} 1x{samples - down_until - 1}"
+        if i < up or back_at is None:
+            values = steady(1 if i < up else 0, samples)
+        else:
+            values = f"0x{back_at - 1} 1x{samples - back_at}"
         out.append(Series(sel("up", **labels), values))
     return tuple(out)
 
@@ -102,7 +94,7 @@ def region_rules(place: Place) -> list[Group]:
             # may fire at at + 1 too, so only a keep of 2 minutes or more is told apart (the
             # default, two 15 s scrapes and evaluations, is not: the stack's region-outage
             # scenario checks that one for real).
-            back = _recovering(r, fire[1], fire[0], at, at + keep + 4)
+            back = _fleet(r, fire[1], fire[0], at + keep + 4, back_at=at + 1)
             value = fire[0] / fire[1]
             cases += [
                 Case("keeps firing as it comes back", back, at + keep, {"region": r}, value),

@@ -45,12 +45,14 @@ def test_a_default_target_is_read_at_five_minutes_with_its_day_and_week() -> Non
 def test_a_season_of_a_fractional_number_of_steps_is_rounded_while_it_drifts_little() -> None:
     # 11 minutes: a day is 130.9 steps, a week 916.4; over 28 days the day drifts 1.9% of itself
     assert seasons_for(660.0, points=28 * 86400 // 660) == (131, 916)
-    # 58 minutes over 14 days: the day drifts 9.7% of itself, within the 25% allowed
-    assert seasons_for(3480.0, points=14 * 86400 // 3480) == (25, 174)
+    # 58 minutes over 14 days: the day drifts 9.7% of itself, within the 25% allowed; the week
+    # is not held twice
+    assert seasons_for(3480.0, points=14 * 86400 // 3480) == (25,)
     # ... but over 56 days 39%: only the week (which drifts 1%) is kept
     assert seasons_for(3480.0, points=56 * 86400 // 3480) == (174,)
-    # without the history's length, or on half-day steps (a week of 3.5), whole seasons only
+    # without the history's length, or on two-day steps (a week of 3.5), whole seasons only
     assert seasons_for(660.0) == ()
     assert seasons_for(2 * 86400.0, points=100) == ()
+    assert seasons_for(2 * 86400.0, points=6) == ()  # drifts little, but holds no two weeks
     # whole seasons are always kept, whatever the history
     assert seasons_for(300.0, points=10**6) == (288, 2016)
