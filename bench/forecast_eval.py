@@ -17,7 +17,9 @@ rows are skipped; ``make bench`` installs it.
 Derived checks follow: the same origins averaged to hourly steps (168 points of history, the
 season 24 steps, the first hour one step), the models and the choice at another step; and the
 same origins with the history's first days missing (a series born 2.5, 4 or 6 days before the
-origin), forecast from its own points and, as the baseline, from the history filled in.
+origin), forecast from its own points and, as the baseline, from the history filled in; and the
+same origins interpolated onto 11-minute steps (a day is 130.9 of them), forecast with the day
+rounded to whole steps and, as the baseline, with no season.
 
 statsforecast's models are fitted on every origin unless ``--reference-sample N`` asks for N of
 them (evenly spread; 0: none): about 2.5 minutes for both corpora here.
@@ -37,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bench import _nab as nab
-from forecaster_sidecar.forecast import forecast_auto
+from forecaster_sidecar.forecast import forecast_auto, seasons_for
 from forecaster_sidecar.models import Array, Forecast, fill_gaps, linear, seasonal_naive
 
 DAY = 288
@@ -263,6 +265,39 @@ def young(c: Cases) -> None:
         print(f"  {days:g} days old: " + "; ".join(cells))
 
 
+ODD_MINUTES = 11  # a step on which a day is no whole number of steps (130.9)
+
+
+def odd_step(c: Cases) -> None:
+    """A derived check: the same origins interpolated onto ``ODD_MINUTES``-minute steps, as a
+    CSV exported at such a step reaches `globalmon sidecar forecast`. The day is rounded to a
+    whole number of steps there (``seasons_for`` with the history's length); the baseline is
+    what the command did before, with no season at all (``seasons_for`` without it)."""
+    step = 60 * ODD_MINUTES
+    seconds = c.hist.shape[1] * c.step
+    at = np.arange(c.hist.shape[1] + c.future.shape[1]) * float(c.step)
+    past = np.arange(0.0, seconds, step)
+    ahead = past[-1] + step * np.arange(1, round(86400 / step) + 1)
+    whole = np.concatenate([c.hist, c.future], axis=1)
+    h = np.array([np.interp(past, at, row) for row in whole])
+    f = np.array([np.interp(ahead, at, row) for row in whole])
+    day = round(86400 / step)
+    scale = np.mean(np.abs(h[:, day:] - h[:, :-day]), axis=1)
+    keep = scale > 0
+    h, f, scale = h[keep], f[keep], scale[keep]
+    print(f"\n== {c.corpus}, {ODD_MINUTES}-minute steps: mean MASE at 1 h / 6 h / 24 h, 95% band")
+    for name, seasons in (
+        ("day rounded", seasons_for(step, points=h.shape[1])),
+        ("no season (before)", seasons_for(step)),
+    ):
+        fc = forecast_auto(h, f.shape[1], seasons, step=step)
+        leads = [max(1, round(s / step)) for s in HORIZONS.values()]
+        means = " / ".join(f"{float(np.mean(mase(fc.yhat, f, scale, n))):.3f}" for n in leads)
+        lower, upper = fc.band(0.95)
+        covered = float(((f >= lower) & (f <= upper)).mean())
+        print(f"  {name:<20} seasons {seasons}: {means}, covers {covered:.1%}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=nab.DATA.parent)
@@ -281,6 +316,9 @@ def main() -> None:
     for c in every:  # derived: the same origins, each series born days before its origin
         if len(c.hist):
             young(c)
+    for c in every:  # derived: the same origins on a step that does not divide a day
+        if len(c.hist):
+            odd_step(c)
 
 
 if __name__ == "__main__":

@@ -239,7 +239,7 @@ def test_forecast_keeps_unix_timestamps_and_refuses_bad_horizons(
 def test_forecast_eval_runs_on_a_corpus(tmp_path: Path) -> None:
     """bench.forecast_eval end to end on tiny corpora (NAB: 9 days, two origins; AIOps: 1-minute
     rows averaged to 5 minutes, 8 days, one origin), each reported on its own, and again at
-    hourly steps and as young series."""
+    hourly steps, as young series and on 11-minute steps."""
     category = tmp_path / "nab" / "realAWSCloudwatch"
     category.mkdir(parents=True)
     write_series(category / "a.csv", n=9 * 288, spike=None)
@@ -261,6 +261,9 @@ def test_forecast_eval_runs_on_a_corpus(tmp_path: Path) -> None:
     assert result.stdout.count("95% band covers") == 4
     assert "== aiops2018-kpi, young series" in result.stdout
     assert result.stdout.count("days old: own points") == 6
+    assert "== realAWSCloudwatch, 11-minute steps" in result.stdout
+    assert result.stdout.count("day rounded          seasons (131,)") == 2
+    assert result.stdout.count("no season (before)   seasons ()") == 2
 
 
 def test_live_mode_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
