@@ -165,6 +165,23 @@ def test_any_text_is_read_or_refused_with_file_line_col(
         assert not np.isinf(table.values).any()
 
 
+@given(
+    value=st.floats(allow_nan=False, allow_infinity=False, width=32),
+    unit=st.sampled_from(["%", " %", " GB", "GiB", " ms", "s", " req/s", "°C", " kB/s", "k"]),
+)
+def test_a_value_with_its_unit_is_refused_naming_the_unit(
+    tmp_path_factory: pytest.TempPathFactory, value: float, unit: str
+) -> None:
+    """What a dashboard's formatted export writes (Grafana's "Formatted data"): refused, with the
+    unit named as what to drop, and never read as a gap or a number."""
+    path = tmp_path_factory.mktemp("csv") / "formatted.csv"
+    path.write_text(f"Time,cpu\n2024-01-01 00:00:00,{value:g}{unit}\n")
+    with pytest.raises(CsvError) as refused:
+        read(path)
+    assert str(refused.value).startswith(f"{path}:2:21: found ")
+    assert "; expected a number without a unit" in str(refused.value)
+
+
 def test_files_that_are_not_files_are_refused(tmp_path: Path) -> None:
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)  # reading it would block forever
