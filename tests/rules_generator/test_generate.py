@@ -217,14 +217,14 @@ def test_keep_firing_for_follows_the_catalogue_and_the_overrides() -> None:
     )
     files = generate(spec, "s.yaml")
 
-    def keep(region: str) -> dict[str, str]:
+    def keep(files: dict[str, str], region: str) -> dict[str, str]:
         groups = yaml.safe_load(files[f"rules/{region}.rules.yml"])["groups"]
         rules = [r for g in groups for r in g["rules"] if "alert" in r]
         return {r["alert"]: r["keep_firing_for"] for r in rules if "keep_firing_for" in r}
 
     # RegionFailed's default: two scrape and two evaluation intervals (15 s each by default)
-    assert keep("r1") == {"RegionFailed": "1m", "HostCpuHigh": "90s"}
-    assert keep("r2") == {"HostCpuHigh": "2m"}  # 0s: resolves at once, as Prometheus' default
+    assert keep(files, "r1") == {"RegionFailed": "1m", "HostCpuHigh": "90s"}
+    assert keep(files, "r2") == {"HostCpuHigh": "2m"}  # 0s: resolves at once, as by default
     # promtool's one-minute grid tells a keep apart from none only from 2 minutes on
     assert "keeps firing" not in files["rules/tests/r1.test.yml"]
     assert "keeps firing" not in files["rules/tests/r2.test.yml"]
@@ -232,6 +232,6 @@ def test_keep_firing_for_follows_the_catalogue_and_the_overrides() -> None:
         "version: v1\nglobal: {scrape_interval: 30s, evaluation_interval: 1m}\n"
         "regions: [{id: r1, name: R1, prometheus_urls: ['http://127.0.0.1:9090']}]\n"
     )
-    files = generate(slow, "s.yaml")
-    assert keep("r1") == {"RegionFailed": "3m"}
-    assert "RegionFailed keeps firing as it comes back" in files["rules/tests/r1.test.yml"]
+    slow_files = generate(slow, "s.yaml")
+    assert keep(slow_files, "r1") == {"RegionFailed": "3m"}
+    assert "RegionFailed keeps firing as it comes back" in slow_files["rules/tests/r1.test.yml"]
