@@ -15,14 +15,14 @@
 - ``holt_winters``: damped additive trend and additive season, the same way.
 
 ``forecast`` backtests every model from a few origins (``backtest``), picks per series the one
-with the least error (each lead weighted 1/sqrt(lead)) whose forecast is plausible
-(``guards.py``), fits it on the whole history (a recursive model's state carries on from the
-backtest's) and keeps it within what the series can be (``limits``). Its bands are quantiles of
-the errors the choosing makes on stretches it did not choose on. NaN gaps are filled with the
-last value seen; rows with too little data fall back to the last value. Isolated outliers in
-the history are replaced by their neighbours' median before any model is fitted
-(``despike``), so one bad scrape does not bend a level, a trend or a season for days; not
-those a season apart (a job that runs every hour or every night is the season).
+with the least error (each lead weighted 1/sqrt(lead); Holt-Winters must win by a margin) whose
+forecast is plausible (``guards.py``), fits it on the whole history (a recursive model's state
+carries on from the backtest's) and keeps it within what the series can be (``limits``). Its
+bands are quantiles of the errors the choosing makes on stretches it did not choose on. NaN
+gaps are filled with the last value seen; rows with too little data fall back to the last
+value. Isolated outliers in the history are replaced by their neighbours' median before any
+model is fitted (``despike``), so one bad scrape does not bend a level, a trend or a season for
+days; not those a season apart (a job that runs every hour or every night is the season).
 """
 
 from __future__ import annotations
@@ -327,6 +327,20 @@ def _runs_as(model: str, season: int | None, points: int) -> str:
 
 _SHAPED = ("seasonal_level", "seasonal_ratio")
 
+# Holt-Winters is taken only where its backtest error is this much below the best other
+# model's: of all the models it has the most freedom (three smoothing factors from a grid, a
+# whole season of states learnt step by step from one season's start), so a narrow win over a
+# few origins is the likeliest to be luck. docs/sidecar.md ("Choice") has the measurements.
+HOLT_WINTERS_MARGIN = 0.10
+
+
+def _handicap(names: list[str]) -> Array:
+    """(models, 1): what each model's backtest error is multiplied by in the choice."""
+    return np.array([1 + HOLT_WINTERS_MARGIN if m == "holt_winters" else 1.0 for m in names])[
+        :, None
+    ]
+
+
 # A season's shape is smoothed over this long (a centred moving mean; a sixtieth of a day, 5
 # steps at 5-minute steps): a median of a week's days is still a week's noise at each step, and
 # the forecast carries that noise as it is. A duration, not a fraction of the season: a weekly
@@ -589,17 +603,20 @@ def lead_weights(holdout: int) -> Array:
 
 def _unseen_errors(bt: Backtest, names: list[str], candidates: list[str]) -> Array:
     """(series, origins * holdout): at each backtest origin, the errors of the candidate the
-    other origins would have chosen (by the same lead-weighted error as the choice). The chosen
-    model's own errors are what it was chosen for, so they understate what comes next; these do
-    not (with one origin there is nothing else to use)."""
+    other origins would have chosen (by the same error as the choice: lead-weighted, with
+    Holt-Winters' margin). The chosen model's own errors are what it was chosen for, so they
+    understate what comes next; these do not (with one origin there is nothing else to use)."""
     h, n = bt.holdout, len(bt.splits)
     stacked = np.stack([bt.errors[m] for m in names])  # (models, series, n * h)
     never = np.array([m not in candidates for m in names])[:, None]
+    handicap = _handicap(names)
     if n == 1:
-        best = np.argmin(np.where(never, np.inf, stacked @ lead_weights(h)), axis=0)
+        weighted = stacked @ lead_weights(h) * handicap
+        best = np.argmin(np.where(never, np.inf, weighted), axis=0)
         out: Array = stacked[best, np.arange(stacked.shape[1])]
         return out
     per_origin = stacked.reshape(len(names), stacked.shape[1], n, h) @ lead_weights(h)
+    per_origin *= handicap[:, :, None]
     total = np.where(never[:, :, None], np.inf, per_origin).sum(axis=2)
     parts = []
     for j in range(n):
@@ -671,7 +688,7 @@ def forecast(
     # The best model by backtest, unless its forecast is implausible (guards.py): then the next
     # best for those series. Seasonal naive is never rejected, so this ends.
     barred = np.zeros_like(mae, dtype=bool)
-    rank = mae.copy()
+    rank = mae * _handicap(names).T
     candidates = list(names)
     shaped = any(m in names for m in _SHAPED)
     if season and "seasonal_naive" in names and (shaped or not seasonal):

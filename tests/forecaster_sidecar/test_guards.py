@@ -170,7 +170,8 @@ def test_bands_cover_about_their_level_on_a_steady_series(level: float) -> None:
         rng = np.random.default_rng(seed)
         t = np.arange(8 * DAY)
         y = 50 + 10 * np.sin(2 * np.pi * t / DAY) + rng.normal(0, 2, len(t))
-        f = forecast_auto(y[None, : 7 * DAY], DAY, (DAY,))
+        # with the step, as the sidecar and the CLI call it (it sets the shape's smoothing)
+        f = forecast_auto(y[None, : 7 * DAY], DAY, (DAY,), step=300)
         lower, upper = f.band(level)
         future = y[7 * DAY :]
         inside.append(np.mean((future >= lower[0]) & (future <= upper[0])))

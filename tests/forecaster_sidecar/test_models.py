@@ -318,3 +318,30 @@ def test_band_quantiles_cover_the_next_error_at_their_level(n: int) -> None:
         assert np.mean(nxt <= np.quantile(past, q, axis=1)) >= level - 0.005  # sampling noise
     if n == 24:  # the worst origin's errors at hourly steps
         assert np.mean(nxt <= np.quantile(past, 0.95, axis=1)) < 0.94
+
+
+def test_holt_winters_is_chosen_only_where_it_wins_the_backtest_by_its_margin() -> None:
+    """Clean daily seasons at hourly steps, where Holt-Winters and the seasonal models come
+    close in the backtest: where it is best by less than ``HOLT_WINTERS_MARGIN`` another model
+    is chosen, and where it is chosen it won by the margin (docs/sidecar.md, "Choice")."""
+    day, rng = 24, np.random.default_rng(7)
+    t = np.arange(7 * day)
+    y = 50 + 10 * np.sin(2 * np.pi * t / day) + rng.normal(0, 2, (60, len(t)))
+    f = m.forecast(y, day, day)
+    clean = m.despike(m.fill_gaps(y), day)
+    bt = m.backtest(y, clean, day, day)
+    weights = np.tile(m.lead_weights(bt.holdout), len(bt.splits))
+    hw = bt.errors["holt_winters"] @ weights
+    others = np.min(
+        [
+            bt.errors[name] @ weights
+            for name in bt.errors
+            if name not in ("holt_winters", "seasonal_naive")
+        ],
+        axis=0,
+    )
+    narrow = (hw < others) & (hw * (1 + m.HOLT_WINTERS_MARGIN) > others)
+    assert narrow.sum() >= 5  # the case this is about occurs
+    chosen = np.array(f.model) == "holt_winters"
+    assert not chosen[narrow].any()
+    assert np.all(hw[chosen] * (1 + m.HOLT_WINTERS_MARGIN) <= others[chosen])
