@@ -28,7 +28,7 @@ days; not those a season apart (a job that runs every hour or every night is the
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import bottleneck as bn
 import numpy as np
@@ -528,6 +528,9 @@ class Backtest:
     splits: list[int]  # ascending; the last is where the final held-out stretch begins
     errors: dict[str, Array]  # model -> (series, len(splits) * holdout) absolute errors
     states: dict[str, _State]  # recursive models at the last split
+    # model -> the indices of the splits where it ran as another model (Holt-Winters as Holt
+    # before its second season, seasonal naive as the last value before its first)
+    stand_ins: dict[str, list[int]] = field(default_factory=dict)
 
 
 def _seasonal_level_backtest(
@@ -564,6 +567,7 @@ def backtest(
     splits = [t - holdout * j for j in range(BACKTESTS, 0, -1) if t - holdout * j >= _MIN_TRAIN]
     errors: dict[str, Array] = {}
     states: dict[str, _State] = {}
+    stand_ins: dict[str, list[int]] = {}
     for model in MODELS if splits else ():
         if model in _SHAPED:
             if _runs_as(model, season, splits[0]) != "level":  # else the level itself, there
@@ -574,9 +578,13 @@ def backtest(
             continue
         parts = []
         state: _State | None = None
-        for split in splits:
+        for j, split in enumerate(splits):
             actual = y[:, split : split + holdout]
             runs = _runs_as(model, season, split)
+            # Holt-Winters as Holt before its second season, seasonal naive as the last value
+            # before its first: not the model the forecast will be
+            if runs != model or (model == "seasonal_naive" and season and split < season):
+                stand_ins.setdefault(model, []).append(j)
             if runs in ("level", "holt", "holt_winters"):
                 # one pass: the state at the previous split carries on when it is the same model
                 if state is None or state.model != runs:
@@ -589,7 +597,7 @@ def backtest(
         if state is not None:
             states[model] = state
         errors[model] = np.concatenate(parts, axis=1)
-    return Backtest(holdout, splits, errors, states)
+    return Backtest(holdout, splits, errors, states, stand_ins)
 
 
 def lead_weights(holdout: int) -> Array:
@@ -605,24 +613,28 @@ def _unseen_errors(bt: Backtest, names: list[str], candidates: list[str]) -> Arr
     """(series, origins * holdout): at each backtest origin, the errors of the candidate the
     other origins would have chosen (by the same error as the choice: lead-weighted, with
     Holt-Winters' margin). The chosen model's own errors are what it was chosen for, so they
-    understate what comes next; these do not (with one origin there is nothing else to use)."""
+    understate what comes next; these do not (with one origin there is nothing else to use).
+    NaN at an origin where that candidate ran as another model (``Backtest.stand_ins``): its
+    errors there are not its own, and the forecast will be (unless that is every origin)."""
     h, n = bt.holdout, len(bt.splits)
     stacked = np.stack([bt.errors[m] for m in names])  # (models, series, n * h)
     never = np.array([m not in candidates for m in names])[:, None]
-    handicap = _handicap(names)
-    if n == 1:
-        weighted = stacked @ lead_weights(h) * handicap
-        best = np.argmin(np.where(never, np.inf, weighted), axis=0)
-        out: Array = stacked[best, np.arange(stacked.shape[1])]
-        return out
     per_origin = stacked.reshape(len(names), stacked.shape[1], n, h) @ lead_weights(h)
-    per_origin *= handicap[:, :, None]
+    per_origin *= _handicap(names)[:, :, None]
     total = np.where(never[:, :, None], np.inf, per_origin).sum(axis=2)
-    parts = []
+    series = np.arange(stacked.shape[1])
+    parts, stood_in = [], []
     for j in range(n):
-        best = np.argmin(total - per_origin[:, :, j], axis=0)
-        parts.append(stacked[best, np.arange(stacked.shape[1]), j * h : (j + 1) * h])
-    return np.concatenate(parts, axis=1)
+        others = total if n == 1 else total - per_origin[:, :, j]
+        best = np.argmin(others, axis=0)
+        parts.append(stacked[best, series, j * h : (j + 1) * h])
+        stand_in = np.array([j in bt.stand_ins.get(m, ()) for m in names])
+        stood_in.append(np.repeat(stand_in[best][:, None], h, axis=1))
+    out: Array = np.concatenate(parts, axis=1)
+    absent = np.concatenate(stood_in, axis=1)
+    absent[absent.all(axis=1)] = False  # nothing else to learn from: as they are
+    out[absent] = np.nan
+    return out
 
 
 def conformal_levels(levels: tuple[float, ...], n: int) -> list[float]:
@@ -639,7 +651,24 @@ def _band_quantiles(errors: Array, holdout: int, levels: tuple[float, ...]) -> A
     of the worst origin's own. The next day may be like the worst of the backtest's days: the
     pooled quantile alone took them for one population (its 95% band held 91% of the next day
     on the AIOps KPIs), the worst origin's alone over-covered the 80% band by 5 points on both
-    corpora (docs/sidecar.md). Both at a finite sample's level (``conformal_levels``)."""
+    corpora (docs/sidecar.md). Both at a finite sample's level (``conformal_levels``). An
+    origin whose errors are NaN (``_unseen_errors``) is left out of both."""
+    origins = errors.shape[1] // holdout
+    known = ~np.isnan(errors[:, : origins * holdout].reshape(len(errors), origins, holdout))
+    valid = known.all(axis=2)  # (series, origins)
+    if valid.all():
+        return _quantiles(errors, holdout, levels)
+    out: Array = np.empty((len(levels), len(errors)))
+    columns = np.arange(origins * holdout).reshape(origins, holdout)
+    for pattern in np.unique(valid, axis=0):
+        rows = np.flatnonzero((valid == pattern).all(axis=1))
+        cols = columns[pattern].ravel() if pattern.any() else columns.ravel()  # NaN as before
+        out[:, rows] = _quantiles(errors[np.ix_(rows, cols)], holdout, levels)
+    return out
+
+
+def _quantiles(errors: Array, holdout: int, levels: tuple[float, ...]) -> Array:
+    """``_band_quantiles`` of errors with no NaN."""
     pooled: Array = np.quantile(errors, conformal_levels(levels, errors.shape[1]), axis=1)
     origins = errors.shape[1] // holdout
     if origins < 2:

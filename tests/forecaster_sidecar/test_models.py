@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forecaster_sidecar import models as m
-from forecaster_sidecar.forecast import forecast_auto, starts
+from forecaster_sidecar.forecast import forecast_auto, seasons_for, starts
 
 DAY = 288
 
@@ -345,3 +345,25 @@ def test_holt_winters_is_chosen_only_where_it_wins_the_backtest_by_its_margin() 
     chosen = np.array(f.model) == "holt_winters"
     assert not chosen[narrow].any()
     assert np.all(hw[chosen] * (1 + m.HOLT_WINTERS_MARGIN) <= others[chosen])
+
+
+@pytest.mark.parametrize("step", [1800, 600])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_weekly_loads_bands_do_not_learn_from_holt_standing_in_for_holt_winters(
+    step: int, seed: int
+) -> None:
+    """30 days of a weekday/weekend load, a week ahead: at the first backtest origin
+    Holt-Winters has less than two weeks and runs as Holt, which misses every weekend. Where
+    the later origins would pick Holt-Winters, the bands must not take Holt's misses for its
+    errors (the 95% band was 4-8x as wide as the noise needs)."""
+    day, noise = 86400 // step, 3.0
+    t = np.arange(37 * day)
+    rng = np.random.default_rng(seed)
+    weekend = 20 * ((t // day) % 7 >= 5)
+    y = 100 + 30 * np.sin(2 * np.pi * t / day) + weekend + rng.normal(0, noise, len(t))
+    history, future = y[: 30 * day], y[30 * day :]
+    f = forecast_auto(history[None, :], 7 * day, seasons_for(step, points=len(history)), step=step)
+    lower, upper = f.band(0.95)
+    # seasonal naive's error is the difference of two noises: its 95% half-width ~ 2.8 noise
+    assert np.mean(upper - lower) / 2 < 4 * noise
+    assert np.mean((future >= lower[0]) & (future <= upper[0])) > 0.9
