@@ -728,9 +728,18 @@ def forecast(
         # of it): there it is the one model that follows the season, and competes.
         rank[:, names.index("seasonal_naive")] = np.finfo(float).max
         candidates.remove("seasonal_naive")
+    naive = names.index("seasonal_naive") if "seasonal_naive" not in candidates else None
+    smoothed = [names.index(m) for m in _SHAPED if m in names]
     todo = np.arange(s)
     while len(todo):
-        ranked = np.where(barred[todo], np.inf, rank[todo])
+        ranked = rank[todo]
+        if naive is not None and smoothed:
+            # The smoothed seasonal models all rejected (a shift took their forecast out of the
+            # history's range, say): seasonal naive is no longer their lucky twin but the one
+            # model left that follows the season, and competes by its backtest.
+            lost = barred[todo][:, smoothed].all(axis=1)
+            ranked[lost, naive] = mae[todo[lost], naive]
+        ranked = np.where(barred[todo], np.inf, ranked)
         pick = np.argmin(ranked, axis=1)
         again = []
         for i, model in enumerate(names):

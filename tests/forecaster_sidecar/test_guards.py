@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forecaster_sidecar import guards
+from forecaster_sidecar import models as m
 from forecaster_sidecar.counters import forecast_series, value_range
 from forecaster_sidecar.forecast import forecast_auto
 from forecaster_sidecar.guards import Array, Mask
@@ -208,3 +209,23 @@ def test_a_shift_a_day_old_in_a_series_without_a_season_is_followed() -> None:
     y[:, -20:] -= 5
     f = forecast_auto(y, 24, (24,), step=3600.0)
     assert np.all(np.abs(f.yhat[:, :4] - 38.5) < 1)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_seasonal_naive_competes_when_every_smoothed_seasonal_model_is_rejected(seed: int) -> None:
+    """A CPU percentage on a daily swing whose last two hours jumped 40 points, near its
+    ceiling: every smoothed seasonal model carries the jump past the history's range and is
+    rejected. The models left compete by their backtest, seasonal naive among them: the
+    forecast still swings with the day (it was the flat median of the last day, ranked after
+    every other model because seasonal naive is only the smoothed models' fallback)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(7 * DAY)
+    y = np.clip(60 + 30 * np.sin(2 * np.pi * t / DAY) + rng.normal(0, 5, len(t)), 0, 100)
+    y[-24:] = np.minimum(100, y[-24:] + 40)
+    history = y[None, :]
+    for model in ("seasonal_level", "seasonal_ratio"):  # what the test is about
+        guess = m.predict(m.despike(history, DAY), DAY, model, DAY, width=5)
+        assert guards.implausible(history, guess, DAY)[0], model
+    f = forecast_auto(history, DAY, (DAY,), step=300)
+    assert f.model[0] == "seasonal_naive"
+    assert np.ptp(f.yhat[0]) > 30  # the day's swing (60 peak to trough), not a flat line
