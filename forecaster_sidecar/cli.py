@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from forecaster_sidecar.anomaly import scores, step_of
-from forecaster_sidecar.counters import forecast_series, watched
+from forecaster_sidecar.counters import counter_hint, forecast_series, watched
 from forecaster_sidecar.csvio import (
     DOTTED_DATE,
     LATEST,
@@ -72,10 +72,17 @@ def _write(text: str, output: str | None, what: str) -> int:
     return EXIT_OK
 
 
+def _counter_note(table: Table, args: argparse.Namespace) -> None:
+    hint = counter_hint(table.values, args.counter)
+    if hint is not None:
+        print(f"{args.file}: note: {hint}", file=sys.stderr)
+
+
 def run_detect(args: argparse.Namespace) -> int:
     table = _read(Path(args.file), "detect")
     if isinstance(table, int):
         return table
+    _counter_note(table, args)
     grid = regular(table.timestamps, table.values, step_of(table.timestamps))
     # a z-score does not depend on the scale; windows are durations: the rows on a time grid
     followed = watched(grid.values[None, :], grid.step, args.counter)[0]
@@ -134,6 +141,7 @@ def run_forecast(args: argparse.Namespace) -> int:
     table = _read(Path(args.file), "forecast")
     if isinstance(table, int):
         return table
+    _counter_note(table, args)
     step = step_of(table.timestamps)
     steps = max(1, round(horizon_seconds / step))
     last = float(table.timestamps[-1])

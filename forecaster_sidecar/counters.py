@@ -73,6 +73,43 @@ def undo_resets(values: Array) -> tuple[Array, Array]:
     return corrected, offset
 
 
+# A series read without --counter looks like a counter when it rises on most steps and falls
+# only rarely, each time to less than half of where it was (a restart starts again from 0).
+COUNTER_RISING_SHARE = 0.5
+COUNTER_MAX_DROP_SHARE = 0.01
+
+
+def counter_hint(values: Array, counter: bool) -> str | None:
+    """What the offline commands say on stderr when ``--counter`` looks wrong either way: a
+    series that only rises but for a few drops toward zero read as a gauge (its restarts are
+    cliffs to the forecast and anomalies to the detector), or a series that falls often read
+    as a counter (every fall is taken for a restart). None when nothing looks wrong."""
+    x = values[np.isfinite(values)]
+    if len(x) < 3:
+        return None
+    step = np.diff(x)
+    drops = int((step < 0).sum())
+    if counter:
+        if drops > max(1, COUNTER_MAX_DROP_SHARE * len(step)):
+            return (
+                f"--counter: the values fall on {drops} of {len(step)} steps; a counter falls "
+                "only when it restarts, and each fall is taken for one"
+            )
+        return None
+    resets = (step < 0) & (x[1:] < x[:-1] / 2)
+    if (
+        0 < drops == int(resets.sum())
+        and drops <= COUNTER_MAX_DROP_SHARE * len(step)
+        and (step > 0).mean() >= COUNTER_RISING_SHARE
+        and x.min() >= 0
+    ):
+        return (
+            f"the values only rise but for {drops} fall(s) toward zero, as a counter's do when "
+            "it restarts: if it is a counter, pass --counter (its restarts are undone first)"
+        )
+    return None
+
+
 def increase_per_step(corrected: Array) -> Array:
     """Each row's increase since the row before (NaN for the first row and next to gaps)."""
     out = np.full_like(corrected, np.nan)

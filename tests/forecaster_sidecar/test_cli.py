@@ -302,3 +302,38 @@ def test_counter_flag_undoes_resets_offline(
     got = [float(r["anomaly_score"]) for r in detected]
     assert max(got[1495:1510]) < 0.5  # the restart is no anomaly: not even the week's record
     assert max(got) < FLAG_THRESHOLD  # nor is anything else in a steady rate
+
+
+def _write_values(path: Path, values: np.ndarray, step: int = 300) -> None:
+    start = datetime.datetime(2014, 2, 14)
+    lines = ["timestamp,value"] + [
+        f"{start + datetime.timedelta(seconds=i * step):%Y-%m-%d %H:%M:%S},{float(v)!r}"
+        for i, v in enumerate(values)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("command", ["detect", "forecast"])
+def test_a_counter_read_without_counter_and_a_gauge_read_as_one_get_a_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """--counter undoes resets (any drop): whether it is given is the user's to say, but a
+    series that only rises but for a restart, read as a gauge, and a series that falls half
+    the time, read as a counter, are named on stderr (the output is what was asked for)."""
+    rng = np.random.default_rng(5)
+    total = np.cumsum(rng.poisson(5, 900)).astype(float)
+    total[600:] -= total[600]  # a restart
+    gauge = 10 + rng.normal(0, 1, 900)
+    extra = ["--horizon", "1h"] if command == "forecast" else []
+    cases = [(total, [], "pass --counter"), (gauge, ["--counter"], "a counter falls only")]
+    cases += [(total, ["--counter"], None), (gauge, [], None)]
+    for values, flag, note in cases:
+        path = tmp_path / "s.csv"
+        _write_values(path, values)
+        assert main(["sidecar", command, str(path), *flag, *extra]) == 0
+        err = capsys.readouterr().err
+        if note is None:
+            assert "note:" not in err
+        else:
+            assert f"{path}: note: " in err
+            assert note in err
