@@ -18,6 +18,7 @@ from forecaster_sidecar.anomaly import (
     DAY,
     MAD_TO_SIGMA,
     MAX_RATIO,
+    MEAN_ABS_TO_SIGMA,
     NOVEL_RATIO,
     RECORD_FLOOR,
     TIE,
@@ -87,6 +88,17 @@ def _plain(values: Array, step: float, last: int | None) -> Array:
     unit = pd.concat([spread, 0.1 * scale], axis=1).max(axis=1)
     unit[spread.isna()] = np.nan
     z = pd.concat([z, p.same_time_weight * off / unit], axis=1).max(axis=1)
+    # the value against the median of the same time on the context days, weighted by the
+    # season's strength; a filled row is neither scored nor one of the days
+    seen = x.where(pd.Series(values).notna())
+    on_days = pd.concat([seen.shift(round(d * DAY / step)) for d in p.context_days], axis=1)
+    median = on_days.median(axis=1).where(on_days.count(axis=1) >= p.same_time_min_days)
+    away = (seen - median).abs()
+    spread = MEAN_ABS_TO_SIGMA * away.shift(1).rolling(baseline, min_periods=8).mean()
+    own = MEAN_ABS_TO_SIGMA * (level * scale).shift(1).rolling(baseline, min_periods=8).mean()
+    spread = pd.Series(np.maximum(spread.to_numpy(), 0.1 * own.to_numpy() + 1e-300))
+    strength = (1 - (spread / own) ** 2).clip(0.0, 1.0)
+    z = pd.concat([z, p.seasonal_weight * strength * away / spread], axis=1).max(axis=1)
     z = z.fillna(0.0)
     z[: max(p.warmup_rows, rows(p.warmup_seconds))] = 0.0
     record = z.shift(1).rolling(rows(p.record_seconds), min_periods=1).max()

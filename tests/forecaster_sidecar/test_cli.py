@@ -325,8 +325,12 @@ def test_a_counter_read_without_counter_and_a_gauge_read_as_one_get_a_note(
     total[600:] -= total[600]  # a restart
     gauge = 10 + rng.normal(0, 1, 900)
     extra = ["--horizon", "1h"] if command == "forecast" else []
-    cases = [(total, [], "pass --counter"), (gauge, ["--counter"], "a counter falls only")]
-    cases += [(total, ["--counter"], None), (gauge, [], None)]
+    cases: list[tuple[np.ndarray, list[str], str | None]] = [
+        (total, [], "pass --counter"),
+        (gauge, ["--counter"], "a counter falls only"),
+        (total, ["--counter"], None),
+        (gauge, [], None),
+    ]
     for values, flag, note in cases:
         path = tmp_path / "s.csv"
         _write_values(path, values)
