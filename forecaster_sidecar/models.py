@@ -615,7 +615,8 @@ def _unseen_errors(bt: Backtest, names: list[str], candidates: list[str]) -> Arr
     Holt-Winters' margin). The chosen model's own errors are what it was chosen for, so they
     understate what comes next; these do not (with one origin there is nothing else to use).
     NaN at an origin where that candidate ran as another model (``Backtest.stand_ins``): its
-    errors there are not its own, and the forecast will be (unless that is every origin)."""
+    errors there are the other model's, not those of the forecast it will make (kept where
+    every origin is such)."""
     h, n = bt.holdout, len(bt.splits)
     stacked = np.stack([bt.errors[m] for m in names])  # (models, series, n * h)
     never = np.array([m not in candidates for m in names])[:, None]
