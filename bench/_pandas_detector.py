@@ -44,6 +44,9 @@ def _plain(values: Array, step: float, last: int | None) -> Array:
     def rows(seconds: float) -> int:
         return max(2, round(seconds / step))
 
+    def window(seconds: float) -> int:  # a baseline, record or novelty window
+        return max(rows(seconds), p.min_window_rows)
+
     def robust_z(x: pd.Series[float], n: int) -> tuple[pd.Series[float], pd.Series[float]]:
         past = x.shift(1)
         med = past.rolling(n, min_periods=8).median()
@@ -52,7 +55,7 @@ def _plain(values: Array, step: float, last: int | None) -> Array:
         scale[mad.isna()] = np.nan  # no MAD yet: no scale (np.maximum's NaN, as bottleneck's)
         return ((x - med) / scale).abs(), scale
 
-    baseline, short = rows(p.baseline_seconds), rows(p.short_seconds)
+    baseline, short = window(p.baseline_seconds), rows(p.short_seconds)
     x = pd.Series(values).ffill().bfill().fillna(0.0)  # leading gaps: the first value
     level, scale = robust_z(x, baseline)
     shifted = robust_z(x.rolling(short, min_periods=1).mean(), baseline)[0] * p.short_weight
@@ -101,11 +104,11 @@ def _plain(values: Array, step: float, last: int | None) -> Array:
     z = pd.concat([z, p.seasonal_weight * strength * away / spread], axis=1).max(axis=1)
     z = z.fillna(0.0)
     z[: max(p.warmup_rows, rows(p.warmup_seconds))] = 0.0
-    record = z.shift(1).rolling(rows(p.record_seconds), min_periods=1).max()
+    record = z.shift(1).rolling(window(p.record_seconds), min_periods=1).max()
     zs, rec = z.to_numpy(), record.to_numpy()
     ratio = np.zeros(len(zs))
     known = (zs > 0) & (rec > 0)  # NaN compares False: the first row has no record
-    week = rows(p.record_seconds)
+    week = window(p.record_seconds)
     warmup = max(p.warmup_rows, rows(p.warmup_seconds))
     behind = np.clip(np.arange(len(zs)) - warmup, 1, week).astype(float)
     young = np.log(week + 1.0) / np.log(behind + 1.0)  # a record of less than a week
@@ -117,7 +120,7 @@ def _plain(values: Array, step: float, last: int | None) -> Array:
     first = max(warmup, rows(p.novelty_after_seconds))
     first = first if last is None else max(first, n - last - refractory)
     for t in range(max(first, 1), n):
-        before = v[max(0, t - rows(p.novelty_seconds)) : t]
+        before = v[max(0, t - window(p.novelty_seconds)) : t]
         near = p.novelty_fraction * (before.max() - before.min())
         far = np.abs(before - v[t]).min() / near if near > 0 else 0.0
         if zs[t] >= p.novelty_min_z and far > 1:  # twice as far counts twice as much

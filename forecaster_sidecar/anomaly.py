@@ -100,6 +100,9 @@ class DetectorParams:
     seasonal_weight: float = 0.5
     refractory_seconds: float = 3600.0  # a record this close after a near-equal one is the same
     refractory_ratio: float = 0.8
+    # A baseline, record or novelty window holds at least this many rows (a coarse step: daily
+    # rows, whose week is 7 values)
+    min_window_rows: int = 64
     warmup_rows: int = 64  # rows that never score: too little history to judge...
     warmup_seconds: float = DAY  # ...nor does a series's first day (it has no time of day yet)
 
@@ -270,6 +273,13 @@ def _rows(seconds: float, step: float) -> int:
     return max(2, round(seconds / step))
 
 
+def _window(seconds: float, step: float, p: DetectorParams) -> int:
+    """The rows of a baseline, record or novelty window: its duration, and at least
+    ``min_window_rows`` at a step so coarse that the duration holds fewer (a week of daily rows
+    is 7 values: every few days one of them would be a new extreme)."""
+    return max(_rows(seconds, step), p.min_window_rows)
+
+
 def _ffill(x: Array) -> Array:
     """Gaps (NaN) take the last value seen in their row; leading gaps the row's first value
     (``scores`` starts a young series at its first point, so these are few), a row with none
@@ -289,7 +299,7 @@ def _novelty(x: Array, z: Array, step: float, p: DetectorParams, first: int) -> 
     where it is not new (a distance under 1). Only rows at least ``novelty_min_z`` surprising
     are tested: the only ones where it can matter, and each test reads a whole window."""
     out = np.zeros(x.shape)
-    window = min(_rows(p.novelty_seconds, step), x.shape[1])
+    window = min(_window(p.novelty_seconds, step, p), x.shape[1])
     candidate = z >= p.novelty_min_z
     candidate[:, : max(first, 1)] = False  # the first row has no past
     rows, cols = np.nonzero(candidate)
@@ -351,7 +361,7 @@ def scores(
 
 def _scores(x: Array, step: float, p: DetectorParams, last: int | None) -> Array:
     """``scores`` of a matrix whose series all start in its first column."""
-    baseline = _rows(p.baseline_seconds, step)
+    baseline = _window(p.baseline_seconds, step, p)
     short = _rows(p.short_seconds, step)
     gaps = np.isnan(x)
     x = _ffill(x)
@@ -378,7 +388,7 @@ def _scores(x: Array, step: float, p: DetectorParams, last: int | None) -> Array
     z = np.nan_to_num(z, nan=0.0, posinf=np.inf)
     warmup = max(p.warmup_rows, _rows(p.warmup_seconds, step))
     z[:, :warmup] = 0.0  # too little history: neither a score nor a record to beat
-    week = _rows(p.record_seconds, step)
+    week = _window(p.record_seconds, step, p)
     record = bn.move_max(_shift(z), min(week, n), min_count=1, axis=1)
     # A record of fewer rows than a week's is passed more easily: the largest of k values grows
     # like log k (exponential tails; surprises are heavy-tailed, so no less), so it is scaled up

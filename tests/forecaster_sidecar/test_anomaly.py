@@ -293,3 +293,19 @@ def test_a_spike_wrong_only_for_its_time_of_day_flags_in_a_strongly_seasonal_ser
     assert s[at] > elsewhere.max()
     without = scores(x, float(step), DetectorParams(seasonal_weight=0))
     assert s[at] > without[at : at + 3].max()  # the view raised it (0.44-0.70 without it)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_daily_rows_are_judged_against_more_than_a_week_of_values(seed: int) -> None:
+    """Two years of daily values (a weekly pattern and noise): a week of them is 7 values, and
+    every few days one would be a new extreme of its week, flagged. Windows hold at least
+    ``min_window_rows``: a few noise flags a year, not one every two weeks."""
+    rng = np.random.default_rng(seed)
+    days = np.arange(730)
+    x = 1000 + 300 * (days % 7 >= 5) + rng.normal(0, 30, len(days))
+    flags = np.count_nonzero(scores(x, 86400.0)[120:] >= FLAG_THRESHOLD)
+    week_only = np.count_nonzero(
+        scores(x, 86400.0, DetectorParams(min_window_rows=2))[120:] >= FLAG_THRESHOLD
+    )
+    assert flags <= 10  # 610 days
+    assert week_only > 2 * flags  # what the longer windows take away
