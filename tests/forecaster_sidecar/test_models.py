@@ -367,3 +367,27 @@ def test_a_weekly_loads_bands_do_not_learn_from_holt_standing_in_for_holt_winter
     # seasonal naive's error is the difference of two noises: its 95% half-width ~ 2.8 noise
     assert np.mean(upper - lower) / 2 < 4 * noise
     assert np.mean((future >= lower[0]) & (future <= upper[0])) > 0.9
+
+
+@pytest.mark.parametrize("step", [600, 300])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_weekly_targets_bands_with_two_weeks_do_not_learn_from_the_last_value(
+    step: int, seed: int
+) -> None:
+    """A `seasonality: weekly` target with the 14 days of history the spec asks for: the first
+    backtest origin has less than a week behind it, where seasonal naive repeats the last value.
+    The later origins pick seasonal naive, and its band must come from its own errors there, not
+    from the last value's misses of the daily swing (the 80% band was 7.6 noises wide each side
+    and held the whole next day)."""
+    day, noise = 86400 // step, 3.0
+    t = np.arange(15 * day)
+    rng = np.random.default_rng(seed)
+    weekend = 20 * ((t // day) % 7 >= 5)
+    y = 100 + 30 * np.sin(2 * np.pi * t / day) + weekend + rng.normal(0, noise, len(t))
+    history, future = y[: 14 * day], y[14 * day :]
+    seasons = seasons_for(step, "weekly", len(history))
+    f = forecast_auto(history[None, :], day, seasons, step=step)
+    lower, upper = f.band(0.8)
+    assert f.model == ["seasonal_naive"]
+    assert np.mean(upper - lower) / 2 < 3 * noise
+    assert 0.7 < np.mean((future >= lower[0]) & (future <= upper[0])) < 0.9
