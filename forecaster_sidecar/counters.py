@@ -87,20 +87,21 @@ def counter_hint(values: Array, counter: bool) -> str | None:
     x = values[np.isfinite(values)]
     if len(x) < 3:
         return None
-    step = np.diff(x)
-    drops = int((step < 0).sum())
+    before, after = x[:-1], x[1:]  # compared, not subtracted: near float's limit that overflows
+    falls = after < before
+    drops, steps = int(falls.sum()), len(after)
     if counter:
-        if drops > max(1, COUNTER_MAX_DROP_SHARE * len(step)):
+        if drops > max(1, COUNTER_MAX_DROP_SHARE * steps):
             return (
-                f"--counter: the values fall on {drops} of {len(step)} steps; a counter falls "
+                f"--counter: the values fall on {drops} of {steps} steps; a counter falls "
                 "only when it restarts, and each fall is taken for one"
             )
         return None
-    resets = (step < 0) & (x[1:] < x[:-1] / 2)
+    resets = falls & (after < before / 2)
     if (
         0 < drops == int(resets.sum())
-        and drops <= COUNTER_MAX_DROP_SHARE * len(step)
-        and (step > 0).mean() >= COUNTER_RISING_SHARE
+        and drops <= COUNTER_MAX_DROP_SHARE * steps
+        and (after > before).mean() >= COUNTER_RISING_SHARE
         and x.min() >= 0
     ):
         return (

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forecaster_sidecar.analyse import FLAG_THRESHOLD, Sample, analyse
 from forecaster_sidecar.anomaly import scores
-from forecaster_sidecar.counters import is_counter, undo_resets, watched
+from forecaster_sidecar.counters import counter_hint, is_counter, undo_resets, watched
 from forecaster_sidecar.prometheus import Matrix
 from globalmon import conventions as c
 from globalmon.spec.forecast import Forecast
@@ -91,3 +93,18 @@ def test_a_restarting_counter_forecasts_on_from_its_raw_value_and_never_looks_an
     gauge_yhat, gauge_band = yhat_and_band(analyse(target("x_total", kind="gauge"), matrix)[0])
     assert gauge_yhat < raw[-1] + 30
     assert gauge_band > 20 * band
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=50),
+    counter=st.booleans(),
+)
+def test_the_counter_note_reads_any_values_without_a_warning(
+    values: list[float], counter: bool
+) -> None:
+    """The offline commands' --counter note runs on every file read: values near float's limit,
+    infinite or missing must give a note or none, never an overflow warning (warnings fail the
+    suite)."""
+    hint = counter_hint(np.array(values, dtype=float), counter)
+    assert hint is None or "counter" in hint
