@@ -62,13 +62,15 @@ def undo_resets(values: Array) -> tuple[Array, Array]:
     """The series with every reset undone (gaps stay NaN), and per series how far the corrected
     series stands above the raw one at its end (the sum of the values lost at resets)."""
     filled = fill_gaps(values)
-    step = np.diff(filled, axis=1)
-    increase = np.where(step < 0, filled[:, 1:], step)  # after a reset: the value itself
-    corrected = np.empty_like(filled)
-    corrected[:, :1] = filled[:, :1]
-    np.cumsum(increase, axis=1, out=corrected[:, 1:])
-    corrected[:, 1:] += filled[:, :1]
-    offset = corrected[:, -1] - filled[:, -1]
+    # near float's limit a difference or a sum may pass it: inf, as float arithmetic says
+    with np.errstate(over="ignore", invalid="ignore"):
+        step = np.diff(filled, axis=1)
+        increase = np.where(step < 0, filled[:, 1:], step)  # after a reset: the value itself
+        corrected = np.empty_like(filled)
+        corrected[:, :1] = filled[:, :1]
+        np.cumsum(increase, axis=1, out=corrected[:, 1:])
+        corrected[:, 1:] += filled[:, :1]
+        offset = corrected[:, -1] - filled[:, -1]
     corrected[np.isnan(values)] = np.nan
     return corrected, offset
 
@@ -114,7 +116,8 @@ def counter_hint(values: Array, counter: bool) -> str | None:
 def increase_per_step(corrected: Array) -> Array:
     """Each row's increase since the row before (NaN for the first row and next to gaps)."""
     out = np.full_like(corrected, np.nan)
-    out[:, 1:] = np.diff(corrected, axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):  # inf past float's limit, as in undo_resets
+        out[:, 1:] = np.diff(corrected, axis=1)
     return out
 
 

@@ -341,3 +341,20 @@ def test_a_counter_read_without_counter_and_a_gauge_read_as_one_get_a_note(
         else:
             assert f"{path}: note: " in err
             assert note in err
+
+
+@pytest.mark.parametrize("command", ["detect", "forecast"])
+def test_a_counter_near_floats_limit_is_read_without_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """--counter on values near float's limit: differences and sums past it are infinite, as
+    float arithmetic says, and nothing but the output and the notes reaches the user (warnings
+    fail the suite)."""
+    path = tmp_path / "s.csv"
+    values = np.array([1e308, -1e308, 1.7e308, -1.7e308, 1.7e308, 5.0, 1e308, -1.7e308])
+    _write_values(path, values)
+    extra = ["--horizon", "10m"] if command == "forecast" else []
+    assert main(["sidecar", command, str(path), "--counter", *extra]) == 0
+    captured = capsys.readouterr()
+    assert "Warning" not in captured.err
+    assert len(captured.out.splitlines()) > 1
