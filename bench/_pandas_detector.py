@@ -123,6 +123,8 @@ def _plain(values: Array, step: float, last: int | None) -> Array:
         before = v[max(0, t - window(p.novelty_seconds)) : t]
         near = p.novelty_fraction * (before.max() - before.min())
         far = np.abs(before - v[t]).min() / near if near > 0 else 0.0
+        if near == 0 and before[0] != v[t]:  # a week of one value, then another
+            far = np.inf
         if zs[t] >= p.novelty_min_z and far > 1:  # twice as far counts twice as much
             ratio[t] = max(ratio[t], NOVEL_RATIO * far)
     ratio = np.nan_to_num(ratio, nan=0.0, posinf=MAX_RATIO)

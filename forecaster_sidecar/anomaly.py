@@ -257,15 +257,17 @@ def _seasonal_surprise(
     own = np.multiply(level, scale)
     own = bn.move_mean(_shift(own), window, min_count=least, axis=1)
     own *= MEAN_ABS_TO_SIGMA
-    with np.errstate(invalid="ignore", divide="ignore"):
+    # A flat week then a jump divides by next to nothing: inf, and inf times no strength NaN
+    # (nothing known), as float arithmetic says
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         np.maximum(spread, 0.1 * own + 1e-300, out=spread)  # NaN stays: nothing known yet
         off /= spread
         np.divide(spread, own, out=own)  # the strength: 1 - that squared, within [0, 1]
-    np.square(own, out=own)
-    np.subtract(1.0, own, out=own)
-    np.clip(own, 0.0, 1.0, out=own)
-    off *= own
-    off *= p.seasonal_weight
+        np.square(own, out=own)
+        np.subtract(1.0, own, out=own)
+        np.clip(own, 0.0, 1.0, out=own)
+        off *= own
+        off *= p.seasonal_weight
     return off
 
 
@@ -320,7 +322,11 @@ def _novelty(x: Array, z: Array, step: float, p: DetectorParams, first: int) -> 
         with np.errstate(invalid="ignore", divide="ignore"):  # an infinite value or range...
             near = p.novelty_fraction * (past.max(axis=1) - past.min(axis=1))
             far = np.abs(past - x[r, c, None]).min(axis=1) / near
-        out[r, c] = np.where((near > 0) & (far > 1), far, 0.0)  # ...is nothing new (NaN)
+            # A week of one value, then another (a gauge that never moved, an idle service's
+            # first request): no range to measure by, and as new as a value can be
+            flat = (near == 0) & (past[:, 0] != x[r, c])
+        new = np.where((near > 0) & (far > 1), far, 0.0)  # an infinite range (NaN): nothing new
+        out[r, c] = np.where(flat, np.inf, new)
     return out
 
 

@@ -309,3 +309,27 @@ def test_daily_rows_are_judged_against_more_than_a_week_of_values(seed: int) -> 
     )
     assert flags <= 10  # 610 days
     assert week_only > 2 * flags  # what the longer windows take away
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [(1.0, 0.0), (0.0, 1.0), (5.0, 50.0), (5.0, 5.2)],
+    ids=["up-goes-down", "first-error", "gauge-jumps", "four-percent"],
+)
+def test_a_series_of_one_value_for_a_week_scores_its_first_other_value(
+    before: float, after: float
+) -> None:
+    """A gauge that never moved (`up` at 1, an error count at 0, a replica count) has no range
+    to measure a new value by and no surprise to set a record: its first other value scored 0.
+    It is as new as a value can be, and flags; the rows after it are the same event. (A move of
+    a thousandth of the level is not new: the scale's floor is a hundredth of it, and novelty
+    needs a z of 3.)"""
+    x = np.full(10 * 288, before)
+    x[9 * 288 :] = after
+    s = scores(x, STEP)
+    assert s[9 * 288] >= FLAG_THRESHOLD
+    assert np.count_nonzero(s[9 * 288 : 9 * 288 + 12]) == 1
+    assert np.count_nonzero(s[: 9 * 288]) == 0
+    if before:
+        x[9 * 288 :] = before * 1.001
+        assert scores(x, STEP).max() < FLAG_THRESHOLD
