@@ -127,6 +127,25 @@ def _plain(values: Array, step: float, last: int | None) -> Array:
             far = np.inf
         if zs[t] >= p.novelty_min_z and far > 1:  # twice as far counts twice as much
             ratio[t] = max(ratio[t], NOVEL_RATIO * far)
+    # a value repeated twice as long as any run of one value in the week before the run began
+    # (two rows and 15 minutes at least), in a series that repeats on under half of its rows;
+    # a filled row neither scores nor lengthens a run
+    observed = ~np.isnan(values)
+    run, repeated, began = np.zeros(n), np.zeros(n), np.zeros(n, dtype=int)
+    for t in range(n):
+        if t == 0 or v[t] != v[t - 1]:
+            began[t], run[t] = t, 1
+        else:
+            began[t], run[t], repeated[t] = began[t - 1], run[t - 1] + observed[t], observed[t]
+    stuck_from = max(warmup, rows(p.novelty_after_seconds))
+    for t in range(n):
+        b = began[t]
+        if not observed[t] or b < stuck_from:
+            continue
+        week_before = slice(max(0, b - week), b)
+        longest = max(p.stuck_min_seconds / step, 2.0, run[week_before].max())
+        if run[t] / longest >= p.stuck_ratio and repeated[week_before].mean() < p.stuck_max_share:
+            ratio[t] = max(ratio[t], run[t] / longest)
     ratio = np.nan_to_num(ratio, nan=0.0, posinf=MAX_RATIO)
     score = ratio / (1.0 + ratio)
     recent = pd.Series(ratio).shift(1).rolling(refractory, min_periods=1).max().to_numpy()

@@ -36,6 +36,11 @@ halfway up its daily spikes, a spike between the levels it lives on) counts even
 event set the record. A ratio that another one in the previous ``refractory`` nearly matched (at
 least ``refractory_ratio`` of it) is the same event rising, and is not scored again.
 
+A value repeated, row after row, twice as long as any run of one value in the week before the
+run began (30 minutes at least) is stuck, and counts as that multiple of the record: a frozen
+exporter sends only ordinary values. Not in a series that repeats its value on half its rows or
+more (flat by nature), and a filled row is no repeat.
+
 Windows are durations, turned into rows by the series' step; one parameter set for every series
 (no per-series tuning). The moving medians, means, minima and maxima are bottleneck's, over a
 whole (series x time) matrix at once: pandas' rolling windows, one series at a time, cost
@@ -105,6 +110,13 @@ class DetectorParams:
     min_window_rows: int = 64
     warmup_rows: int = 64  # rows that never score: too little history to judge...
     warmup_seconds: float = DAY  # ...nor does a series's first day (it has no time of day yet)
+    # A value repeated stuck_ratio times as long as any run of one value in the week before
+    # (counted as stuck_min_seconds and two rows at least) is stuck: a frozen exporter, a
+    # sensor gone flat. Not in a series that repeats its value on stuck_max_share of its rows
+    # or more: flat by nature, its quiet stretches vary in length.
+    stuck_ratio: float = 2.0
+    stuck_min_seconds: float = 900.0
+    stuck_max_share: float = 0.5
 
 
 def _shift(x: Array) -> Array:
@@ -295,6 +307,50 @@ def _ffill(x: Array) -> Array:
     return out
 
 
+def _stuck(
+    x: Array, gaps: npt.NDArray[np.bool_], step: float, p: DetectorParams, first: int
+) -> Array:
+    """How many times as long as any run of the past week the value has been repeated: the
+    observed rows since it last changed, over the longest such run of the week before this one
+    began (``stuck_min_seconds`` and two rows at least); 0 under ``stuck_ratio``, for a run
+    that began before column ``first``, and in a series that repeats its value on
+    ``stuck_max_share`` of its rows or more (flat by nature: a disk's writes, mostly 0, whose
+    quiet stretches vary in length). A frozen exporter or a sensor gone flat sends values that
+    are all ordinary, so no other view sees it. Filled rows (``gaps``) neither score nor lengthen
+    a run: a missing value is not a repeated one."""
+    out = np.zeros(x.shape)
+    n = x.shape[1]
+    if p.stuck_ratio <= 0 or n < 2:
+        return out
+    changed = np.ones(x.shape, dtype=bool)
+    np.not_equal(x[:, 1:], x[:, :-1], out=changed[:, 1:])  # a filled row copies the last value
+    repeats = ~changed
+    repeats &= ~gaps
+    floor = max(2.0, p.stuck_min_seconds / step)
+    # Only a series with enough repeated rows for one stuck run is looked at: most gauges of
+    # floats never repeat a value, and this view would otherwise cost the detector a seventh
+    rows = np.flatnonzero(np.count_nonzero(repeats, axis=1) >= p.stuck_ratio * floor - 1)
+    if not len(rows):
+        return out
+    changed, repeats, gaps = changed[rows], repeats[rows], gaps[rows]
+    # the run's first column, and the observed rows in it so far
+    began = np.maximum.accumulate(np.where(changed, np.arange(n), 0), axis=1)
+    seen = np.cumsum(~gaps, axis=1, dtype=np.float64)
+    run = seen - np.take_along_axis(seen, began, axis=1) + 1
+    week = min(_window(p.record_seconds, step, p), n)
+    # the longest run and the share of repeated rows in the week before each column, read where
+    # the run began: the run's own rows would otherwise be its record
+    longest = np.take_along_axis(bn.move_max(_shift(run), week, min_count=1, axis=1), began, 1)
+    share = bn.move_mean(_shift(repeats.astype(float)), week, min_count=1, axis=1)
+    share = np.take_along_axis(share, began, 1)
+    with np.errstate(invalid="ignore"):  # a run from the first column has no week before it
+        ratio = run / np.maximum(longest, floor)
+        ok = (ratio >= p.stuck_ratio) & (share < p.stuck_max_share)
+    ok &= ~gaps & (began >= first)
+    out[rows] = np.where(ok, ratio, 0.0)
+    return out
+
+
 def _novelty(x: Array, z: Array, step: float, p: DetectorParams, first: int) -> Array:
     """How new each value from column ``first`` on is: its distance from the nearest value of
     the previous ``novelty_seconds``, in units of ``novelty_fraction`` of those rows' range; 0
@@ -408,8 +464,9 @@ def _scores(x: Array, step: float, p: DetectorParams, last: int | None) -> Array
         )
     refractory = min(_rows(p.refractory_seconds, step), n) if p.refractory_seconds > 0 else 0
     first = max(warmup, _rows(p.novelty_after_seconds, step))
-    first = first if last is None else max(first, n - last - refractory)
-    ratio = np.maximum(ratio, NOVEL_RATIO * _novelty(x, z, step, p, first))
+    tested = first if last is None else max(first, n - last - refractory)
+    ratio = np.maximum(ratio, NOVEL_RATIO * _novelty(x, z, step, p, tested))
+    ratio = np.maximum(ratio, _stuck(x, gaps, step, p, first))
     ratio = np.nan_to_num(ratio, nan=0.0, posinf=MAX_RATIO)  # an infinite value, or record
     score = ratio / (1.0 + ratio)
     if not refractory:

@@ -91,6 +91,9 @@ def test_the_matrix_scorer_equals_the_plain_reference(seed: int) -> None:
     if seed % 2:  # a daily swing on noise: the time of day's context at work
         t = np.arange(n) * step
         x = rng.uniform(0, 20) * np.sin(2 * np.pi * t / 86400) + rng.normal(50, 2, n)
+    if seed % 3 != 2:  # a value that stops changing for a while, gaps and all
+        at = int(rng.integers(0, n))
+        x[at : at + int(rng.integers(2, 200))] = x[at]
     assert np.allclose(scores(x, step), reference(x, step), atol=1e-9)
 
 
@@ -333,3 +336,48 @@ def test_a_series_of_one_value_for_a_week_scores_its_first_other_value(
     if before:
         x[9 * 288 :] = before * 1.001
         assert scores(x, STEP).max() < FLAG_THRESHOLD
+
+
+@pytest.mark.parametrize("step", [60.0, 300.0, 1800.0])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_value_that_stops_changing_flags_once(step: float, seed: int) -> None:
+    """A frozen exporter or a sensor gone flat sends values that are all ordinary: the same
+    value, row after row. Three hours of it in a series that never repeated a value flags once,
+    at twice the longest run of the week before (30 minutes, at steps of 15 minutes or finer);
+    missing rows are not a repeated value, and a series that is mostly one value (a disk's
+    writes, 0 between bursts) is flat by nature."""
+    rng = np.random.default_rng(seed)
+    day = round(86400 / step)
+    t = np.arange(12 * day) * step
+    x = 50 + 10 * np.sin(2 * np.pi * t / 86400) + rng.normal(0, 2, len(t))
+    at, rows = 10 * day + int(rng.integers(0, day // 2)), round(3 * 3600 / step)
+    stuck = x.copy()
+    stuck[at : at + rows] = x[at - 1]
+    s = scores(stuck, step)
+    hit = np.flatnonzero(s[at : at + rows] >= FLAG_THRESHOLD)
+    assert len(hit) == 1
+    assert hit[0] + 2 == max(2 * 900 / step, 4)  # the run began at the row it repeats
+    assert scores(x, step)[at : at + rows].max() < FLAG_THRESHOLD
+    # the same rows missing: no value is repeated
+    gone = x.copy()
+    gone[at : at + rows] = np.nan
+    assert np.array_equal(scores(gone, step), scores(gone, step, DetectorParams(stuck_ratio=0)))
+    # mostly 0, with bursts: its quiet stretches vary in length, one twice the week's longest
+    # is not stuck
+    quiet = np.where(rng.random(len(t)) < 0.2, rng.exponential(100, len(t)), 0.0)
+    long = 3 * day // 2  # a day and a half
+    quiet[at : at + long] = 0.0
+    assert np.array_equal(scores(quiet, step), scores(quiet, step, DetectorParams(stuck_ratio=0)))
+    ungated = scores(quiet, step, DetectorParams(stuck_max_share=1.0))
+    assert ungated[at : at + long].max() >= FLAG_THRESHOLD  # what the share keeps quiet
+
+
+def test_a_stuck_value_is_scored_live_as_in_full() -> None:
+    """The live sidecar scores the newest rows only (``last``): a run that began hours before
+    them still counts."""
+    x = noisy(12 * DAY_ROWS, seed=3)
+    x[-40:] = x[-41]
+    full = scores(x, STEP)
+    assert full[-40:].max() >= FLAG_THRESHOLD
+    assert np.array_equal(scores(x, STEP, last=3)[-3:], full[-3:])
+    assert np.array_equal(scores(x, STEP, last=35)[-35:], full[-35:])

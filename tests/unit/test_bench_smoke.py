@@ -42,6 +42,7 @@ def test_bench_spec_is_valid_at_any_size() -> None:
             ["--plugins", "20", "--requests", "60", "--rounds", "1", "--concurrency", "4"],
             "p99 shift while scraped",
         ),
+        ("bench.detector_classes", ["--seeds", "1", "--steps", "3600"], "stuck value"),
         ("bench.sidecar_speed", ["--series", "5", "--runs", "1", "--shard", "0/2"], "as shard 0/2"),
         ("bench.sidecar_speed", ["--series", "5", "--runs", "1", "--days", "8"], "8-day target"),
         (
