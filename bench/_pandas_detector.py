@@ -104,13 +104,15 @@ def _plain(values: Array, step: float, last: int | None) -> Array:
     z = pd.concat([z, p.seasonal_weight * strength * away / spread], axis=1).max(axis=1)
     z = z.fillna(0.0)
     z[: max(p.warmup_rows, rows(p.warmup_seconds))] = 0.0
-    record = z.shift(1).rolling(window(p.record_seconds), min_periods=1).max()
+    # the record: the week before the row but its last few hours
+    week = window(p.record_seconds)
+    left_out = min(max(0, round(p.record_gap_seconds / step)), week - 1)
+    record = z.shift(1 + left_out).rolling(week - left_out, min_periods=1).max()
     zs, rec = z.to_numpy(), record.to_numpy()
     ratio = np.zeros(len(zs))
     known = (zs > 0) & (rec > 0)  # NaN compares False: the first row has no record
-    week = window(p.record_seconds)
     warmup = max(p.warmup_rows, rows(p.warmup_seconds))
-    behind = np.clip(np.arange(len(zs)) - warmup, 1, week).astype(float)
+    behind = np.clip(np.arange(len(zs)) - warmup - left_out, 1, week).astype(float)
     young = np.log(week + 1.0) / np.log(behind + 1.0)  # a record of less than a week
     ratio[known] = zs[known] / (np.maximum(rec[known], RECORD_FLOOR) * young[known])
     # a new value: no row of the previous week within 4 % of the range those rows covered,
@@ -151,4 +153,6 @@ def _plain(values: Array, step: float, last: int | None) -> Array:
     recent = pd.Series(ratio).shift(1).rolling(refractory, min_periods=1).max().to_numpy()
     with np.errstate(invalid="ignore"):
         again = (recent > 0) & (recent >= p.refractory_ratio * ratio * (1 - TIE))
+        # the first row of the refractory time to reach the flag passes
+        again &= ~((ratio >= p.rising_pass_ratio) & (recent < p.rising_pass_ratio))
     return np.where(again, 0.0, score)

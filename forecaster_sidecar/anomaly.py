@@ -34,7 +34,10 @@ week) came within ``novelty_fraction`` (4 %) of the range that stretch covered, 
 as far from the nearest of them counts twice as much. So a value the series never takes (a bump
 halfway up its daily spikes, a spike between the levels it lives on) counts even after a larger
 event set the record. A ratio that another one in the previous ``refractory`` nearly matched (at
-least ``refractory_ratio`` of it) is the same event rising, and is not scored again.
+least ``refractory_ratio`` of it) is the same event rising, and is not scored again, unless
+it is the first of that time to reach ``rising_pass_ratio`` (the flag's). The record leaves out
+the last ``record_gap`` (three hours): a slow rise is compared with the week before it, not with
+its own first rows, and flags once when it gets to the flag.
 
 A value repeated, row after row, twice as long as any run of one value in the week before the
 run began (30 minutes at least) is stuck, and counts as that multiple of the record: a frozen
@@ -105,6 +108,12 @@ class DetectorParams:
     seasonal_weight: float = 0.5
     refractory_seconds: float = 3600.0  # a record this close after a near-equal one is the same
     refractory_ratio: float = 0.8
+    # ...unless it is the first in that time to reach this ratio (the flag's: 2/3 is a ratio of
+    # 2), so an event that rises slowly flags once when it gets there...
+    rising_pass_ratio: float = 2.0
+    # ...against a record that leaves out the last few hours: a rising event is compared with
+    # the week before it, not with its own first rows
+    record_gap_seconds: float = 3 * 3600.0
     # A baseline, record or novelty window holds at least this many rows (a coarse step: daily
     # rows, whose week is 7 values)
     min_window_rows: int = 64
@@ -119,11 +128,12 @@ class DetectorParams:
     stuck_max_share: float = 0.5
 
 
-def _shift(x: Array) -> Array:
-    """Each row one step later: column t holds column t - 1, the first column NaN."""
+def _shift(x: Array, by: int = 1) -> Array:
+    """Each row ``by`` steps later: column t holds column t - by, the first ``by`` columns NaN."""
     out = np.empty_like(x)
-    out[:, 0] = np.nan
-    out[:, 1:] = x[:, :-1]
+    out[:, :by] = np.nan
+    if by < x.shape[1]:
+        out[:, by:] = x[:, : x.shape[1] - by]
     return out
 
 
@@ -451,11 +461,15 @@ def _scores(x: Array, step: float, p: DetectorParams, last: int | None) -> Array
     warmup = max(p.warmup_rows, _rows(p.warmup_seconds, step))
     z[:, :warmup] = 0.0  # too little history: neither a score nor a record to beat
     week = _window(p.record_seconds, step, p)
-    record = bn.move_max(_shift(z), min(week, n), min_count=1, axis=1)
+    # The record: the largest surprise of the week before the row but its last few hours (a
+    # slowly rising event set it otherwise, row by row, and never passed it by much: a drift of
+    # 8 noise units over 6 hours in a daily swing flagged in 1 of 20 series, now in 10)
+    left_out = min(max(0, round(p.record_gap_seconds / step)), week - 1)
+    record = bn.move_max(_shift(z, 1 + left_out), min(week - left_out, n), min_count=1, axis=1)
     # A record of fewer rows than a week's is passed more easily: the largest of k values grows
     # like log k (exponential tails; surprises are heavy-tailed, so no less), so it is scaled up
     # by log(week) / log(k) until a week of rows is behind it.
-    behind = np.clip(np.arange(n) - warmup, 1, week).astype(float)
+    behind = np.clip(np.arange(n) - warmup - left_out, 1, week).astype(float)
     young = np.log(week + 1.0) / np.log(behind + 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         # no record yet (the first surprise after the warm-up sets it): nothing to compare with
@@ -476,6 +490,8 @@ def _scores(x: Array, step: float, p: DetectorParams, last: int | None) -> Array
         # within float noise: a series of whole numbers has ratios like 4:5 exactly, and a tie
         # must not depend on the order a moving sum added its terms in
         again = (recent > 0) & (recent >= p.refractory_ratio * ratio * (1 - TIE))
+        # the first row of the refractory time to reach the flag is let through
+        again &= ~((ratio >= p.rising_pass_ratio) & (recent < p.rising_pass_ratio))
     out: Array = np.where(again, 0.0, score)
     return out
 
