@@ -35,9 +35,9 @@ as far from the nearest of them counts twice as much. So a value the series neve
 halfway up its daily spikes, a spike between the levels it lives on) counts even after a larger
 event set the record. A ratio that another one in the previous ``refractory`` nearly matched (at
 least ``refractory_ratio`` of it) is the same event rising, and is not scored again, unless
-it is the first of that time to reach ``rising_pass_ratio`` (the flag's). The record leaves out
-the last ``record_gap`` (three hours): a slow rise is compared with the week before it, not with
-its own first rows, and flags once when it gets to the flag.
+it is the first of that time to reach ``rising_pass_ratio`` (the flag's). The record leaves
+out the last ``record_gap_seconds`` (three hours): a slow rise is compared with the week before
+it, not with its own first rows, and flags once when it gets to the flag.
 
 A value repeated, row after row, twice as long as any run of one value in the week before the
 run began (30 minutes at least) is stuck, and counts as that multiple of the record: a frozen
