@@ -407,3 +407,26 @@ def test_a_slow_drift_in_a_daily_swing_flags(step: float) -> None:
         assert scores(x, step)[day:].max() < FLAG_THRESHOLD
     assert flagged >= 6
     assert flagged_before <= 3
+
+
+def test_a_day_without_its_swing_flags() -> None:
+    """A daily swing that does not come (the day flat at the series' median): the day moves away
+    from what its hours should be from midnight on, a little more each row, as a drift does. It
+    never flagged before the record left out its last hours; now it does, in 11 of 12 series."""
+    before = DetectorParams(record_gap_seconds=0, rising_pass_ratio=np.inf)
+    flagged = flagged_before = 0
+    for step in (300.0, 1800.0):
+        day = round(86400 / step)
+        for seed in range(6):
+            rng = np.random.default_rng(seed)
+            t = np.arange(12 * day) * step
+            x = 50 + 20 * np.sin(2 * np.pi * t / 86400) + rng.normal(0, 2, len(t))
+            flat = x.copy()
+            flat[10 * day : 11 * day] = 50 + rng.normal(0, 2, day)
+            flagged += scores(flat, step)[10 * day : 11 * day].max() >= FLAG_THRESHOLD
+            flagged_before += (
+                scores(flat, step, before)[10 * day : 11 * day].max() >= FLAG_THRESHOLD
+            )
+            assert scores(x, step)[day:].max() < FLAG_THRESHOLD
+    assert flagged >= 11
+    assert flagged_before == 0
