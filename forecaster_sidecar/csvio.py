@@ -56,6 +56,14 @@ DELIMITERS = (",", ";", "\t")
 _SLASHED = re.compile(r"^\d{4}/\d{1,2}/\d{1,2}")
 DOTTED_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})((?:[ T]\d{1,2}:\d{2}.*)?)$")
 _NANOS = re.compile(r"(\.\d{6})\d+")  # Go's RFC 3339 nanoseconds: Python reads microseconds
+# What ISO 8601 allows, and no more: Python 3.11's fromisoformat reads trailing junk as an offset
+# ("2014-03-01 00:00:00;-1000000000000000" as 10 hours west), so a semicolon file whose first
+# value has a decimal comma was split at the comma and its times moved by the value's digits
+_ISO = re.compile(
+    r"^\d{4}-?(?:\d{2}-?\d{2}|W\d{2}(?:-?\d)?)"  # a date, or a week date
+    r"(?:[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?"  # a time
+    r"(?:Z|[+-]\d{2}(?::?\d{2}(?::?\d{2}(?:\.\d+)?)?)?)?)?$"  # an offset
+)
 _GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")  # 1,234.5
 # 85.2%, 1.2 GB, 120 ms, 3.5 req/s: a value with its unit, as dashboards format them
 _WITH_UNIT = re.compile(r"^[+-]?(\d[\d,]*(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*[^\d\s.,+-][^,;\t]*$")
@@ -77,10 +85,11 @@ class Table:
 def datetime_of(text: str) -> datetime | None:
     """A date-and-time cell as a datetime (naive: UTC), or None when it is not one."""
     text = text.strip()
-    try:
-        return datetime.fromisoformat(text)  # the usual case, first: the rest costs per row
-    except ValueError:
-        pass
+    if _ISO.match(text):
+        try:
+            return datetime.fromisoformat(text)  # the usual case, first: the rest costs per row
+        except ValueError:
+            pass
     for suffix in (" UTC", " GMT"):
         if text.endswith(suffix):
             text = text[: -len(suffix)] + "Z"
@@ -91,6 +100,8 @@ def datetime_of(text: str) -> datetime | None:
         day, month, year, rest = dotted.groups()
         text = f"{year}-{int(month):02d}-{int(day):02d}{rest}"
     text = _NANOS.sub(r"\1", text)
+    if not _ISO.match(text):
+        return None
     try:
         return datetime.fromisoformat(text)
     except ValueError:

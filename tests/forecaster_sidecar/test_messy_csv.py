@@ -101,6 +101,20 @@ def messy_files(draw: st.DrawFn) -> tuple[str, list[float], list[float]]:
     return text, times, expected
 
 
+@pytest.mark.parametrize("junk", [";-1000000000000000,0", ";-10,5", "x-1000", "-1000000000000000"])
+def test_text_after_a_time_is_no_offset(tmp_path: Path, junk: str) -> None:
+    """Python 3.11's fromisoformat reads anything after the seconds that ends in digits as an
+    offset: a semicolon file whose first value has a decimal comma was split at the comma, and
+    its times moved 10 hours by the value's first digits (found by the property below)."""
+    assert seconds_of("2014-03-01 00:00:00" + junk) is None
+    path = tmp_path / "semicolons.csv"
+    path.write_text("2014-03-01 00:00:00;-1000000000000000,0\n2014-03-01 00:05:00;0,5\n")
+    table = read(path)
+    assert table.raw_timestamps == ["2014-03-01 00:00:00", "2014-03-01 00:05:00"]
+    assert table.timestamps[0] == START.timestamp()
+    assert list(table.values) == [-1e15, 0.5]
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(messy_files())
 def test_messy_files_are_read_row_by_row_in_time_order(
