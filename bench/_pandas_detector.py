@@ -102,6 +102,11 @@ def _plain(values: Array, step: float, last: int | None) -> Array:
     spread = pd.Series(np.maximum(spread.to_numpy(), 0.1 * own.to_numpy() + 1e-300))
     strength = (1 - (spread / own) ** 2).clip(0.0, 1.0)
     z = pd.concat([z, p.seasonal_weight * strength * away / spread], axis=1).max(axis=1)
+    # where a new residual may count: a distance of novelty_min_z units in a strong season
+    testable = ((away / spread) >= p.novelty_min_z) & (strength >= p.seasonal_novelty_strength)
+    if gaps:  # and a value no day held around its hour
+        testable &= gap != 0
+    residual = (seen - median).to_numpy()
     z = z.fillna(0.0)
     z[: max(p.warmup_rows, rows(p.warmup_seconds))] = 0.0
     # the record: the week before the row but its last few hours
@@ -129,6 +134,21 @@ def _plain(values: Array, step: float, last: int | None) -> Array:
             far = np.inf
         if zs[t] >= p.novelty_min_z and far > 1:  # twice as far counts twice as much
             ratio[t] = max(ratio[t], NOVEL_RATIO * far)
+    # a new residual, three times as far out as a new value, times the season's strength; in a
+    # week at least half of whose residuals are known
+    span = min(window(p.novelty_seconds), n)
+    for t in range(max(first, 1), n):
+        if not testable[t] or np.isnan(residual[t]):
+            continue
+        before = residual[max(0, t - span) : t]
+        before = before[~np.isnan(before)]
+        if len(before) < 0.5 * span:
+            continue
+        near = p.novelty_fraction * (before.max() - before.min())
+        nearest = np.abs(before - residual[t]).min()
+        far = nearest / near if near > 0 else (np.inf if nearest > 0 else 0.0)
+        if far > 1 and far >= p.seasonal_novelty_far:
+            ratio[t] = max(ratio[t], NOVEL_RATIO * far * strength[t])
     # a value repeated twice as long as any run of one value in the week before the run began
     # (two rows and 15 minutes at least), in a series that repeats on under half of its rows;
     # a filled row neither scores nor lengthens a run
