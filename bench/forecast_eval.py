@@ -8,7 +8,8 @@ one a day after the first 7 days of each series; each fit sees the 7 days before
 (2,016 points). Horizons 1 h, 6 h, 24 h (12, 72, 288 steps); a case's MASE is its mean absolute
 error over the horizon divided by its in-sample seasonal-naive error (season one day); a corpus'
 figure is the mean, the median and the geometric mean of its cases' MASE. Coverage: the share of
-future points inside the sidecar's 80% and 95% bands (over the first hour and the whole day).
+future points inside the sidecar's 80% and 95% bands (over the first hour, hours 1-6, hours
+6-24 and the whole day), and the bands' mean half-width in the MASE's units.
 The worst cases name the series, the origin and the model chosen. Baselines as a PromQL user
 writes them: ``predict_linear(x[6h], h)`` and ``holt_winters(x[1d], 0.3, 0.1)`` (the smoothed
 level, a flat forecast). statsforecast is an optional heavy dependency (numba): without it those
@@ -217,8 +218,15 @@ def report(c: Cases, args: argparse.Namespace) -> None:
     for level in LEVELS:
         lower, upper = fc.band(level)
         inside = (c.future >= lower) & (c.future <= upper)
-        hour, whole = inside[:, : 3600 // c.step].mean(), inside.mean()
-        print(f"  {level:.0%} band covers {hour:.1%} of the first hour, {whole:.1%} of the day")
+        hour, six = 3600 // c.step, 21600 // c.step
+        parts = (inside[:, :hour], inside[:, hour:six], inside[:, six:], inside)
+        covers = " / ".join(f"{p.mean():.1%}" for p in parts)
+        # width in the MASE's units: a band that covers as often and is narrower is better
+        width = ((upper - lower) / 2 / c.scale[:, None]).mean()
+        print(
+            f"  {level:.0%} band covers {covers} of the first hour / hours 1-6 / hours 6-24 /"
+            f" the day; mean half-width {width:.2f}"
+        )
     m24 = mase(fc.yhat, c.future, c.scale, day)
     naive24 = mase(seasonal_naive(c.hist, day, day), c.future, c.scale, day)
     print(f"  worst {args.worst} at 24 h (MASE, model, seasonal naive's MASE):")

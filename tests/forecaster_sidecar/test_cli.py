@@ -259,6 +259,7 @@ def test_forecast_eval_runs_on_a_corpus(tmp_path: Path) -> None:
     assert "== realAWSCloudwatch, 60-minute steps: 2 origins" in result.stdout
     assert "== aiops2018-kpi, 60-minute steps: 1 origins" in result.stdout
     assert result.stdout.count("95% band covers") == 4
+    assert result.stdout.count("hours 1-6 / hours 6-24 / the day; mean half-width") == 8
     assert "== aiops2018-kpi, young series" in result.stdout
     assert result.stdout.count("days old: own points") == 6
     assert "== realAWSCloudwatch, 11-minute steps" in result.stdout
