@@ -122,12 +122,39 @@ def _plain(values: Array, step: float, last: int | None) -> Array:
     ratio[known] = zs[known] / (np.maximum(rec[known], RECORD_FLOOR) * young[known])
     # a new value: no row of the previous week within 4 % of the range those rows covered,
     # counted by how far it is from the nearest
-    v, n = x.to_numpy(), len(x)
+    v, n = np.asarray(x, dtype=np.float64), len(x)
     refractory = rows(p.refractory_seconds)
     first = max(warmup, rows(p.novelty_after_seconds))
     first = first if last is None else max(first, n - last - refractory)
+    span = window(p.novelty_seconds)  # the week, however young the series
+    day = round(DAY / step)
+    thin = max(1, (span - day) // 256)
+    pairs_at = range(0, span - day, thin)  # pairs a day apart, every thin-th, in a whole week
+
+    def detrended(before: Array) -> Array:
+        """A steady trend taken out: where the values a day apart (half of a week's pairs at
+        least) rise, or fall, trend_agree more often than not, each value moved to where the
+        median of those differences carries it by the row after them."""
+        if day >= span:
+            return before
+        every = before[day:] - before[:-day]  # each pair a day apart
+        if 2 * len(every) < span - day:
+            return before
+        if abs(int((every > 0).sum()) - int((every < 0).sum())) < p.trend_agree * len(every):
+            return before
+        copies = span - len(before)  # a week's rows the series did not have yet
+        own = [a - copies for a in pairs_at if a >= copies]  # every thin-th pair, for the slope
+        d = np.array([before[a + day] - before[a] for a in own])
+        d = d[~np.isnan(d)]
+        slope = float(np.median(d)) / day if len(d) else 0.0
+        slope = float(np.nan_to_num(slope, nan=0.0, posinf=0.0, neginf=0.0))
+        out: Array = before + slope * np.arange(len(before), 0, -1, dtype=float)
+        return out
+
     for t in range(max(first, 1), n):
-        before = v[max(0, t - window(p.novelty_seconds)) : t]
+        before = v[max(0, t - span) : t]
+        if zs[t] >= p.novelty_min_z:  # the only rows where it can matter, as there
+            before = detrended(before)
         near = p.novelty_fraction * (before.max() - before.min())
         far = np.abs(before - v[t]).min() / near if near > 0 else 0.0
         if near == 0 and before[0] != v[t]:  # a week of one value, then another

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -518,3 +519,85 @@ def test_a_load_with_lower_weekends_read_a_week_at_a_time_rarely_flags() -> None
         flagged += int((newest >= FLAG_THRESHOLD).any(axis=1).sum())
     assert ticks == 3 * (21 * 48 + 1)
     assert flagged <= 2
+
+
+def test_a_steady_trend_rarely_makes_new_values() -> None:
+    """A line rising 1.5 noise units a day, alone and in a daily swing, makes a new high every
+    few hours: against the week's own values it flagged 86 times in 240 days. With the trend
+    taken out of the novelty window (the week's values a day apart rise three times in four
+    or more) 30 times, and spikes of 8 noise units on it flag no less often (8 of 48 either
+    way: the value's z is measured against a week the trend widened, docs/sidecar.md)."""
+    without = DetectorParams(trend_agree=2.0)  # no window's pairs agree that often
+    flags = flags_before = spikes = spikes_before = 0
+    for step in (300.0, 1800.0):
+        day = round(86400 / step)
+        for seed in range(6):
+            rng = np.random.default_rng(seed)
+            t = np.arange(21 * day) * step
+            x = 50 + 3 * t / 86400 + rng.normal(0, 2, len(t))
+            if seed % 2:
+                x += 10 * np.sin(2 * np.pi * t / 86400)
+            flags += flag_events(scores(x, step)[day:], step)
+            flags_before += flag_events(scores(x, step, without)[day:], step)
+            for k in range(4):
+                at = (12 + 2 * k) * day + int(rng.integers(0, day))
+                y = x.copy()
+                y[at] += 16 if k % 2 else -16
+                spikes += scores(y, step)[at] >= FLAG_THRESHOLD
+                spikes_before += scores(y, step, without)[at] >= FLAG_THRESHOLD
+    assert flags_before >= 60
+    assert flags <= flags_before / 2
+    assert spikes >= spikes_before
+
+
+def test_a_shift_in_the_week_is_no_trend() -> None:
+    """Two level shifts of 5 noise units four days apart: the first shift's pairs a day apart
+    all rise, the rest rise as often as they fall, so no week is a trend and every score is
+    what it was without trends taken out."""
+    step, day = 300.0, 288
+    without = DetectorParams(trend_agree=2.0)
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        x = 50 + rng.normal(0, 2, 16 * day)
+        x[9 * day :] += 10
+        at = 13 * day + int(rng.integers(0, day))
+        x[at:] += 10
+        assert np.array_equal(scores(x, step), scores(x, step, without))
+
+
+def _trending(seed: int) -> tuple[npt.NDArray[np.float64], float]:
+    """A rising or falling line, some younger than a week, some in a daily swing, with spikes
+    and gaps."""
+    rng = np.random.default_rng(200 + seed)
+    step = float(rng.choice([300.0, 1800.0, 3600.0]))
+    day = round(86400 / step)
+    n = int(rng.integers(4 * day, 12 * day))
+    t = np.arange(n) * step
+    x = 50 + rng.choice([-1.0, 1.0]) * rng.uniform(2, 6) * t / 86400 + rng.normal(0, 2, n)
+    if seed % 2:
+        x += 10 * np.sin(2 * np.pi * t / 86400)
+    x[rng.integers(3 * day, n, 4)] += rng.choice([-16.0, 16.0], 4)
+    if seed % 3 == 0:
+        x[rng.integers(0, n, n // 20)] = np.nan
+    return x, step
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_matrix_scorer_equals_the_plain_reference_on_trends(seed: int) -> None:
+    """The trend taken out of the novelty window as the plain reference does, and the newest
+    rows as the full computation's."""
+    x, step = _trending(seed)
+    full = scores(x, step)
+    assert np.allclose(full, reference(x, step), atol=1e-9)
+    without = scores(x, step, DetectorParams(trend_agree=2.0))
+    if not np.array_equal(full, without):  # where the part under test scored
+        at = int(np.argmax(full != without)) + 1
+        assert np.array_equal(scores(x[:at], step, last=3)[-3:], full[at - 3 : at])
+
+
+def test_the_trend_part_is_under_test() -> None:
+    """The seeds above take a trend out somewhere: else their equality says nothing of it."""
+    without = DetectorParams(trend_agree=2.0)
+    series = [_trending(seed) for seed in range(6)]
+    differ = sum(not np.array_equal(scores(x, s), scores(x, s, without)) for x, s in series)
+    assert differ >= 3
