@@ -58,6 +58,18 @@ def _plain(values: Array, step: float, last: int | None) -> Array:
     baseline, short = window(p.baseline_seconds), rows(p.short_seconds)
     x = pd.Series(values).ffill().bfill().fillna(0.0)  # leading gaps: the first value
     level, scale = robust_z(x, baseline)
+    # a steady trend before each row: its values a day apart (half a week's pairs at least)
+    # rise, or fall, trend_agree more often than not; the slope per row is their median / day
+    day, span = round(DAY / step), window(p.novelty_seconds)
+    slope = pd.Series(np.zeros(len(x)))
+    if 1 <= day < span and p.trend_agree <= 1:
+        diffs = x - x.shift(day)
+        rises = pd.Series(np.sign(diffs.to_numpy()))  # NaN: no pair yet, or inf - inf
+        lean = rises.rolling(span - day, min_periods=1).sum().shift(1)
+        own = pd.Series(np.clip(np.arange(len(x)) - day, 0, span - day), dtype=float)
+        steady = (lean.abs() >= p.trend_agree * own) & (2 * own >= span - day)
+        median = diffs.rolling(span - day, min_periods=1).median().shift(1) / day
+        slope = median.where(steady, 0.0).replace([np.inf, -np.inf], 0.0).fillna(0.0)
     shifted = robust_z(x.rolling(short, min_periods=1).mean(), baseline)[0] * p.short_weight
     z = pd.concat([level, shifted], axis=1).max(axis=1)
     # the distance from the range around the same time on each context day, the nearest day's
@@ -66,7 +78,8 @@ def _plain(values: Array, step: float, last: int | None) -> Array:
     for days in p.context_days:
         lag = round(days * DAY / step)
         around = x.rolling(2 * half + 1, center=True, min_periods=1)
-        lo, hi = around.min().shift(lag), around.max().shift(lag)
+        # that day's range where a steady trend carries it by now
+        lo, hi = around.min().shift(lag) + slope * lag, around.max().shift(lag) + slope * lag
         # a window that would reach into the future of the row is not there yet
         if lag - half < 1:
             continue
@@ -82,7 +95,8 @@ def _plain(values: Array, step: float, last: int | None) -> Array:
     # days; a mean with a gap's filled rows in it is not compared
     filled = pd.Series(values).isna().astype(float).rolling(short, min_periods=1).max() > 0
     mean = x.rolling(short, min_periods=1).mean().where(~filled)
-    same = pd.concat([mean.shift(round(d * DAY / step)) for d in p.context_days], axis=1)
+    lags = [round(d * DAY / step) for d in p.context_days]
+    same = pd.concat([mean.shift(lag) + slope * lag for lag in lags], axis=1)
     enough = same.count(axis=1) >= p.same_time_min_days
     lo, hi = same.min(axis=1).where(enough), same.max(axis=1).where(enough)
     off = pd.concat([lo - mean, mean - hi], axis=1).max(axis=1).clip(lower=0.0)
@@ -94,7 +108,7 @@ def _plain(values: Array, step: float, last: int | None) -> Array:
     # the value against the median of the same time on the context days, weighted by the
     # season's strength; a filled row is neither scored nor one of the days
     seen = x.where(pd.Series(values).notna())
-    on_days = pd.concat([seen.shift(round(d * DAY / step)) for d in p.context_days], axis=1)
+    on_days = pd.concat([seen.shift(lag) + slope * lag for lag in lags], axis=1)
     median = on_days.median(axis=1).where(on_days.count(axis=1) >= p.same_time_min_days)
     away = (seen - median).abs()
     spread = MEAN_ABS_TO_SIGMA * away.shift(1).rolling(baseline, min_periods=8).mean()
@@ -126,35 +140,10 @@ def _plain(values: Array, step: float, last: int | None) -> Array:
     refractory = rows(p.refractory_seconds)
     first = max(warmup, rows(p.novelty_after_seconds))
     first = first if last is None else max(first, n - last - refractory)
-    span = window(p.novelty_seconds)  # the week, however young the series
-    day = round(DAY / step)
-    thin = max(1, (span - day) // 256)
-    pairs_at = range(0, span - day, thin)  # pairs a day apart, every thin-th, in a whole week
-
-    def detrended(before: Array) -> Array:
-        """A steady trend taken out: where the values a day apart (half of a week's pairs at
-        least) rise, or fall, trend_agree more often than not, each value moved to where the
-        median of those differences carries it by the row after them."""
-        if day >= span:
-            return before
-        every = before[day:] - before[:-day]  # each pair a day apart
-        if 2 * len(every) < span - day:
-            return before
-        if abs(int((every > 0).sum()) - int((every < 0).sum())) < p.trend_agree * len(every):
-            return before
-        copies = span - len(before)  # a week's rows the series did not have yet
-        own = [a - copies for a in pairs_at if a >= copies]  # every thin-th pair, for the slope
-        d = np.array([before[a + day] - before[a] for a in own])
-        d = d[~np.isnan(d)]
-        slope = float(np.median(d)) / day if len(d) else 0.0
-        slope = float(np.nan_to_num(slope, nan=0.0, posinf=0.0, neginf=0.0))
-        out: Array = before + slope * np.arange(len(before), 0, -1, dtype=float)
-        return out
-
     for t in range(max(first, 1), n):
-        before = v[max(0, t - span) : t]
-        if zs[t] >= p.novelty_min_z:  # the only rows where it can matter, as there
-            before = detrended(before)
+        before = v[max(0, t - window(p.novelty_seconds)) : t]
+        # moved to where a steady trend carries each value by row t
+        before = before + slope[t] * np.arange(len(before), 0, -1, dtype=float)
         near = p.novelty_fraction * (before.max() - before.min())
         far = np.abs(before - v[t]).min() / near if near > 0 else 0.0
         if near == 0 and before[0] != v[t]:  # a week of one value, then another

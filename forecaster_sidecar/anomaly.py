@@ -33,9 +33,7 @@ week) came within ``novelty_fraction`` (4 %) of the range that stretch covered, 
 ``novelty_min_z`` surprising, and the series is at least ``novelty_after`` (two days) old; twice
 as far from the nearest of them counts twice as much. So a value the series never takes (a bump
 halfway up its daily spikes, a spike between the levels it lives on) counts even after a larger
-event set the record. A steady trend (the week's values a day apart rise, or fall, three
-times in four) is taken out of that week first: a line that rises makes new values all along.
-A ratio that another one in the previous ``refractory`` nearly matched (at
+event set the record. A ratio that another one in the previous ``refractory`` nearly matched (at
 least ``refractory_ratio`` of it) is the same event rising, and is not scored again, unless
 it is the first of that time to reach ``rising_pass_ratio`` (the flag's). The record leaves
 out the last ``record_gap_seconds`` (three hours): a slow rise is compared with the week before
@@ -46,6 +44,13 @@ of the same time on the context days (the seasonal view's), where the season is 
 ``seasonal_novelty_strength`` strong and the value lies outside what every day held around its
 hour, from ``seasonal_novelty_far`` (three) times as far out as a value must be. A spike inside
 a strong daily swing is no new value, but its residual is new.
+
+A steady trend is taken out where a value is compared with its past: where the week's values a
+day apart rise (or fall) three times in four (``trend_agree``), the same time on the past days
+(the excuse's ranges, the same-time and seasonal views) and the novelty week are moved to where
+the trend carries them by now (the median of those differences, per day). A line that rises
+otherwise makes a new value every few hours, and a dip on it lands on the level of some day
+before, which every view takes for normal.
 
 A value repeated, row after row, twice as long as any run of one value in the week before the
 run began (30 minutes at least) is stuck, and counts as that multiple of the record: a frozen
@@ -138,9 +143,9 @@ class DetectorParams:
     stuck_ratio: float = 2.0
     stuck_min_seconds: float = 900.0
     stuck_max_share: float = 0.5
-    # A trend is taken out of a novelty window of a whole week's rows whose values a day apart
-    # rise (or fall) this much more often than not: (rises - falls) / pairs, so 0.5 is three
-    # pairs in four; 1 or more: never
+    # A week whose values a day apart rise (or fall) this much more often than not, (rises -
+    # falls) / pairs, holds a steady trend, taken out where the series is compared with its past
+    # days and its past week: 0.5 is three pairs in four; more than 1, never
     trend_agree: float = 0.5
 
 
@@ -182,7 +187,7 @@ def _robust_z(x: Array, rows: int) -> tuple[Array, Array]:
     return z, scale
 
 
-def _context_distance(x: Array, step: float, p: DetectorParams) -> Array:
+def _context_distance(x: Array, step: float, p: DetectorParams, trend: Trend | None) -> Array:
     """How far each value lies outside the range of the values within ``context_seconds`` of
     the same time ``context_days`` ago (the nearest such day); NaN with no such history."""
     n = x.shape[1]
@@ -201,6 +206,10 @@ def _context_distance(x: Array, step: float, p: DetectorParams) -> Array:
         gap, over = below[:, : n - lag], above[:, : n - lag]
         np.subtract(lo[:, half : n - back], now, out=gap)
         np.subtract(now, hi[:, half : n - back], out=over)
+        if trend is not None:  # that day's range where a steady trend carries it by now
+            carried = trend.slope[:, lag:] * lag
+            gap[trend.rows] += carried
+            over[trend.rows] -= carried
         np.maximum(gap, over, out=gap)  # signed: negative inside the range
         np.minimum(nearest, gap, out=nearest)
     np.maximum(out, 0.0, out=out)  # the nearest day's distance, 0 inside its range
@@ -209,7 +218,7 @@ def _context_distance(x: Array, step: float, p: DetectorParams) -> Array:
 
 
 def _same_time_surprise(
-    mean: Array, scale: Array, step: float, p: DetectorParams, baseline: int
+    mean: Array, scale: Array, step: float, p: DetectorParams, baseline: int, trend: Trend | None
 ) -> Array:
     """How far the short mean lies outside the range of the short means at exactly the same
     time on the ``context_days`` (NaN with fewer than ``same_time_min_days`` of them; ``mean`` is
@@ -237,6 +246,8 @@ def _same_time_surprise(
             cut = min(max(lag - a, 0), b - a)  # columns of this block with no such day yet
             days[i, :, :cut] = np.nan
             days[i, :, cut : b - a] = mean[:, a + cut - lag : b - lag]
+            if trend is not None:  # carried by a steady trend to now
+                days[i, trend.rows, cut : b - a] += trend.slope[:, a + cut : b] * lag
         both = days[:, :, : b - a]
         few = (~np.isnan(both)).sum(axis=0) < p.same_time_min_days
         lo[:, a:b] = np.where(few, np.nan, bn.nanmin(both, axis=0))
@@ -252,7 +263,14 @@ def _same_time_surprise(
 
 
 def _seasonal_surprise(
-    x: Array, level: Array, scale: Array, gaps: Array, step: float, p: DetectorParams, baseline: int
+    x: Array,
+    level: Array,
+    scale: Array,
+    gaps: Array,
+    step: float,
+    p: DetectorParams,
+    baseline: int,
+    trend: Trend | None,
 ) -> tuple[Array, Array | None, Array | None]:
     """How far each value lies from the median of the values at exactly the same time on the
     ``context_days`` (a seasonal model of normal; NaN with fewer than ``same_time_min_days`` of
@@ -286,6 +304,8 @@ def _seasonal_surprise(
             cut = min(max(lag - a, 0), b - a)  # columns of this block with no such day yet
             days[i, :, :cut] = np.nan
             days[i, :, cut : b - a] = known[:, a + cut - lag : b - lag]
+            if trend is not None:  # carried by a steady trend to now
+                days[i, trend.rows, cut : b - a] += trend.slope[:, a + cut : b] * lag
         both = days[:, :, : b - a]
         few = (~np.isnan(both)).sum(axis=0) < p.same_time_min_days
         med[:, a:b] = np.where(few, np.nan, bn.nanmedian(both, axis=0))
@@ -394,17 +414,18 @@ def _novelty(
     first: int,
     *,
     min_known: float = 0.0,
+    trend: Trend | None = None,
 ) -> Array:
     """How new each value from column ``first`` on is: its distance from the nearest value of
-    the previous ``novelty_seconds``, in units of ``novelty_fraction`` of those rows' range; 0
+    the previous ``novelty_seconds`` (moved by a steady ``trend`` to where it carries them),
+    in units of ``novelty_fraction`` of those rows' range; 0
     where it is not new (a distance under 1). Only ``candidate`` rows are tested (those at least
     ``novelty_min_z`` surprising: the only ones where it can matter, and each test reads a whole
     window). With ``min_known`` (residuals, NaN where not known) NaN is no value: a NaN row is
     not tested, a window's NaN are left out, and a window that knows less than that share of its
     rows finds nothing new; without it ``x`` holds no NaN (the values, gaps filled)."""
     out = np.zeros(x.shape)
-    span = _window(p.novelty_seconds, step, p)
-    window = min(span, x.shape[1])
+    window = min(_window(p.novelty_seconds, step, p), x.shape[1])
     candidate = candidate & ~np.isnan(x)
     candidate[:, : max(first, 1)] = False  # the first row has no past
     rows, cols = np.nonzero(candidate)
@@ -419,13 +440,15 @@ def _novelty(
         base = np.concatenate([np.repeat(x[:, :1], window - lo, axis=1), base], axis=1)
     windows = sliding_window_view(base, window, axis=1)  # [:, t - lo]: x[t - window .. t - 1]
     per_chunk = max(1, 2**22 // window)  # a few tens of MB of windows at a time
-    day = round(DAY / step)
-    steady = None if min_known or day >= span else _steady(x, rows, cols, span, day, p.trend_agree)
     for i in range(0, len(rows), per_chunk):
         r, c = rows[i : i + per_chunk], cols[i : i + per_chunk]
         past = windows[r, c - lo]
-        if steady is not None:
-            past = _detrended(past, c, steady[i : i + per_chunk], span, day)
+        slope = trend.at(r, c) if trend is not None else None
+        if slope is not None and (moving := slope != 0).any():
+            # each value moved to where the trend carries it by the column tested; a window
+            # from before the series began starts with copies of its first value (c steps back)
+            ahead = np.minimum(np.arange(window, 0, -1, dtype=float)[None, :], c[moving, None])
+            past[moving] += slope[moving, None] * ahead
         with np.errstate(invalid="ignore", divide="ignore"):  # an infinite value or range...
             if min_known:  # NaN-aware only where NaN can be: the plain ones are faster
                 top, bottom = bn.nanmax(past, axis=1), bn.nanmin(past, axis=1)
@@ -446,65 +469,54 @@ def _novelty(
     return out
 
 
-def _steady(
-    x: Array,
-    rows: npt.NDArray[np.intp],
-    cols: npt.NDArray[np.intp],
-    span: int,
-    day: int,
-    agree: float,
-) -> npt.NDArray[np.bool_]:
-    """Per tested row (``rows``, ``cols``): whether the ``span`` values before it hold a steady
-    trend. Its own values a day apart (half a span's pairs at least) rise, or fall, ``agree``
-    more often than not: (rises - falls) / pairs. Three pairs in four (0.5), so a level shift
-    in the week (a day's pairs of six) is no trend, nor a slow rise in a noisy series: one of
-    NAB's rds_cpu files, whose pairs a day apart rise two times in three, lost its window once
-    it was taken for one. Counted by moving sums over the series, not per tested row."""
-    n = x.shape[1]
-    out = np.zeros(len(rows), dtype=bool)
-    if agree > 1 or n <= day:
+@dataclass(frozen=True)
+class Trend:
+    """The series with a steady trend somewhere (``rows`` of the matrix, ascending) and its
+    slope per step at each of their columns (0 where there is none)."""
+
+    rows: npt.NDArray[np.intp]
+    slope: Array  # (len(rows), columns)
+
+    def at(self, r: npt.NDArray[np.intp], c: npt.NDArray[np.intp]) -> Array:
+        """The slope at each (row, column) of the matrix, 0 in a row without a trend."""
+        where = np.minimum(np.searchsorted(self.rows, r), len(self.rows) - 1)
+        out: Array = np.where(self.rows[where] == r, self.slope[where, c], 0.0)
         return out
-    which, at = np.unique(rows, return_inverse=True)
+
+
+def _trend(x: Array, step: float, p: DetectorParams) -> Trend | None:
+    """Per row and column, the slope (per step) of a steady trend in the week before it, 0 where
+    there is none; None where there is none anywhere. Steady: the week's own values a day apart
+    (half a week's pairs at least) rise, or fall, ``trend_agree`` more often than not (the rises
+    less the falls over the pairs); the slope is the median of those differences over a day.
+    Pairs a day apart, so a daily season is no trend; the median and three pairs in four, so a
+    level shift in the week (a day's pairs of six) is none, nor a slow rise in a noisy series:
+    one of NAB's rds_cpu files, whose pairs a day apart rise two times in three, lost its window
+    once it was taken for one. Counted by moving sums and medians over the series."""
+    n = x.shape[1]
+    span = _window(p.novelty_seconds, step, p)
+    day = round(DAY / step)
+    if p.trend_agree > 1 or not 1 <= day < span or n <= day + 1:  # rows more than 2 days apart
+        return None
     with np.errstate(invalid="ignore"):  # inf - inf: neither a rise nor a fall
-        sign = np.sign(x[which, day:] - x[which, :-day])  # [:, t - day]: x[t] against x[t - day]
-    np.nan_to_num(sign, copy=False, nan=0.0)
-    # [:, t - day]: the rises less the falls of the pairs ending in the span-day columns to t
-    lean = bn.move_sum(sign, min(span - day, n - day), min_count=1, axis=1)
-    end = cols - 1 - day  # the pair ending just before the tested column
-    pairs = np.clip(cols - day, 0, span - day)
-    known = end >= 0
-    out[known] = np.abs(lean[at[known], end[known]]) >= agree * pairs[known]
-    out &= 2 * pairs >= span - day
-    return out
-
-
-def _detrended(
-    past: Array, cols: npt.NDArray[np.intp], steady: npt.NDArray[np.bool_], span: int, day: int
-) -> Array:
-    """Novelty windows (rows: the ``span`` values before column ``cols``, oldest first; a
-    window from before the series began starts with copies of its first value; ``past`` is
-    changed) with a steady trend (``_steady``) taken out: each value moved to where the trend
-    carries it by the column tested, at the median of the window's own differences a day apart
-    (every k-th, 256 at most: as good a median at a fraction of the cost). A line rising 1.5
-    noise units a day makes a new high every few hours, and flagged 0.37 times a day at 5
-    minutes (0.27 in a daily swing); now 0.20 (0.08), where white noise flags 0.17 times."""
-    rows = np.flatnonzero(steady)
+        diffs = x[:, day:] - x[:, :-day]  # [:, t - day]: x[t] against x[t - day]
+        sign = np.nan_to_num(np.sign(diffs), nan=0.0)
+    pairs = min(span - day, n - day)
+    # column c reads the pairs that end before it: [:, c - 1 - day]
+    lean = np.zeros(x.shape)
+    lean[:, day + 1 :] = bn.move_sum(sign, pairs, min_count=1, axis=1)[:, : n - day - 1]
+    del sign
+    own = np.clip(np.arange(n) - day, 0, span - day).astype(float)
+    steady = (np.abs(lean) >= p.trend_agree * own) & (2 * own >= span - day)
+    del lean
+    rows = np.flatnonzero(steady.any(axis=1))
     if not len(rows):
-        return past
-    width = past.shape[1]  # the span, or the whole series if it is shorter
-    thin = max(1, (span - day) // 256)
-    at = np.arange(0, span - day, thin)
-    own = at[None, :] >= np.maximum(span - cols[rows], 0)[:, None]  # not the first's copies
-    at = np.maximum(at - (span - width), 0)  # in the columns of past
-    chosen = past[rows]
-    with np.errstate(invalid="ignore", over="ignore"):
-        diffs = np.where(own, chosen[:, at + day] - chosen[:, at], np.nan)
-        slope = bn.nanmedian(diffs, axis=1) / day
-        slope = np.nan_to_num(slope, nan=0.0, posinf=0.0, neginf=0.0)  # inf - inf
-        # steps from each value to the column tested; the copies are the first value's
-        ahead = np.minimum(np.arange(width, 0, -1, dtype=float)[None, :], cols[rows, None])
-        past[rows] = chosen + slope[:, None] * ahead
-    return past
+        return None
+    out = np.zeros((len(rows), n))
+    slope = bn.move_median(diffs[rows], pairs, min_count=1, axis=1)[:, : n - day - 1] / day
+    out[:, day + 1 :] = np.nan_to_num(slope, nan=0.0, posinf=0.0, neginf=0.0)  # inf - inf
+    out[~steady[rows]] = 0.0
+    return Trend(rows, out)
 
 
 def _seasonal_novelty(
@@ -583,19 +595,22 @@ def _scores(x: Array, step: float, p: DetectorParams, last: int | None) -> Array
     # The distance from what this time of day looked like, in the units of such distances over
     # the baseline (mostly 0: a value usually lies within the range around its hour), and at
     # least a tenth of the level's: an hour's values that repeat but for noise stay excused.
-    gap = _context_distance(x, step, p)
+    trend = _trend(x, step, p)
+    gap = _context_distance(x, step, p, trend)
     gap_scale = np.maximum(MAD_TO_SIGMA * _median(_shift(gap), baseline), 0.1 * scale)
     excused = gap / gap_scale
     z = np.fmin(z, np.where(np.isnan(excused), np.inf, excused))  # no context: z as it is
     if gaps.any():  # a mean with filled rows in it (a spike's copy, say) is not compared
         filled = bn.move_max(gaps.astype(float), min(short, n), min_count=1, axis=1) > 0
         mean = np.where(filled, np.nan, mean)
-    z = np.fmax(z, _same_time_surprise(mean, scale, step, p, baseline))  # NaN: none known
+    z = np.fmax(z, _same_time_surprise(mean, scale, step, p, baseline, trend))  # NaN: none known
     warmup = max(p.warmup_rows, _rows(p.warmup_seconds, step))
     refractory = min(_rows(p.refractory_seconds, step), n) if p.refractory_seconds > 0 else 0
     first = max(warmup, _rows(p.novelty_after_seconds, step))
     tested = first if last is None else max(first, n - last - refractory)
-    seasonal, residual, strength = _seasonal_surprise(x, level, scale, gaps, step, p, baseline)
+    seasonal, residual, strength = _seasonal_surprise(
+        x, level, scale, gaps, step, p, baseline, trend
+    )
     z = np.fmax(z, seasonal)
     del seasonal
     novel = None  # new residuals, tested at once: the residuals are a matrix the size of x
@@ -625,7 +640,8 @@ def _scores(x: Array, step: float, p: DetectorParams, last: int | None) -> Array
         ratio = np.where(
             (z > 0) & (record > 0), z / (np.maximum(record, RECORD_FLOOR) * young), 0.0
         )
-    ratio = np.maximum(ratio, NOVEL_RATIO * _novelty(x, z >= p.novelty_min_z, step, p, tested))
+    new = _novelty(x, z >= p.novelty_min_z, step, p, tested, trend=trend)
+    ratio = np.maximum(ratio, NOVEL_RATIO * new)
     if novel is not None:
         ratio = np.maximum(ratio, NOVEL_RATIO * novel)
     ratio = np.maximum(ratio, _stuck(x, gaps, step, p, first))
