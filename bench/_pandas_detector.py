@@ -116,6 +116,15 @@ def _plain(values: Array, step: float, last: int | None) -> Array:
     spread = pd.Series(np.maximum(spread.to_numpy(), 0.1 * own.to_numpy() + 1e-300))
     strength = (1 - (spread / own) ** 2).clip(0.0, 1.0)
     z = pd.concat([z, p.seasonal_weight * strength * away / spread], axis=1).max(axis=1)
+    # the residuals' short mean (every row of it known) in units of its own spread
+    lasting = (seen - median).rolling(min(short, len(x)), min_periods=min(short, len(x))).mean()
+    lasting = lasting.abs()
+    unit = MEAN_ABS_TO_SIGMA * lasting.shift(1).rolling(baseline, min_periods=8).mean()
+    unit = pd.Series(np.maximum(unit.to_numpy(), 0.1 * own.to_numpy() + 1e-300))
+    held = p.seasonal_short_weight * strength * lasting / unit
+    held[strength < p.seasonal_novelty_strength] = 0.0  # in a strong season only
+    candidate = (z >= p.novelty_min_z).to_numpy()  # a value surprising as a value
+    z = pd.concat([z, held], axis=1).max(axis=1)
     # where a new residual may count: a distance of novelty_min_z units in a strong season
     testable = ((away / spread) >= p.novelty_min_z) & (strength >= p.seasonal_novelty_strength)
     if gaps:  # and a value no day held around its hour
@@ -148,7 +157,7 @@ def _plain(values: Array, step: float, last: int | None) -> Array:
         far = np.abs(before - v[t]).min() / near if near > 0 else 0.0
         if near == 0 and before[0] != v[t]:  # a week of one value, then another
             far = np.inf
-        if zs[t] >= p.novelty_min_z and far > 1:  # twice as far counts twice as much
+        if candidate[t] and far > 1:  # twice as far counts twice as much
             ratio[t] = max(ratio[t], NOVEL_RATIO * far)
     # a new residual, three times as far out as a new value, times the season's strength; in a
     # week at least half of whose residuals are known

@@ -102,7 +102,8 @@ def test_the_matrix_scorer_equals_the_plain_reference(seed: int) -> None:
 @pytest.mark.parametrize("seed", range(6))
 def test_the_matrix_scorer_equals_the_plain_reference_on_strong_seasons(seed: int) -> None:
     """Series whose residuals are new (spikes inside a strong daily swing), with gaps: the
-    seeds above have too weak a season or too little of it for that part to score."""
+    seeds above have too weak a season or too little of it for that part (nor the residuals'
+    short mean) to score."""
     rng = np.random.default_rng(100 + seed)
     step = float(rng.choice([300.0, 1800.0, 3600.0]))
     day = round(86400 / step)
@@ -115,6 +116,7 @@ def test_the_matrix_scorer_equals_the_plain_reference_on_strong_seasons(seed: in
     without = scores(x, step, DetectorParams(seasonal_novelty_strength=2.0))
     full = scores(x, step)
     assert not np.array_equal(full, without)  # the part under test scored
+    assert not np.array_equal(full, scores(x, step, DetectorParams(seasonal_short_weight=0)))
     assert np.allclose(full, reference(x, step), atol=1e-9)
     at = int(np.argmax(full != without)) + 1  # the live sidecar's newest rows, exact
     assert np.array_equal(scores(x[:at], step, last=3)[-3:], full[at - 3 : at])
@@ -376,10 +378,15 @@ def test_a_value_that_stops_changing_flags_once(step: float, seed: int) -> None:
     at, rows = 10 * day + int(rng.integers(0, day // 2)), round(3 * 3600 / step)
     stuck = x.copy()
     stuck[at : at + rows] = x[at - 1]
-    s = scores(stuck, step)
-    hit = np.flatnonzero(s[at : at + rows] >= FLAG_THRESHOLD)
+    # the stuck view alone: the lasting shift of the residuals (a frozen value's residuals
+    # no longer average out) can see it first at 1-minute steps
+    alone = scores(stuck, step, DetectorParams(seasonal_short_weight=0))
+    hit = np.flatnonzero(alone[at : at + rows] >= FLAG_THRESHOLD)
     assert len(hit) == 1
     assert hit[0] + 2 == max(2 * 900 / step, 4)  # the run began at the row it repeats
+    both = np.flatnonzero(scores(stuck, step)[at : at + rows] >= FLAG_THRESHOLD)
+    assert len(both) == 1
+    assert both[0] <= hit[0]
     assert scores(x, step)[at : at + rows].max() < FLAG_THRESHOLD
     # the same rows missing: no value is repeated
     gone = x.copy()
@@ -437,6 +444,33 @@ def test_a_slow_drift_in_a_daily_swing_flags(step: float) -> None:
     assert flagged_before <= 3
     assert noise_alone >= 10  # 14 and 26 flags in 88 days
     assert clean <= noise_alone / 10  # 0 and 2
+
+
+def test_a_level_shift_inside_a_daily_swing_flags() -> None:
+    """A level shift of 4 noise units for six hours in a daily sawtooth (a disk filled and
+    cleaned) and in a daily sine: each residual lies about as far out as the week's noise, so
+    without the residuals' short mean it flagged within two hours in 14 of 24 series (5 of 12
+    sawtooths); with it in all 24. The series without the shift raise no flag either way."""
+    step, day = 300.0, 288
+    without = DetectorParams(seasonal_short_weight=0)
+    flagged = flagged_without = clean = 0
+    for seed in range(12):
+        for saw in (True, False):
+            rng = np.random.default_rng(seed)
+            t = np.arange(12 * day) * step
+            if saw:
+                x, unit = 20 + 60 * (t % 86400) / 86400 + rng.normal(0, 1, len(t)), 1.0
+            else:
+                x, unit = 50 + 20 * np.sin(2 * np.pi * t / 86400) + rng.normal(0, 2, len(t)), 2.0
+            at = 10 * day + int(rng.integers(0, day))
+            shifted = x.copy()
+            shifted[at : at + 72] += 4 * unit
+            flagged += scores(shifted, step)[at : at + 24].max() >= FLAG_THRESHOLD
+            flagged_without += scores(shifted, step, without)[at : at + 24].max() >= FLAG_THRESHOLD
+            clean += flag_events(scores(x, step)[day:], step)
+    assert flagged >= 22
+    assert flagged_without <= 16
+    assert clean == 0
 
 
 def test_a_day_without_its_swing_flags() -> None:
