@@ -3,9 +3,9 @@ windows, one series at a time: the tests' reference for the vectorised scorer, a
 bench/sidecar_speed.py times it against.
 
 The two agree to float precision except where a series' scale collapses (a median of |x| of 0,
-so the scale floor is 1e-9): there a moving mean's rounding residue, which pandas and bottleneck
-accumulate differently, is itself "surprising" and can decide a record. One of the 28 NAB files
-has such a stretch (bench/nab_eval.py scores the vectorised detector).
+so the scale floor is ``SCALE_FLOOR``, 1e-9): there a moving mean's rounding residue, which
+pandas and bottleneck accumulate differently, is itself "surprising" and can decide a record.
+One of the 28 NAB files has such a stretch (bench/nab_eval.py scores the vectorised detector).
 """
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ import pandas as pd
 from forecaster_sidecar.ages import starts
 from forecaster_sidecar.anomaly import (
     DAY,
+    LEVEL_FLOOR,
     MAD_TO_SIGMA,
     MAX_RATIO,
     MEAN_ABS_TO_SIGMA,
     NOVEL_RATIO,
     RECORD_FLOOR,
+    SCALE_FLOOR,
     TIE,
     Array,
     DetectorParams,
@@ -51,7 +53,8 @@ def _plain(values: Array, step: float, last: int | None) -> Array:
         past = x.shift(1)
         med = past.rolling(n, min_periods=8).median()
         mad = (past - med).abs().rolling(n, min_periods=8).median()
-        scale = pd.concat([MAD_TO_SIGMA * mad, 0.01 * med.abs() + 1e-9], axis=1).max(axis=1)
+        least = LEVEL_FLOOR * med.abs() + SCALE_FLOOR
+        scale = pd.concat([MAD_TO_SIGMA * mad, least], axis=1).max(axis=1)
         scale[mad.isna()] = np.nan  # no MAD yet: no scale (np.maximum's NaN, as bottleneck's)
         return ((x - med) / scale).abs(), scale
 

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from bench._pandas_detector import scores as reference
 from bench.detector_classes import flag_events
+from forecaster_sidecar import anomaly
 from forecaster_sidecar.ages import starts
 from forecaster_sidecar.analyse import FLAG_THRESHOLD
 from forecaster_sidecar.anomaly import DetectorParams, scores, step_of
@@ -349,9 +350,10 @@ def test_a_series_of_one_value_for_a_week_scores_its_first_other_value(
 ) -> None:
     """A gauge that never moved (`up` at 1, an error count at 0, a replica count) has no range
     to measure a new value by and no surprise to set a record: its first other value scored 0.
-    It is as new as a value can be, and flags; the rows after it are the same event. (A move of
-    a thousandth of the level is not new: the scale's floor is a hundredth of it, and novelty
-    needs a z of 3.)"""
+    It is as new as a value can be, and flags; the rows after it are the same event. A move of
+    a thousandth of the level is a move too (it was not, with the scale's floor at a hundredth
+    of the level), and one within a float32's rounding is none: the floor is a millionth of the
+    level, and novelty needs a z of 3."""
     x = np.full(10 * 288, before)
     x[9 * 288 :] = after
     s = scores(x, STEP)
@@ -360,7 +362,33 @@ def test_a_series_of_one_value_for_a_week_scores_its_first_other_value(
     assert np.count_nonzero(s[: 9 * 288]) == 0
     if before:
         x[9 * 288 :] = before * 1.001
+        assert scores(x, STEP)[9 * 288] >= FLAG_THRESHOLD
+        x[9 * 288 :] = before * (1 + 1e-7)
         assert scores(x, STEP).max() < FLAG_THRESHOLD
+
+
+def test_where_a_series_sits_and_its_unit_change_no_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A temperature in kelvin or in celsius, a disk's bytes or gigabytes, a value or its
+    negative: the same flags. With the scale's floor at 1% of the level, white noise at 1,000
+    was measured against a floor of 10 instead of its own spread of 2, and a spike of 8 noise
+    units went unflagged."""
+    step, day = 300.0, 288
+    t = np.arange(12 * day) * step
+    found = found_before = 0
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        x = 20 * np.sin(2 * np.pi * t / 86400) * (seed % 2) + rng.normal(0, 2, len(t))
+        at = 10 * day + int(rng.integers(0, day))
+        x[at] += 16.0
+        flags = scores(x, step) >= FLAG_THRESHOLD
+        found += flags[at]
+        for times, plus in ((1.0, 1e3), (1.0, 1e6), (1e-6, 0.0), (1e6, 0.0), (-1.0, 0.0)):
+            assert np.array_equal(scores(times * x + plus, step) >= FLAG_THRESHOLD, flags)
+        with monkeypatch.context() as before:
+            before.setattr(anomaly, "LEVEL_FLOOR", 0.01)
+            found_before += scores(x + 1e3, step)[at] >= FLAG_THRESHOLD
+    assert found == 8
+    assert found_before == 4  # the white noise's spikes missed (0.59-0.66), the sines' not
 
 
 @pytest.mark.parametrize("step", [60.0, 300.0, 1800.0])
