@@ -23,7 +23,10 @@ an outage that reports 0 for an hour, noise 5 times as large for two hours, a va
 three hours, a drift to 8 units over six hours, a day whose daily swing does not come (a holiday,
 on the seasonal kinds only).
 
-    python -m bench.detector_classes [--seeds N] [--steps 60,300,1800,3600]
+    python -m bench.detector_classes [--seeds N] [--steps 60,300,1800,3600] [--offset X]
+
+``--offset`` moves every series up (a temperature in kelvin, a disk's bytes in use): the table
+should not change but for ties.
 """
 
 from __future__ import annotations
@@ -134,8 +137,10 @@ ANOMALIES = [
 ]
 
 
-def inject(a: Anomaly, x: Array, start: int, step: float, normal: Normal, t: Array) -> Array:
-    """``x`` with anomaly ``a`` from row ``start`` on."""
+def inject(
+    a: Anomaly, x: Array, start: int, step: float, normal: Normal, t: Array, offset: float = 0.0
+) -> Array:
+    """``x`` (``normal`` moved up by ``offset``) with anomaly ``a`` from row ``start`` on."""
     y = x.copy()
     rows = max(1, round(a.seconds / step))
     end = min(len(y), start + rows)
@@ -161,7 +166,7 @@ def inject(a: Anomaly, x: Array, start: int, step: float, normal: Normal, t: Arr
         rng = np.random.default_rng(start)
         y[day] = np.median(x[: round(DAY / step)]) + rng.normal(0, u, day.stop - day.start)
         if normal.name == "business":  # the weekday at a weekend's level: a holiday
-            y[day] = 30 + rng.normal(0, u, day.stop - day.start)
+            y[day] = offset + 30 + rng.normal(0, u, day.stop - day.start)
     return y
 
 
@@ -186,9 +191,12 @@ class Cell:
 Cells = dict[tuple[str, str], Cell]  # (anomaly, normal kind) -> outcomes
 
 
-def run(seeds: int, steps: list[float]) -> tuple[Cells, dict[str, list[float]]]:
+def run(
+    seeds: int, steps: list[float], offset: float = 0.0
+) -> tuple[Cells, dict[str, list[float]]]:
     """Every normal kind at every step, ``seeds`` draws each, clean and with each anomaly: the
-    outcomes per (anomaly, normal kind), and the clean copies' false flags a day per kind."""
+    outcomes per (anomaly, normal kind), and the clean copies' false flags a day per kind. Every
+    series moved up by ``offset``: where a series sits should change nothing."""
     cells: dict[tuple[str, str], Cell] = {}
     false_flags: dict[str, list[float]] = {n.name: [] for n in NORMALS}
     for step in steps:
@@ -201,7 +209,7 @@ def run(seeds: int, steps: list[float]) -> tuple[Cells, dict[str, list[float]]]:
             labels: list[tuple[str, int, int]] = []  # anomaly, its first row, its window's end
             for seed in range(seeds):
                 rng = np.random.default_rng([seed, int(step), NORMALS.index(normal)])
-                clean = normal.make(rng, t, step)
+                clean = normal.make(rng, t, step) + offset
                 rows.append(clean)
                 labels.append(("", 0, 0))
                 for a in ANOMALIES:
@@ -212,7 +220,7 @@ def run(seeds: int, steps: list[float]) -> tuple[Cells, dict[str, list[float]]]:
                     start = round((day * DAY + rng.uniform(0.1, 0.8) * DAY) / step)
                     if a.name == "no daily swing":  # the whole day, from its midnight
                         start = round(day * DAY / step)
-                    rows.append(inject(a, clean, start, step, normal, t))
+                    rows.append(inject(a, clean, start, step, normal, t, offset))
                     end = start + max(1, round(a.window / step))
                     labels.append((a.name, start, end))
             got = scores(np.array(rows), step)
@@ -237,11 +245,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--steps", default="60,300,1800,3600")
+    parser.add_argument(
+        "--offset", type=float, default=0.0, help="move every series up by this much"
+    )
     args = parser.parse_args()
     steps = [float(s) for s in args.steps.split(",")]
     started = time.perf_counter()
-    cells, false_flags = run(args.seeds, steps)
-    print(f"detector classes: {args.seeds} seeds, steps {args.steps} s, "
+    cells, false_flags = run(args.seeds, steps, args.offset)
+    offset = f", every series moved up by {args.offset:g}" if args.offset else ""
+    print(f"detector classes: {args.seeds} seeds, steps {args.steps} s{offset}, "
           f"{time.perf_counter() - started:.1f} s")  # fmt: skip
     names = [n.name for n in NORMALS]
     width = max(len(n) for n in names) + 2

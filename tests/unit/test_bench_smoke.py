@@ -43,6 +43,11 @@ def test_bench_spec_is_valid_at_any_size() -> None:
             "p99 shift while scraped",
         ),
         ("bench.detector_classes", ["--seeds", "1", "--steps", "3600"], "stuck value"),
+        (
+            "bench.detector_classes",
+            ["--seeds", "1", "--steps", "3600", "--offset", "1000"],
+            "moved up by 1000",
+        ),
         ("bench.sidecar_speed", ["--series", "5", "--runs", "1", "--shard", "0/2"], "as shard 0/2"),
         ("bench.sidecar_speed", ["--series", "5", "--runs", "1", "--days", "8"], "8-day target"),
         (
