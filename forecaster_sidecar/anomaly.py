@@ -92,7 +92,7 @@ TIE = 1e-9  # relative: ratios this close are equal
 # The scale's floor: a millionth of the level (a float32's rounding, or a moving mean's rounding
 # residue, is no move), and 1e-9 where the level is 0. No more: at 1% of the level the detector
 # depended on where a series sits (a temperature in kelvin, a disk's bytes in use, a timestamp):
-# white noise at 1000 flagged a spike of 8 noise units in 17% of bench/detector_classes' cases
+# white noise at 1000 flagged a spike of 8 noise units in 10% of bench/detector_classes' cases
 # (at 0, and now at both, in 100%).
 LEVEL_FLOOR = 1e-6
 SCALE_FLOOR = 1e-9
