@@ -11,6 +11,7 @@ One of the 28 NAB files has such a stretch (bench/nab_eval.py scores the vectori
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from forecaster_sidecar.ages import starts
@@ -33,11 +34,40 @@ def scores(values: Array, step: float, *, last: int | None = None) -> Array:
     """The detector written plainly with pandas' rolling windows, one series at a time: the
     vectorised scorer must give the same scores (``last`` as there: the novelty test only on
     the newest rows and the refractory period before them). A series that starts late is
-    scored from where ``ages.starts`` says, 0 before."""
-    start = int(starts(np.asarray(values, dtype=float)[None, :])[0])
-    out = np.zeros(len(values))
-    out[start:] = _plain(np.asarray(values, dtype=float)[start:], step, last)
+    scored from where ``ages.starts`` says, 0 before. A glitch (``_glitches``) scores as read
+    and leaves the history of the rows after it."""
+    x = np.asarray(values, dtype=float)
+    out = _started(x, step, last)
+    odd = _glitches(x, step)
+    if odd.any():
+        again = _started(np.where(odd, np.nan, x), step, last)
+        out = np.where(odd, out, again)
     return out
+
+
+def _started(x: Array, step: float, last: int | None) -> Array:
+    start = int(starts(x[None, :])[0])
+    out = np.zeros(len(x))
+    out[start:] = _plain(x[start:], step, last)
+    return out
+
+
+def _glitches(values: Array, step: float) -> npt.NDArray[np.bool_]:
+    """Rows, from the novelty test's first, more than ``glitch_ranges`` times the record week's
+    range (of the rows before them) outside it, whose next row is back inside it."""
+    p = DetectorParams()
+    week = max(max(2, round(p.record_seconds / step)), p.min_window_rows)
+    past = pd.Series(values).shift(1).rolling(week, min_periods=1)
+    lo, hi = past.min().to_numpy(), past.max().to_numpy()
+    # near float's limit ten ranges are inf: no glitch
+    with np.errstate(invalid="ignore", over="ignore"):
+        out = np.fmax(values - hi, lo - values)
+        odd: npt.NDArray[np.bool_] = (hi - lo > 0) & (out > p.glitch_ranges * (hi - lo))
+        back = np.zeros(len(values), dtype=bool)
+        back[:-1] = (values[1:] >= lo[:-1]) & (values[1:] <= hi[:-1])
+    odd &= back
+    odd[: max(2, round(p.novelty_after_seconds / step))] = False
+    return odd
 
 
 def _plain(values: Array, step: float, last: int | None) -> Array:

@@ -391,6 +391,37 @@ def test_where_a_series_sits_and_its_unit_change_no_flag(monkeypatch: pytest.Mon
     assert found_before == 4  # the white noise's spikes missed (0.59-0.66), the sines' not
 
 
+def test_one_absurd_reading_does_not_quiet_the_week_after_it() -> None:
+    """An exporter's misread value (1,000,000 in a series at 50) flags, and then was the week's
+    record and stretched its range: a spike of 8 noise units three days later flagged in none
+    of 10 series, white noise or a daily sine. A reading more than ten ranges of the week
+    outside it, whose next row is back inside, now leaves the history once it is over: all 10
+    flag. A jump that stays is no such reading, and changes nothing."""
+    step, day = 300.0, 288
+    t = np.arange(14 * day) * step
+    plain = DetectorParams(glitch_ranges=0)
+    found = found_before = glitch_flags = 0
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        x = 50 + rng.normal(0, 2, len(t)) + 20 * np.sin(2 * np.pi * t / 86400) * (seed % 2)
+        at = 11 * day + int(rng.integers(0, day))
+        x[at] += 16
+        misread = x.copy()
+        misread[8 * day + 100] = 1e6
+        s = scores(misread, step)
+        glitch_flags += s[8 * day + 100] >= FLAG_THRESHOLD
+        found += s[at : at + 12].max() >= FLAG_THRESHOLD
+        found_before += scores(misread, step, plain)[at : at + 12].max() >= FLAG_THRESHOLD
+        assert np.allclose(s, reference(misread, step), atol=1e-9)
+        assert np.array_equal(scores(misread[: at + 1], step, last=3)[-3:], s[at - 2 : at + 1])
+        stays = x.copy()
+        stays[8 * day + 100 :] += 1e6
+        assert np.array_equal(scores(stays, step), scores(stays, step, plain))
+    assert glitch_flags == 10
+    assert found == 10
+    assert found_before == 0
+
+
 @pytest.mark.parametrize("step", [60.0, 300.0, 1800.0])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_a_value_that_stops_changing_flags_once(step: float, seed: int) -> None:
