@@ -66,7 +66,8 @@ def _glitches(values: Array, step: float) -> npt.NDArray[np.bool_]:
         back = np.zeros(len(values), dtype=bool)
         back[:-1] = (values[1:] >= lo[:-1]) & (values[1:] <= hi[:-1])
     odd &= back
-    odd[: max(2, round(p.novelty_after_seconds / step))] = False
+    start = int(starts(values[None, :])[0])  # from the series' own first value
+    odd[: start + max(2, round(p.novelty_after_seconds / step))] = False
     return odd
 
 

@@ -634,13 +634,13 @@ def scores(
 
 def glitches(x: Array, step: float, p: DetectorParams) -> npt.NDArray[np.bool_]:
     """Glitches: rows more than ``glitch_ranges`` times the record week's range outside that
-    range whose next row is back inside it, from the novelty test's first row on (a day's range
-    says little). An exporter's misread value (1,000,000 in a series at 50) was the record for
-    the week after it and stretched the novelty test's range: a spike of 8 noise units three days
-    later flagged in none of 10 series (a test). ``scores`` scores a glitch as read and leaves it
-    out of the history of the rows after it (a gap), so a glitch flags once and quiets nothing.
-    A jump that stays is none; nor is any row of NAB's or the AIOps KPIs' files but one (a
-    network burst 140 million bytes high), whose corpus did not move."""
+    range whose next row is back inside it, from the novelty test's first row of the series on
+    (a day's range says little). An exporter's misread value (1,000,000 in a series at 50) was
+    the record for the week after it and stretched the novelty test's range: a spike of 8 noise
+    units three days later flagged in none of 10 series (a test). ``scores`` scores a glitch as
+    read and leaves it out of the history of the rows after it (a gap), so a glitch flags once
+    and quiets nothing. A jump that stays is none; nor is any row of NAB's or the AIOps KPIs'
+    files but one (a network burst 140 million bytes high), whose corpus did not move."""
     n = x.shape[1]
     week = min(_window(p.record_seconds, step, p), n)
     past = _shift(x)
@@ -654,7 +654,8 @@ def glitches(x: Array, step: float, p: DetectorParams) -> npt.NDArray[np.bool_]:
         back = np.zeros(x.shape, dtype=bool)
         back[:, :-1] = (x[:, 1:] >= lo[:, :-1]) & (x[:, 1:] <= hi[:, :-1])
     odd &= back
-    odd[:, : min(n, _rows(p.novelty_after_seconds, step))] = False
+    # from each series' own first value (a young series starts late in the matrix)
+    odd &= np.arange(n) >= (starts(x) + _rows(p.novelty_after_seconds, step))[:, None]
     return odd
 
 

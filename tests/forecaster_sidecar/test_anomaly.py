@@ -420,6 +420,13 @@ def test_one_absurd_reading_does_not_quiet_the_week_after_it() -> None:
     assert glitch_flags == 10
     assert found == 10
     assert found_before == 0
+    # a series younger than the matrix: its own first two days hold no glitch
+    for its_day, found_at in ((1, []), (5, [8 * day])):  # its second day, its sixth
+        young = np.concatenate([np.full(3 * day, np.nan), x[: 11 * day]])
+        young[3 * day + its_day * day] = 1e6
+        odd = np.flatnonzero(anomaly.glitches(young[None, :], step, DetectorParams())[0])
+        assert odd.tolist() == found_at
+        assert np.allclose(scores(young, step), reference(young, step), atol=1e-9)
 
 
 @pytest.mark.parametrize("step", [60.0, 300.0, 1800.0])
