@@ -12,7 +12,6 @@ import hashlib
 import math
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +20,8 @@ from forecaster_sidecar.ages import first_points
 from forecaster_sidecar.anomaly import scores
 from forecaster_sidecar.counters import forecast_series, is_counter, value_range, watched
 from forecaster_sidecar.forecast import DAY, seasons_for
-from forecaster_sidecar.models import LEVELS, Array, fill_gaps
+from forecaster_sidecar.interleave import interleaved
+from forecaster_sidecar.models import LEVELS, Array, Forecast, fill_gaps
 from forecaster_sidecar.prometheus import Matrix
 from forecaster_sidecar.scale import down, exponents, up
 from globalmon import conventions as c
@@ -117,12 +117,13 @@ def analyse(
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[Sample], int]:
     """Samples for every series with a finite value in the last ``STALE_SECONDS``, and how many
-    series that was. Series are analysed ``chunk`` at a time (bounded memory), ``workers``
-    chunks at once (numpy and bottleneck release the GIL in their loops: two threads take
-    0.95 s where one takes 1.3 s for 1,000 series here); ``progress(done, total)`` is called
-    after each chunk, in order. ``recent``: the same series read over the detector's week at a
-    finer step, which the anomaly score and flag are taken from (``DETECTOR_SECONDS``);
-    without it, from ``matrix``."""
+    series that was. Series are analysed ``chunk`` at a time (bounded memory) in ``workers``
+    threads, a chunk's forecasts and its anomaly scores as two units of work, never two
+    chunks' forecasts at once (``interleaved``), at most ``workers`` chunks ahead of the one
+    whose samples are taken; ``progress(done, total)`` is called after each chunk, in order.
+    ``recent``: the same series read over the detector's week at a finer step, which the
+    anomaly score and flag are taken from (``DETECTOR_SECONDS``); without it, from
+    ``matrix``."""
     # A series with no finite value in the last STALE_SECONDS is gone (a host retired, a pod
     # replaced: its history stays in Prometheus for weeks) or only NaN or +/-Inf (a quantile
     # always past its last bucket): nothing to forecast, follow or judge. Its samples are not
@@ -140,8 +141,10 @@ def analyse(
 
     rows_of = {_key(lab): i for i, lab in enumerate(recent.labels)} if recent else {}
 
-    def run(part: Matrix) -> tuple[list[Sample], dict[str, list[float]]]:
-        sums: dict[str, list[float]] = {h: [0.0, 0.0] for h in target.horizons}
+    def forecasted(part: Matrix) -> _Forecasted:
+        return _forecasted(target, part)
+
+    def judge(part: Matrix) -> Array:
         fine = None
         if recent is not None:
             # the same series' rows of the finer read; NaN (no score) for one it lacks
@@ -151,19 +154,20 @@ def analyse(
                 if i is not None:
                     rows[j] = recent.values[i]
             fine = Matrix(part.labels, recent.start, recent.step, rows)
-        return _analyse_rows(target, part, sums, fine), sums
+        return _judged(target, part, fine)
 
     out: list[Sample] = []
     totals: dict[str, list[float]] = {h: [0.0, 0.0] for h in target.horizons}  # MASE sum, count
-    with ThreadPoolExecutor(max(1, min(workers, len(parts)))) as pool:
-        # in order; at most `workers` chunks at once
-        for i, (samples, sums) in enumerate(pool.map(run, parts)):
-            out += samples
-            for h, (total, count) in sums.items():
-                totals[h][0] += total
-                totals[h][1] += count
-            if progress is not None:
-                progress(min((i + 1) * chunk, len(labels)), len(labels))
+
+    # the forecasts never two at once (thousands of small numpy calls fighting over the GIL),
+    # the detector's long calls beside them (interleave.py)
+    for i, (part, forecast, judged) in enumerate(interleaved(parts, forecasted, judge, workers)):
+        out.extend(_samples(target, part, forecast, judged))
+        for h, (total, count) in forecast.sums.items():
+            totals[h][0] += total
+            totals[h][1] += count
+        if progress is not None:
+            progress(min((i + 1) * chunk, len(labels)), len(labels))
     for h, (total, count) in totals.items():
         if count:
             mase_labels = {c.LABEL_TARGET: target.name, c.LABEL_HORIZON: h}
@@ -175,11 +179,20 @@ def _key(labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(labels.items()))
 
 
-def _analyse_rows(
-    target: Target, matrix: Matrix, sums: dict[str, list[float]], fine: Matrix | None = None
-) -> list[Sample]:
-    labels = matrix.labels
-    step, now = matrix.step, matrix.end
+@dataclass(frozen=True)
+class _Forecasted:
+    """A chunk's forecasts, trend and backtest figures: all but the detector's scores."""
+
+    result: Forecast
+    horizons: dict[str, int]  # horizon -> steps
+    last: Array  # each series' last value (gaps filled)
+    slope: Array  # per second, NaN with no trend yet
+    direction: Array  # 1 worse, -1 better, 0 stable
+    sums: dict[str, list[float]]  # horizon -> [MASE sum, count]
+
+
+def _forecasted(target: Target, matrix: Matrix) -> _Forecasted:
+    step = matrix.step
     counter = is_counter(target)
     horizons = {h: max(1, round(duration_seconds(h) / step)) for h in target.horizons}
     longest = max(horizons.values())
@@ -195,12 +208,8 @@ def _analyse_rows(
         levels=LEVELS,
         step=step,
     )
-    bounds = [(c.BOUND_YHAT, result.yhat)]
-    for level in LEVELS:
-        lower, upper = result.band(level)
-        bounds += [(c.BAND_BOUNDS[level][0], lower), (c.BAND_BOUNDS[level][1], upper)]
     y = fill_gaps(matrix.values)  # the raw series: where the forecast starts from
-    # a counter's score and trend are its increase's: its level only ever rises
+    # a counter's trend is its increase's: its level only ever rises
     followed = watched(matrix.values, step, counter)
     trend_of = fill_gaps(followed)  # (a gauge's: the series itself, as y)
     # a young series' trend over its own points: not the flat stretch filled in front of them
@@ -213,38 +222,6 @@ def _analyse_rows(
     stable = np.abs(slope_down) * DAY < STABLE_PER_DAY * np.maximum(size, 1e-12)
     slope = up(slope_down, by)
     direction = np.where(stable, 0.0, np.sign(slope) * worse)
-    # the detector's own read when there is one (a finer step over its week), else this one;
-    # every series at once, and only the rows the flag reads need be exact
-    if fine is None:
-        judged, every = followed, step
-    else:
-        judged, every = watched(fine.values, fine.step, counter), fine.step
-    hold = max(1, round(FLAG_HOLD_SECONDS / every))
-    score = scores(judged, every, last=hold)
-    out: list[Sample] = []
-    for i, lab in enumerate(labels):
-        own = {**kept(lab), c.LABEL_TARGET: target.name}
-        for h, k in horizons.items():
-            for bound, values in bounds:
-                bound_labels = {**own, c.LABEL_HORIZON: h, c.LABEL_BOUND: bound}
-                out.append(Sample(c.FORECAST.name, bound_labels, float(values[i, k - 1])))
-        out.append(Sample(c.ANOMALY_SCORE.name, own, float(score[i, -1])))
-        flagged = bool((score[i, -hold:] >= FLAG_THRESHOLD).any())
-        out.append(Sample(c.ANOMALY_FLAG.name, own, 1.0 if flagged else 0.0))
-        if np.isfinite(slope[i]):  # else no trend yet (a counter's one point): absent
-            out.append(Sample(c.TREND_SLOPE.name, own, float(slope[i])))
-            out.append(Sample(c.TREND_DIRECTION.name, own, float(direction[i])))
-        if target.limit is not None:
-            crossed = np.flatnonzero((result.yhat[i] - target.limit) * worse >= 0)
-            if (y[i, -1] - target.limit) * worse >= 0:
-                seconds: float | None = 0.0
-            elif len(crossed):
-                seconds = float((crossed[0] + 1) * step)
-            else:
-                seconds = None  # not within the horizon: the series is absent
-            if seconds is not None:
-                out.append(Sample(c.CAPACITY_EXHAUSTION.name, own, seconds))
-                out.append(Sample(c.CAPACITY_EXHAUSTION_AT.name, own, now + seconds))
     # the in-sample naive error of what was forecast (a counter's: its increase per step)
     # (both scaled down alike where near float's limit: the ratio is the same, the sums finite)
     by = exponents(y)
@@ -252,9 +229,63 @@ def _analyse_rows(
     scale = _row_mean(naive)
     errors = down(result.backtest_errors, by)
     ok = scale > 0
+    sums: dict[str, list[float]] = {h: [0.0, 0.0] for h in target.horizons}
     for h, k in horizons.items():
         if errors.shape[1] and ok.any():
             within = errors[ok, : min(k, errors.shape[1])].mean(axis=1)
             sums[h][0] += float(np.sum(within / scale[ok]))
             sums[h][1] += int(ok.sum())
+    return _Forecasted(result, horizons, y[:, -1], slope, direction, sums)
+
+
+def _judged(target: Target, matrix: Matrix, fine: Matrix | None) -> Array:
+    """The anomaly scores of the rows the flag reads (``FLAG_HOLD_SECONDS``): of the detector's
+    own read when there is one (a finer step over its week), else of this one; a counter's are
+    its increase's (its level only ever rises). Every series at once, and only these rows need
+    be exact."""
+    counter = is_counter(target)
+    judged, every = (matrix, matrix.step) if fine is None else (fine, fine.step)
+    hold = max(1, round(FLAG_HOLD_SECONDS / every))
+    out: Array = scores(watched(judged.values, every, counter), every, last=hold)[:, -hold:]
+    return out
+
+
+def _samples(
+    target: Target,
+    matrix: Matrix,
+    fc: _Forecasted,
+    score: Array,
+) -> list[Sample]:
+    """A chunk's samples from its forecasts (``_forecasted``) and scores (``_judged``)."""
+    now = matrix.end
+    worse = 1.0 if target.polarity == "higher_is_worse" else -1.0
+    result = fc.result
+    bounds = [(c.BOUND_YHAT, result.yhat)]
+    for level in LEVELS:
+        lower, upper = result.band(level)
+        bounds += [(c.BAND_BOUNDS[level][0], lower), (c.BAND_BOUNDS[level][1], upper)]
+    out: list[Sample] = []
+    for i, lab in enumerate(matrix.labels):
+        own = {**kept(lab), c.LABEL_TARGET: target.name}
+        for h, k in fc.horizons.items():
+            for bound, values in bounds:
+                bound_labels = {**own, c.LABEL_HORIZON: h, c.LABEL_BOUND: bound}
+                out.append(Sample(c.FORECAST.name, bound_labels, float(values[i, k - 1])))
+        out.append(Sample(c.ANOMALY_SCORE.name, own, float(score[i, -1])))
+        flagged = bool((score[i] >= FLAG_THRESHOLD).any())
+        out.append(Sample(c.ANOMALY_FLAG.name, own, 1.0 if flagged else 0.0))
+        if np.isfinite(fc.slope[i]):  # else no trend yet (a counter's one point): absent
+            out.append(Sample(c.TREND_SLOPE.name, own, float(fc.slope[i])))
+            out.append(Sample(c.TREND_DIRECTION.name, own, float(fc.direction[i])))
+        if target.limit is not None:
+            crossed = np.flatnonzero((result.yhat[i] - target.limit) * worse >= 0)
+            if (fc.last[i] - target.limit) * worse >= 0:
+                seconds: float | None = 0.0
+            elif len(crossed):
+                seconds = float((crossed[0] + 1) * matrix.step)
+            else:
+                seconds = None  # not within the horizon: the series is absent
+            if seconds is not None:
+                out.append(Sample(c.CAPACITY_EXHAUSTION.name, own, seconds))
+                out.append(Sample(c.CAPACITY_EXHAUSTION_AT.name, own, now + seconds))
     return out

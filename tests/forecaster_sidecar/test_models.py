@@ -84,6 +84,62 @@ def test_rows_are_independent() -> None:
         assert together.model[i] == alone.model[0]
 
 
+def _textbook(
+    model: str, y: np.ndarray, params: np.ndarray, state: tuple[float, float, list[float]], end: int
+) -> tuple[float, float, float, list[float]]:
+    """One series' recursion for one parameter set, a value at a time in plain floats."""
+    level, trend, seas = state[0], state[1], list(state[2])
+    a, b = params[0], params[1]
+    phi = params[2] if model == "holt" else params[-1]
+    sse = 0.0
+    for i in range(end, len(y)):
+        if model == "level":
+            err = y[i] - level
+            sse += err * err
+            level = level + a * err
+            continue
+        damped = phi * trend
+        base = level + damped
+        now = seas[i % len(seas)] if seas else 0.0
+        err = y[i] - (base + now) if seas else y[i] - base
+        sse += err * err
+        level = base + a * err
+        trend = damped + a * b * err
+        if seas:
+            seas[i % len(seas)] = now + params[2] * (1 - a) * err
+    return level, trend, sse, seas
+
+
+@pytest.mark.parametrize("model", ["level", "holt", "holt_winters"])
+def test_the_recursions_are_the_textbook_ones_and_leave_their_start_as_it_was(model: str) -> None:
+    """Every series and parameter set of a recursive model's one vectorised pass is the plain
+    recursion, to the bit; a state advanced from (the backtest's state at a split, which the
+    forecast carries on from) is left as it was, so stopping at a split changes nothing."""
+    rng = np.random.default_rng(5)
+    y = rng.normal(0, 1, (3, 240)).cumsum(axis=1) + 10 * np.sin(np.arange(240) * 2 * np.pi / 24)
+    season = 24 if model == "holt_winters" else None
+    start = m._start(model, y, season)
+    fields = [f for f in ("level", "trend", "sse", "seas") if getattr(start, f) is not None]
+    kept = {f: getattr(start, f).copy() for f in fields}
+    half = m._advance(start, y, 130)
+    half_kept = {f: getattr(half, f).copy() for f in fields}
+    whole = m._advance(half, y, 240)
+    once = m._advance(start, y, 240)
+    for f in fields:
+        assert np.array_equal(getattr(start, f), kept[f])
+        assert np.array_equal(getattr(half, f), half_kept[f])
+        assert np.array_equal(getattr(once, f), getattr(whole, f))  # sse carries on from half's
+    for s in range(3):
+        for g, params in enumerate(m._grid(model)):
+            seas = [] if start.seas is None else list(start.seas[:, s, g])
+            level, trend, sse, last = _textbook(
+                model, y[s], params, (start.level[s, g], start.trend[s, g], seas), start.end
+            )
+            assert (once.level[s, g], once.trend[s, g], once.sse[s, g]) == (level, trend, sse)
+            if once.seas is not None:
+                assert list(once.seas[:, s, g]) == last
+
+
 def test_forecast_picks_a_seasonal_model_for_a_seasonal_series_and_bounds_it() -> None:
     y = daily(7 * DAY, noise=0.2)[None, :]
     f = forecast_auto(y, DAY, (DAY,))
