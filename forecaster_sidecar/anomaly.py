@@ -248,23 +248,26 @@ def _same_time_surprise(
     lags = [lag for lag in (round(d * DAY / step) for d in p.context_days) if 1 <= lag < n]
     if len(lags) < p.same_time_min_days:
         return np.full_like(mean, np.nan)
-    lo, hi = np.empty_like(mean), np.empty_like(mean)
-    # The days side by side, a block of columns at a time: a week's seven copies of the whole
-    # matrix would add 56 MB to each chunk of 500 series the sidecar analyses.
-    block = 256
-    days = np.empty((len(lags), mean.shape[0], block))
-    for a in range(0, n, block):
-        b = min(n, a + block)
-        for i, lag in enumerate(lags):
-            cut = min(max(lag - a, 0), b - a)  # columns of this block with no such day yet
-            days[i, :, :cut] = np.nan
-            days[i, :, cut : b - a] = mean[:, a + cut - lag : b - lag]
-            if trend is not None:  # carried by a steady trend to now
-                days[i, trend.rows, cut : b - a] += trend.slope[:, a + cut : b] * lag
-        both = days[:, :, : b - a]
-        few = (~np.isnan(both)).sum(axis=0) < p.same_time_min_days
-        lo[:, a:b] = np.where(few, np.nan, bn.nanmin(both, axis=0))
-        hi[:, a:b] = np.where(few, np.nan, bn.nanmax(both, axis=0))
+    # The days' range as it grows, one day at a time: fmin and fmax pass over a NaN (no such
+    # day, or a gap) and keep it only where every day is NaN, as nanmin and nanmax do, and a
+    # range is the same in any order, so this is the days' range exactly without the days'
+    # copies side by side (a third less time: 500 series of a week, 66 -> 44 ms)
+    lo, hi = np.full_like(mean, np.nan), np.full_like(mean, np.nan)
+    known = np.zeros(mean.shape, dtype=np.int8)  # how many of the days are there
+    carried = np.empty_like(mean) if trend is not None else None
+    for lag in lags:
+        day = mean[:, : n - lag]
+        if trend is not None and carried is not None:  # carried by a steady trend to now
+            then = carried[:, : n - lag]
+            np.copyto(then, day)
+            then[trend.rows] += trend.slope[:, lag:] * lag
+            day = then
+        np.fmin(lo[:, lag:], day, out=lo[:, lag:])
+        np.fmax(hi[:, lag:], day, out=hi[:, lag:])
+        known[:, lag:] += ~np.isnan(day)
+    few = known < p.same_time_min_days
+    lo[few] = np.nan
+    hi[few] = np.nan
     off = np.fmax(lo - mean, mean - hi)  # NaN stays: too few days
     np.maximum(off, 0.0, out=off)
     spread = _median(_shift(off), baseline)
