@@ -130,6 +130,23 @@ def thinned(files: list[Labelled], keep: float = 0.6, seed: int = 7) -> list[Lab
     return out
 
 
+def late(files: list[Labelled], most: float = 0.4, seed: int = 13) -> list[Labelled]:
+    """The files with each row's time moved by up to ``most`` of the file's step, early or late
+    at random (a collector whose rows come 5 minutes apart give or take two), in whole
+    seconds; rows that shared a time still do, and the order of the others is kept. A reader
+    that counts each spacing in steps, rounded, drifts from the rows' times."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for f in files:
+        times, first = np.unique(f.timestamps, return_inverse=True)
+        step = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+        moved = np.round(times + rng.uniform(-most, most, len(times)) * step).astype(np.int64)
+        for i in range(1, len(moved)):  # a spacing under the step may not change places
+            moved[i] = max(moved[i], moved[i - 1] + 1)
+        out.append(Labelled(f.name, moved[first], f.values, f.windows))
+    return out
+
+
 def coarser(files: list[Labelled], factor: int) -> list[Labelled]:
     """The files at ``factor`` times their step: each run of ``factor`` rows averaged (a
     5-minute file becomes a 30-minute or an hourly one); a window covers the rows its rows

@@ -11,8 +11,9 @@ own, as the issue asks:
 - aiops: the AIOps 2018 KPIs with their exact labels, and with NAB-style windows around them
   (``_nab.load_aiops``); a threshold of their own (the corpus threshold of that corpus);
 - derived checks, from NAB's subset written to CSV files first: rows missing at random (an
-  irregular collector) and 30-minute and hourly steps. Each at its own threshold and at the
-  subset's: how far the operating point moves when only the sampling changes.
+  irregular collector), the same rows each up to 40% of a step early or late as well, and
+  30-minute and hourly steps. Each at its own threshold and at the subset's: how far the
+  operating point moves when only the sampling changes.
 
 Then, for the standard profile, how many windows were found (where in them: 0 their start, 0.5
 their middle, where NAB puts the labelled point), missed, and how many false alarms were raised
@@ -107,6 +108,7 @@ def corpora(data: Path, scratch: Path) -> list[Corpus]:
         found.append(Corpus("nab", files, [nab_dir / f.name for f in files]))
         for label, derived in (
             ("nab, rows missing", nab.thinned(files)),
+            ("nab, rows missing and late", nab.late(nab.thinned(files))),
             ("nab, 30-minute steps", nab.coarser(files, 6)),
             ("nab, hourly steps", nab.coarser(files, 12)),
         ):

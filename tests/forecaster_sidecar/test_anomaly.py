@@ -73,6 +73,24 @@ def test_step_of_is_the_median_spacing() -> None:
     assert step_of(np.array([0.0, 310.0, 620.0])) == 310.0
 
 
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("jitter", [0.0, 0.2, 0.4])
+def test_step_of_rows_missing_and_late_is_their_grid(seed: int, jitter: float) -> None:
+    """Two rows in five lost, each row up to ``jitter`` of a step early or late: the median
+    spacing (about 400 s for a 5-minute collector at 0.4) is no step, the grid the rows lie
+    around is. A step that divides no day (7 minutes) is found on an exact grid only. Times at
+    random lie around none: their median spacing stays."""
+    rng = np.random.default_rng(seed)
+    for step in (300.0, 60.0) if jitter else (300.0, 420.0, 60.0):
+        k = np.flatnonzero(rng.random(4000) < 0.6)
+        stamps = 1.6e9 + step * (k + rng.uniform(-jitter, jitter, len(k)))
+        assert step_of(stamps) == step
+        fewer = k[rng.random(len(k)) < 0.5]  # four rows in five lost: the median is 2 steps
+        assert step_of(1.6e9 + step * (fewer + rng.uniform(-jitter, jitter, len(fewer)))) == step
+    random = 1.6e9 + np.cumsum(rng.exponential(300.0, 3000))
+    assert step_of(random) == float(np.median(np.diff(random)))
+
+
 @pytest.mark.parametrize("n", [1, 2, 10])
 def test_short_history_scores_zero(n: int) -> None:
     assert not scores(noisy(n), STEP).any()

@@ -116,8 +116,8 @@ def test_nab_eval_runs_on_each_corpus_through_the_command(tmp_path: Path) -> Non
         cwd=REPO, capture_output=True, text=True, check=False, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    # a.csv, the three files derived from it, b.csv
-    assert "globalmon sidecar detect: 5 files" in result.stdout
+    # a.csv, the four files derived from it, b.csv
+    assert "globalmon sidecar detect: 6 files" in result.stdout
     out = result.stdout.splitlines()
 
     def standard(after: str, label: str = "") -> float:
@@ -130,7 +130,8 @@ def test_nab_eval_runs_on_each_corpus_through_the_command(tmp_path: Path) -> Non
     assert standard("nab (1 files, 1 windows)", "realAWSCloudwatch") > 50
     assert standard("aiops, exact labels (1 files, 1 windows)") > 50
     assert standard("aiops, NAB windows (1 files, 1 windows)") > 50
-    for derived in ("nab, rows missing", "nab, 30-minute steps", "nab, hourly steps"):
+    derived_from_a = ("rows missing", "rows missing and late", "30-minute steps", "hourly steps")
+    for derived in (f"nab, {how}" for how in derived_from_a):
         assert any(x.startswith(derived + " (1 files") for x in out)
 
 

@@ -36,15 +36,41 @@ def test_every_row_keeps_its_own_column_in_order(gaps: list[float], step: float)
     assert np.array_equal(grid.values[grid.columns], values)
     assert np.isnan(np.delete(grid.values, grid.columns)).all()  # the rest are gaps
     assert len(grid.values) <= GRID_BUDGET * len(values) + 1_000_000
-    # a gap of k steps leaves k - 1 columns empty, at most a week's, or fewer at the budget
-    steps = np.diff(grid.columns)
-    own = np.maximum(1, np.round(np.diff(stamps) / step))
     week = max(1, round(MAX_GAP_SECONDS / step))
-    wanted = np.minimum(own, week)
-    if wanted.sum() + 1 <= GRID_BUDGET * len(values) + 1_000_000:
-        assert np.array_equal(steps, wanted)
-    else:  # past the budget: every gap capped at one level, the short ones kept
-        assert np.array_equal(steps, np.minimum(wanted, steps.max()))
+    steps = np.diff(grid.columns)
+    fits = (stamps[-1] - stamps[0]) / step + len(stamps) + 1 <= GRID_BUDGET * len(values) + 1e6
+    if (np.diff(stamps) < step * (week - 1)).all() and fits:
+        # no gap capped: a column is a row's time, never a step and a half early, and later only
+        # right behind the row before it (rows that come faster than the grid push each other on)
+        late = grid.columns - (stamps - stamps[0]) / step
+        assert (late > -1.5).all()
+        assert (steps[late[1:] > 1.5] == 1).all()
+    else:  # a gap of more than a week leaves a week of columns, or fewer at the budget
+        assert steps.max() <= week
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(1, 3), min_size=100, max_size=400),  # steps between rows
+    st.floats(0, 1),  # where the grid lies within a step
+    st.floats(0, 0.45),  # how far a row may be from its point of the grid, in steps
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([15.0, 60.0, 300.0, 3600.0]),
+)
+def test_rows_jittered_around_a_grid_stay_at_their_time(
+    between: list[int], phase: float, most: float, seed: int, step: float
+) -> None:
+    """A collector whose rows come 5 minutes apart give or take two: each row within two steps
+    of its point of the grid, however many rows (rounded a spacing at a time, two short spacings
+    were a column each, and the columns drifted from the times without bound)."""
+    k = np.concatenate([[0], np.cumsum(between)])
+    jitter = np.random.default_rng(seed).uniform(-most, most, len(k))
+    stamps = 1.6e9 + step * (k + phase + jitter)
+    grid = regular(stamps, np.zeros(len(stamps)), step)
+    assert np.abs(grid.columns - (k - k[0])).max() <= 2
+    # within a quarter of a step of the grid, each row is in its own column exactly
+    calm = 1.6e9 + step * (k + phase + jitter * min(1.0, 0.25 / max(most, 1e-9)))
+    assert np.array_equal(regular(calm, np.zeros(len(k)), step).columns, k)
 
 
 def test_evenly_spaced_rows_are_their_own_grid() -> None:
@@ -80,11 +106,13 @@ def write(path: Path, stamps: np.ndarray, values: np.ndarray) -> None:
 
 
 @pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("jitter", [0.0, 0.4])
 def test_a_nightly_job_is_expected_at_its_hour_when_rows_are_missing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], seed: int
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], seed: int, jitter: float
 ) -> None:
     """Two rows in five lost at random: counted as rows, yesterday would be about 170 rows back
-    and the job at a different hour every day; on the time grid it is where it always was."""
+    and the job at a different hour every day; on the time grid it is where it always was. So
+    too when each row comes up to two minutes early or late (``jitter`` of a 5-minute step)."""
     x = nightly(10, seed)
     odd = 9 * DAY + 44  # another time of day where the swing is at the same height
     x[odd : odd + 3] += 100
@@ -92,7 +120,8 @@ def test_a_nightly_job_is_expected_at_its_hour_when_rows_are_missing(
     keep = rng.random(len(x)) < 0.6
     jobs = [d * DAY + 100 + k for d in range(10) for k in range(3)]
     keep[jobs] = keep[odd : odd + 3] = True  # the rows the assertions read
-    stamps = 1.6e9 + STEP * np.flatnonzero(keep)
+    late = rng.uniform(-jitter, jitter, len(x))[keep]
+    stamps = np.round(1.6e9 + STEP * (np.flatnonzero(keep) + late))
     path = tmp_path / "irregular.csv"
     write(path, stamps, x[keep])
     assert main(["sidecar", "detect", str(path)]) == 0
@@ -109,15 +138,18 @@ def test_a_nightly_job_is_expected_at_its_hour_when_rows_are_missing(
     assert max(as_rows[row[c]] for c in range(odd, odd + 3)) < FLAG_THRESHOLD
 
 
+@pytest.mark.parametrize("jitter", [0.0, 0.4])
 def test_forecasts_of_a_file_with_missing_rows_keep_the_daily_season(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], jitter: float
 ) -> None:
     t = np.arange(14 * DAY)
     x = 50 + 10 * np.sin(2 * np.pi * t / DAY) + np.random.default_rng(1).normal(0, 0.3, len(t))
     keep = np.random.default_rng(2).random(len(t)) < 0.6
     keep[-1] = True
+    late = np.random.default_rng(3).uniform(-jitter, jitter, len(t))
+    late[-1] = 0.0  # the forecast's times follow the last row's
     path = tmp_path / "irregular.csv"
-    write(path, 1.6e9 + STEP * np.flatnonzero(keep), x[keep])
+    write(path, np.round(1.6e9 + STEP * (t + late))[keep], x[keep])
     assert main(["sidecar", "forecast", str(path), "--horizon", "1d"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert len(rows) == DAY

@@ -102,6 +102,15 @@ def test_derived_files_keep_their_windows_in_time() -> None:
             assert stamps[a] <= thin.timestamps[lo]
             assert thin.timestamps[hi] <= stamps[b]
         assert np.array_equal(thin.values, (thin.timestamps - stamps[0]) / 300)  # rows as read
+    stamps_twice = stamps.copy()
+    stamps_twice[101] = stamps_twice[100]  # a time written twice (a clock change) stays so
+    (moved,) = nab.late([nab.Labelled("f.csv", stamps_twice, f.values, f.windows)])
+    assert moved.windows == f.windows
+    assert moved.values is f.values
+    assert moved.timestamps[101] == moved.timestamps[100]
+    assert np.all(np.delete(np.diff(moved.timestamps), 100) > 0)
+    assert np.abs(moved.timestamps - stamps_twice).max() <= 0.4 * 300 + 1
+    assert np.abs(moved.timestamps - stamps_twice).mean() > 0.1 * 300  # moved, at random
     (hourly,) = nab.coarser([f], 12)
     assert len(hourly.values) == N // 12
     assert hourly.values[0] == np.mean(np.arange(12))
