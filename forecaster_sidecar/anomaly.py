@@ -78,6 +78,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from forecaster_sidecar.ages import starts
 from forecaster_sidecar.forecast import DAY_DIVISORS
+from forecaster_sidecar.phases import mean_phase, sampled
 from forecaster_sidecar.scale import down, exponents
 
 Array = npt.NDArray[np.float64]
@@ -756,7 +757,6 @@ SNAP = 0.01  # a median spacing this close to a step that divides a day is that 
 # this long (1 on the grid; rows up to 40% of a step early or late, at random, 0.23; times at
 # random, about 1 / sqrt(rows)): see ``_grid_step``
 ON_GRID = 0.15
-GRID_SAMPLE = 100_000  # rows the phases are taken from at most (evenly through the file)
 
 
 def step_of(timestamps: npt.NDArray[np.int64] | Array) -> float:
@@ -788,12 +788,10 @@ def _grid_step(t: Array, diffs: Array) -> float:
     wrong step's grid the phases wrap round the circle. A jittered grid of a step that divides
     no day (7 minutes) is not found: its median spacing stays, as before."""
     median = float(np.median(diffs))
-    sample = t[:: max(1, len(t) // GRID_SAMPLE)] - t[0]
-    least = max(ON_GRID, 4.0 / np.sqrt(len(sample)))
+    least = max(ON_GRID, 4.0 / np.sqrt(sampled(t)))
     guesses = {median / m for m in range(1, 9)}
     guesses |= {float(s) for s in DAY_DIVISORS if median / 8 <= s < median}
     for step in sorted(guesses, reverse=True):
-        angle = (2 * np.pi / step) * np.mod(sample, step)
-        if np.hypot(np.cos(angle).mean(), np.sin(angle).mean()) >= least:
+        if abs(mean_phase(t, step)) >= least:
             return step
     return median

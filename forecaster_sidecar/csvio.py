@@ -46,6 +46,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from forecaster_sidecar.phases import mean_phase
+
 MAX_FIELD = 1024  # a timestamp or number longer than this is not one
 MAX_BYTES = 2 * 1024**3
 LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
@@ -367,7 +369,6 @@ def _phase(t: npt.NDArray[np.float64], step: float) -> float:
     remainders by the step (so times on a grid give its own phase, and times 5 minutes apart
     give or take one are each put at their nearest point of it). The first row's time would
     do for evenly spaced rows, but a jittered first row would move every row's column by its
-    jitter. From 100,000 rows at most, evenly through the file (a mean of phases needs no more)."""
-    angle = (2 * np.pi / step) * np.mod(t[:: max(1, len(t) // 100_000)] - t[0], step)
-    mean = math.atan2(float(np.sin(angle).mean()), float(np.cos(angle).mean()))
-    return float(t[0]) + step * mean / (2 * np.pi)
+    jitter."""
+    mean = mean_phase(t, step)
+    return float(t[0]) + step * math.atan2(mean.imag, mean.real) / (2 * np.pi)

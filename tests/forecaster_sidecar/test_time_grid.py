@@ -173,7 +173,8 @@ def test_rows_that_come_faster_than_the_grid_stay_at_their_time(
     """Ten days of 5-minute rows, then two of 1-minute rows (a collector's interval changed):
     the grid is 5 minutes, and each fast row in a column of its own ran 8 days ahead of its
     time by the end, its daily swing at the wrong hour (2-4 false flags in those two days). Now
-    the fast rows share their columns, which stay at their time: no flag."""
+    the fast rows share their columns, which stay at their time: no flag, and a spike where a
+    column reads it (its last row) is flagged."""
     fast_from = 10 * DAY * STEP
     t = np.concatenate([np.arange(0, fast_from, STEP), np.arange(fast_from, 12 * DAY * STEP, 60)])
     rng = np.random.default_rng(seed)
@@ -188,3 +189,14 @@ def test_rows_that_come_faster_than_the_grid_stay_at_their_time(
     grid = regular(1.6e9 + t, x, step_of(1.6e9 + t))
     assert grid.step == STEP
     assert np.abs(grid.columns - t / STEP).max() <= 1.5  # its time, or a column late at most
+    # a spike of 8 noise units where its column reads it (the last of the column's rows) flags
+    fast = np.flatnonzero(t >= fast_from)
+    last = fast[np.diff(grid.columns[fast], append=-1) != 0]  # each column's last row
+    at = last[len(last) // 2 + 7 * seed]
+    x[at] += 16
+    write(path, 1.6e9 + t, x)
+    assert main(["sidecar", "detect", str(path)]) == 0
+    spiked = [
+        float(r["anomaly_score"]) for r in csv.DictReader(io.StringIO(capsys.readouterr().out))
+    ]
+    assert spiked[at] >= FLAG_THRESHOLD
